@@ -1,0 +1,36 @@
+# petvoi: two commands do everything.
+#   make demo   set up .venv, generate the synthetic sample cohort if missing, run the workflow on it (2 cores)
+#   make test   set up .venv and run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= 2
+
+.PHONY: demo test setup system-deps clean-results
+
+demo: setup
+	$(BIN)/snakemake --snakefile Snakefile --configfile configs/config.yaml --cores $(CORES) \
+		--workflow-profile configs/profiles/local
+	@echo ""
+	@echo "petvoi demo finished. Results are under $$(pwd)/results/ (series index: results/index/series.csv)."
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+setup: $(STAMP)
+
+# Debian packages: WeasyPrint's Pango libraries and fonts (reports), dicom3tools (DICOM validation in tests),
+# poppler-utils (PDF text in tests). Installed when root and apt-get are available; otherwise a clear message.
+system-deps:
+	@bash tools/system-deps.sh
+
+$(STAMP): pyproject.toml | system-deps
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test,slurm]"
+	@touch $(STAMP)
+
+clean-results:
+	rm -rf results .snakemake

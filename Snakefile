@@ -1,0 +1,50 @@
+# petvoi workflow. Thin rules: each calls one `petvoi` subcommand; the logic lives in the package.
+# Run: snakemake --configfile configs/config.yaml --cores 2 --workflow-profile configs/profiles/local
+import re
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+from pipeline.config import load_sample_sheet, validate_config
+
+min_version("8.0")
+
+
+configfile: "configs/config.yaml"
+
+
+# Validated exactly as the CLI validates it: a bad key or value is reported by its YAML path.
+CFG = validate_config(config, source="snakemake config")
+DATA_ROOT = Path(CFG["data_root"])
+RESULTS = Path(CFG["results"])
+SHEET = load_sample_sheet(CFG["samples"])
+SUBJECTS = sorted(SHEET["subject_id"].unique())
+STUDIES = list(zip(SHEET["subject_id"], SHEET["timepoint"]))
+
+# The console script of the interpreter running Snakemake (works without an activated venv and on SLURM nodes).
+_exe = Path(sys.executable).with_name("petvoi")
+PETVOI = str(_exe) if _exe.exists() else f"{sys.executable} -m pipeline.cli"
+
+
+wildcard_constraints:
+    subject="|".join(re.escape(s) for s in SUBJECTS),
+    timepoint="|".join(re.escape(t) for t in sorted(SHEET["timepoint"].unique())),
+
+
+def study_dicom(wildcards):
+    """DICOM folder of one (subject, timepoint) from the sample sheet."""
+    row = SHEET[(SHEET.subject_id == wildcards.subject) & (SHEET.timepoint == wildcards.timepoint)].iloc[0]
+    return str(DATA_ROOT / row["dicom"])
+
+
+SYNTH_DONE = DATA_ROOT / "dicom" / ".synth.complete"
+
+
+rule all:
+    input:
+        RESULTS / "index" / "series.csv",
+
+
+include: "rules/synth.smk"
+include: "rules/index.smk"

@@ -1,0 +1,147 @@
+"""Command-line interface: ``petvoi <stage> ...``.
+
+Only this module prints and exits. Every stage is a subcommand taking its
+inputs as options and one output path; errors from bad input are
+:class:`~pipeline.errors.PipelineError` and are printed as one line with exit
+status 2 (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from . import __version__
+from .errors import PipelineError
+
+__all__ = ["main", "build_parser"]
+
+log = logging.getLogger("pipeline")
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """Yield an ``advance(n)`` callable; draws a rich progress bar only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield lambda n=1: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from .synthetic import generate_cohort
+
+    summary = generate_cohort(Path(args.out), n_subjects=args.subjects, seed=args.seed, noise_sd=args.noise)
+    log.info("wrote %d studies of %d subjects under %s", len(summary.studies), len(summary.subject_ids), args.out)
+    return 0
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from .dicom.index import index_tree
+    from .io import write_csv
+
+    with progress_bar("indexing DICOM", None) as advance:
+        result = index_tree(Path(args.dicom_root), workers=args.workers, progress=advance,
+                            samples=Path(args.samples) if args.samples else None,
+                            data_root=Path(args.data_root) if args.data_root else None)
+    write_csv(args.output, result.series)
+    log.info("%d series from %d DICOM files (%d non-DICOM skipped, %d unreadable) -> %s",
+             len(result.series), result.n_dicom, result.n_skipped, len(result.unreadable), args.output)
+    for path, reason in result.unreadable:
+        log.warning("unreadable DICOM %s: %s", path, reason)
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .config import load_config, load_sample_sheet
+
+    config = load_config(args.config)
+    sheet = load_sample_sheet(args.samples or config["samples"])
+    print(f"{args.config}: valid; sample sheet {args.samples or config['samples']}: "
+          f"{len(sheet)} rows, {sheet['subject_id'].nunique()} subjects")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with one subcommand per stage."""
+    parser = argparse.ArgumentParser(
+        prog="petvoi",
+        description="Quantitative PET/CT for immuno-PET and peptide-PET trials.",
+        epilog="Errors from bad input are printed on one line with exit status 2; --debug shows the traceback.",
+    )
+    parser.add_argument("--version", action="version", version=f"petvoi {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("synth", help="generate the synthetic PET/CT cohort with exact truth",
+                       description="Write deterministic PET, CT and RTSTRUCT DICOM, truth.json per study, a sample "
+                                   "sheet and clinical tables (ihc, recist, histology, outcomes, dosing) under OUT.")
+    p.add_argument("out", metavar="OUT", help="output folder (DICOM goes to OUT/dicom)")
+    p.add_argument("--subjects", type=int, default=6, help="number of subjects (default 6)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, identical bytes (default 0)")
+    p.add_argument("--noise", type=float, default=0.0, metavar="SD",
+                   help="relative Gaussian noise SD on PET activity (default 0: noiseless)")
+    p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("index", help="index a DICOM tree: one row per series",
+                       description="Header-only scan of a DICOM tree; writes one row per series.")
+    p.add_argument("dicom_root", metavar="DICOM_ROOT")
+    p.add_argument("-o", "--output", required=True, metavar="series.csv")
+    p.add_argument("--workers", type=int, default=8, help="header-reading threads (default 8)")
+    p.add_argument("--samples", metavar="samples.tsv",
+                   help="sample sheet: subject_id is taken from it (by study UID or folder) instead of a pseudonym")
+    p.add_argument("--data-root", metavar="DIR", help="folder the sample sheet's dicom paths are relative to")
+    p.set_defaults(func=_cmd_index)
+
+    p = sub.add_parser("check", help="validate a configuration file and its sample sheet")
+    p.add_argument("config", metavar="CONFIG.yaml")
+    p.add_argument("--samples", metavar="samples.tsv", help="sample sheet (default: the config's `samples`)")
+    p.set_defaults(func=_cmd_check)
+    return parser
+
+
+def _configure_logging(debug: bool, quiet: bool) -> None:
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("petvoi %(levelname)s: %(message)s"))
+    root = logging.getLogger("pipeline")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status (0 success, 2 bad input, 1 internal error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.debug, args.quiet)
+    try:
+        return int(args.func(args) or 0)
+    except PipelineError as exc:
+        if args.debug:
+            raise
+        print(f"petvoi {args.command}: error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("petvoi: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

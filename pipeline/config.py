@@ -1,0 +1,199 @@
+"""Configuration and sample-sheet loading, validated against JSON Schemas.
+
+The CLI and the Snakefile both call :func:`load_config` and
+:func:`load_sample_sheet`, so a bad key or value is reported the same way
+everywhere: by its path in the YAML (``synth.seed``) or by its row and column
+in the sample sheet.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pandas as pd
+import yaml
+
+from .errors import ConfigError, SampleSheetError
+
+__all__ = [
+    "load_config",
+    "validate_config",
+    "load_sample_sheet",
+    "config_hash",
+    "schema",
+]
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    """Return the JSON Schema ``name`` (``config`` or ``samples``) shipped with the package."""
+    text = resources.files("pipeline").joinpath("schemas", f"{name}.schema.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def _yaml_path(path: Any) -> str:
+    parts = [str(p) if not isinstance(p, int) else f"[{p}]" for p in path]
+    return ".".join(parts).replace(".[", "[") or "<top level>"
+
+
+def _fill_defaults(instance: dict[str, Any], node: Mapping[str, Any]) -> None:
+    for key, sub in node.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if isinstance(instance.get(key), dict) and sub.get("type") == "object":
+            _fill_defaults(instance[key], sub)
+
+
+def validate_config(config: Mapping[str, Any], source: str = "config") -> dict[str, Any]:
+    """Validate a configuration mapping and return a copy with defaults filled.
+
+    Parameters
+    ----------
+    config : mapping
+        The parsed YAML.
+    source : str
+        Name of the file, used in error messages.
+
+    Returns
+    -------
+    dict
+        The validated configuration with every default present.
+
+    Raises
+    ------
+    ConfigError
+        Naming the YAML path of the first offending key or value.
+    """
+    if not isinstance(config, Mapping):
+        raise ConfigError("the configuration must be a mapping of keys to values", source=source)
+    instance = copy.deepcopy(dict(config))
+    _fill_defaults(instance, schema("config"))
+    validator = jsonschema.Draft202012Validator(schema("config"))
+    errors = sorted(validator.iter_errors(instance), key=lambda e: (list(e.absolute_path), e.message))
+    if errors:
+        err = errors[0]
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            path = _yaml_path([*err.absolute_path, extra[0]]) if extra else _yaml_path(err.absolute_path)
+            raise ConfigError(
+                "unknown key",
+                source=source,
+                attribute=path,
+                remedy="remove it or check its spelling against configs/config.schema.yaml",
+            )
+        raise ConfigError(
+            err.message,
+            source=source,
+            attribute=_yaml_path(err.absolute_path),
+            remedy="see configs/config.schema.yaml for the allowed values",
+        )
+    return instance
+
+
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Read, merge and validate a YAML configuration.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        YAML file; ``None`` gives the defaults alone.
+    overrides : mapping, optional
+        Keys that replace the file's values at the top level (Snakemake's
+        ``--config`` passes these).
+
+    Returns
+    -------
+    dict
+        Validated configuration with defaults.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not YAML, or does not match the schema.
+    """
+    data: dict[str, Any] = {}
+    source = str(path) if path is not None else "config"
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError("file not found", source=source, remedy="give an existing YAML file with --config")
+        try:
+            data = yaml.safe_load(p.read_text("utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}" if mark is not None else None
+            raise ConfigError(f"not valid YAML ({getattr(exc, 'problem', exc)})", source=source, attribute=where,
+                              remedy="fix the YAML syntax") from None
+    if overrides:
+        data = {**data, **dict(overrides)}
+    return validate_config(data, source=source)
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """Return a short SHA-256 of the canonical JSON of a configuration (for report footers)."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
+
+
+def load_sample_sheet(path: str | Path) -> pd.DataFrame:
+    """Read and validate a sample sheet (TSV).
+
+    Parameters
+    ----------
+    path : path-like
+        Tab-separated file with the columns of ``configs/samples.schema.yaml``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (subject_id, timepoint), all columns as strings, empty
+        optional cells as empty strings.
+
+    Raises
+    ------
+    SampleSheetError
+        Naming the row (1-based, after the header) and column at fault, or a
+        duplicated (subject_id, timepoint).
+    """
+    p = Path(path)
+    source = str(p)
+    if not p.is_file():
+        raise SampleSheetError("file not found", source=source, remedy="set `samples:` in the config to the sample sheet")
+    try:
+        table = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, comment=None)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SampleSheetError(f"cannot be parsed as TSV ({exc})", source=source, remedy="use tab-separated columns") from None
+    sheet_schema = schema("samples")
+    unknown = [c for c in table.columns if c not in sheet_schema["properties"]]
+    if unknown:
+        raise SampleSheetError("unknown column", source=source, attribute=unknown[0],
+                               remedy=f"allowed columns: {', '.join(sheet_schema['properties'])}")
+    missing = [c for c in sheet_schema["required"] if c not in table.columns]
+    if missing:
+        raise SampleSheetError("required column missing", source=source, attribute=missing[0],
+                               remedy=f"add the columns {', '.join(sheet_schema['required'])}")
+    if table.empty:
+        raise SampleSheetError("no rows", source=source, remedy="add one row per subject and timepoint")
+    validator = jsonschema.Draft202012Validator(sheet_schema)
+    for i, row in enumerate(table.to_dict(orient="records"), start=1):
+        present = {k: v for k, v in row.items() if v != ""}
+        for err in sorted(validator.iter_errors(present), key=lambda e: e.message):
+            column = err.absolute_path[0] if err.absolute_path else (
+                err.message.split("'")[1] if err.validator == "required" else None)
+            raise SampleSheetError(err.message, source=source, attribute=f"row {i}, column {column}",
+                                   remedy="see configs/samples.schema.yaml")
+    dup = table.duplicated(subset=["subject_id", "timepoint"], keep=False)
+    if dup.any():
+        first = table[dup].iloc[0]
+        raise SampleSheetError(
+            f"subject {first['subject_id']} timepoint {first['timepoint']} appears more than once",
+            source=source, attribute="subject_id, timepoint", remedy="keep one row per subject and timepoint")
+    return table

@@ -1,0 +1,222 @@
+"""Header-only index of a DICOM tree: one row per series.
+
+Files are read with pydicom (``stop_before_pixels``, only the attributes the
+index needs) in a thread pool; the GIL is released in file I/O, which is what
+dominates. Non-DICOM files (no ``DICM`` preamble) are counted and skipped;
+files that claim to be DICOM but cannot be parsed are reported by path.
+
+Subject IDs in the index come from the sample sheet (by StudyInstanceUID or by
+study folder). Without a sample sheet they are a pseudonym derived from the
+PatientID by SHA-256, so that no patient identifier reaches the output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from ..config import load_sample_sheet
+from ..errors import InvalidInputError
+
+__all__ = ["IndexResult", "index_tree", "SERIES_COLUMNS", "pseudonym"]
+
+SERIES_COLUMNS = [
+    "subject_id", "study_uid", "series_uid", "modality", "series_description", "n_instances",
+    "radionuclide", "acquisition_datetime", "manufacturer", "sop_class_uid", "frame_of_reference_uid",
+    "units", "decay_correction", "series_datetime", "path", "problems",
+]
+
+_TAGS = [
+    "PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "Modality",
+    "SeriesDescription", "Manufacturer", "FrameOfReferenceUID", "Units", "DecayCorrection",
+    "SeriesDate", "SeriesTime", "AcquisitionDate", "AcquisitionTime", "AcquisitionDateTime",
+    "RadiopharmaceuticalInformationSequence", "ImagePositionPatient", "NumberOfFrames",
+]
+# attributes that must agree across the instances of one series
+_SERIES_CONSTANT = ["PatientID", "StudyInstanceUID", "Modality", "SOPClassUID", "FrameOfReferenceUID",
+                    "Units", "DecayCorrection", "SeriesDate", "SeriesTime"]
+
+
+@dataclass
+class IndexResult:
+    """Outcome of :func:`index_tree`.
+
+    Attributes
+    ----------
+    series : pandas.DataFrame
+        One row per series with :data:`SERIES_COLUMNS`, sorted by subject, study, modality, series UID.
+    n_dicom : int
+        DICOM files read.
+    n_skipped : int
+        Files skipped because they are not DICOM.
+    unreadable : list of (str, str)
+        DICOM files that could not be parsed, with the reason.
+    """
+
+    series: pd.DataFrame
+    n_dicom: int = 0
+    n_skipped: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+
+
+def pseudonym(patient_id: str) -> str:
+    """Return a stable pseudonym ``anon-<8 hex>`` for a PatientID (SHA-256)."""
+    return "anon-" + hashlib.sha256(patient_id.encode("utf-8")).hexdigest()[:8]
+
+
+def _read_header(path: Path) -> tuple[str, Any]:
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_TAGS)
+    except InvalidDicomError:
+        return "skip", None
+    except Exception as exc:  # noqa: BLE001 - any parse failure is reported with its path
+        return "bad", f"{type(exc).__name__}: {exc}"
+    if "SeriesInstanceUID" not in ds:
+        return "bad", "no SeriesInstanceUID (0020,000E)"
+    return "ok", ds
+
+
+def _radionuclide(ds: pydicom.Dataset) -> str:
+    for item in ds.get("RadiopharmaceuticalInformationSequence", []) or []:
+        for code in item.get("RadionuclideCodeSequence", []) or []:
+            meaning = str(code.get("CodeMeaning", "")).replace("^", "")
+            if meaning:
+                return meaning
+    return ""
+
+
+def _acq_datetime(ds: pydicom.Dataset) -> str:
+    if ds.get("AcquisitionDateTime"):
+        return str(ds.AcquisitionDateTime)
+    if ds.get("AcquisitionDate") and ds.get("AcquisitionTime"):
+        return f"{ds.AcquisitionDate}{ds.AcquisitionTime}"
+    return ""
+
+
+def _walk(root: Path) -> list[Path]:
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        files.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
+    return files
+
+
+def _subject_lookup(samples: Path | None, data_root: Path | None) -> tuple[dict[str, str], list[tuple[Path, str]]]:
+    if samples is None:
+        return {}, []
+    sheet = load_sample_sheet(samples)
+    base = data_root if data_root is not None else samples.parent
+    by_uid = {r.study_uid: r.subject_id for r in sheet.itertuples() if getattr(r, "study_uid", "")}
+    by_dir = [((base / r.dicom).resolve(), r.subject_id) for r in sheet.itertuples()]
+    return by_uid, by_dir
+
+
+def index_tree(
+    root: Path,
+    *,
+    workers: int = 8,
+    progress: Callable[[int], None] | None = None,
+    samples: Path | None = None,
+    data_root: Path | None = None,
+) -> IndexResult:
+    """Index every DICOM file below ``root``.
+
+    Parameters
+    ----------
+    root : Path
+        Folder to scan recursively (hidden files are ignored).
+    workers : int
+        Header-reading threads.
+    progress : callable, optional
+        Called with the number of files just read.
+    samples, data_root : Path, optional
+        Sample sheet and the folder its ``dicom`` paths are relative to; used
+        to label series with the sheet's subject IDs.
+
+    Returns
+    -------
+    IndexResult
+
+    Raises
+    ------
+    InvalidInputError
+        If ``root`` is not a folder.
+    """
+    if not root.is_dir():
+        raise InvalidInputError("not a folder", source=str(root), remedy="give the root folder of a DICOM tree")
+    by_uid, by_dir = _subject_lookup(samples, data_root)
+    files = _walk(root)
+    groups: dict[str, list[tuple[Path, pydicom.Dataset]]] = defaultdict(list)
+    result = IndexResult(series=pd.DataFrame(columns=SERIES_COLUMNS))
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for path, (status, payload) in zip(files, pool.map(_read_header, files, chunksize=64)):
+            if progress is not None:
+                progress(1)
+            if status == "skip":
+                result.n_skipped += 1
+            elif status == "bad":
+                result.unreadable.append((str(path), payload))
+            else:
+                result.n_dicom += 1
+                groups[str(payload.SeriesInstanceUID)].append((path, payload))
+    rows = [_series_row(uid, members, by_uid, by_dir) for uid, members in groups.items()]
+    table = pd.DataFrame(rows, columns=SERIES_COLUMNS)
+    result.series = table.sort_values(["subject_id", "study_uid", "modality", "series_uid"], kind="stable",
+                                      ignore_index=True)
+    return result
+
+
+def _series_row(uid: str, members: list[tuple[Path, pydicom.Dataset]], by_uid: dict[str, str],
+                by_dir: list[tuple[Path, str]]) -> dict[str, Any]:
+    first = members[0][1]
+    problems: list[str] = []
+    for attr in _SERIES_CONSTANT:
+        values = {str(ds.get(attr, "")) for _, ds in members}
+        if len(values) > 1:
+            problems.append(f"inconsistent {attr}")
+    folders = sorted({str(p.parent) for p, _ in members})
+    if len(folders) > 1:
+        problems.append(f"instances in {len(folders)} folders")
+    sops = [str(ds.get("SOPInstanceUID", "")) for _, ds in members]
+    if len(set(sops)) != len(sops):
+        problems.append(f"{len(sops) - len(set(sops))} duplicate SOPInstanceUID")
+    study_uid = str(first.get("StudyInstanceUID", ""))
+    subject = by_uid.get(study_uid, "")
+    if not subject:
+        folder = Path(folders[0]).resolve()
+        for base, sid in by_dir:
+            if folder == base or base in folder.parents:
+                subject = sid
+                break
+    if not subject:
+        subject = pseudonym(str(first.get("PatientID", "")))
+    acq = sorted(a for a in (_acq_datetime(ds) for _, ds in members) if a)
+    return {
+        "subject_id": subject,
+        "study_uid": study_uid,
+        "series_uid": uid,
+        "modality": str(first.get("Modality", "")),
+        "series_description": str(first.get("SeriesDescription", "")),
+        "n_instances": len(members),
+        "radionuclide": _radionuclide(first),
+        "acquisition_datetime": acq[0] if acq else "",
+        "manufacturer": str(first.get("Manufacturer", "")),
+        "sop_class_uid": str(first.get("SOPClassUID", "")),
+        "frame_of_reference_uid": str(first.get("FrameOfReferenceUID", "")),
+        "units": str(first.get("Units", "")),
+        "decay_correction": str(first.get("DecayCorrection", "")),
+        "series_datetime": f"{first.get('SeriesDate', '')}{first.get('SeriesTime', '')}",
+        "path": folders[0] if len(folders) == 1 else os.path.commonpath(folders),
+        "problems": "; ".join(problems),
+    }
+

@@ -1,0 +1,64 @@
+"""CLI contract: version, help, one-line errors with exit status 2, tracebacks only with --debug."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline import __version__
+from pipeline.cli import main
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+def test_version() -> None:
+    proc = run("--version")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"petvoi {__version__}"
+
+
+def test_help_lists_stages() -> None:
+    proc = run("--help")
+    assert proc.returncode == 0
+    for stage in ("synth", "index", "check"):
+        assert stage in proc.stdout
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
+    proc = run("index", str(tmp_path / "missing"), "-o", str(tmp_path / "s.csv"))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines == [f"petvoi index: error: {tmp_path / 'missing'}: not a folder; give the root folder of a DICOM tree"]
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_debug_shows_traceback(tmp_path: Path) -> None:
+    proc = run("--debug", "index", str(tmp_path / "missing"), "-o", str(tmp_path / "s.csv"))
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "InvalidInputError" in proc.stderr
+
+
+def test_bad_config_key_exit_2(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("synth:\n  seeed: 1\n")
+    proc = run("check", str(cfg))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"petvoi check: error: {cfg}: synth.seeed: unknown key; remove it or check its "
+                                   "spelling against configs/config.schema.yaml")
+
+
+def test_main_returns_exit_code_without_exiting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["index", str(tmp_path / "nothing"), "-o", str(tmp_path / "x.csv")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_unknown_option_is_usage_error() -> None:
+    proc = run("index", "--bogus")
+    assert proc.returncode == 2
+    assert "usage: petvoi index" in proc.stderr
