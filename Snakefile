@@ -1,5 +1,6 @@
 # petvoi workflow. Thin rules: each calls one `petvoi` subcommand; the logic lives in the package.
 # Run: snakemake --configfile configs/config.yaml --cores 2 --workflow-profile configs/profiles/local
+import os
 import re
 import sys
 from pathlib import Path
@@ -11,7 +12,8 @@ from pipeline.config import load_sample_sheet, validate_config
 min_version("8.0")
 
 
-configfile: "configs/config.yaml"
+# The default configuration; --configfile FILE overrides its keys.
+configfile: os.path.join(workflow.basedir, "configs", "config.yaml")
 
 
 # Validated exactly as the CLI validates it: a bad key or value is reported by its YAML path.

@@ -44,7 +44,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from .synthetic import generate_cohort
 
     summary = generate_cohort(Path(args.out), n_subjects=args.subjects, seed=args.seed, noise_sd=args.noise)
-    log.info("wrote %d studies of %d subjects under %s", len(summary.studies), len(summary.subject_ids), args.out)
+    log.info("wrote %d studies of %d subjects under %s", len(summary.study_dirs), len(summary.subject_ids), args.out)
     return 0
 
 

@@ -32,8 +32,8 @@ __all__ = ["IndexResult", "index_tree", "SERIES_COLUMNS", "pseudonym"]
 
 SERIES_COLUMNS = [
     "subject_id", "study_uid", "series_uid", "modality", "series_description", "n_instances",
-    "radionuclide", "acquisition_datetime", "manufacturer", "sop_class_uid", "frame_of_reference_uid",
-    "units", "decay_correction", "series_datetime", "path", "problems",
+    "radionuclide", "acquisition_datetime", "manufacturer", "path",
+    "sop_class_uid", "frame_of_reference_uid", "units", "decay_correction", "series_datetime", "problems",
 ]
 
 _TAGS = [

@@ -1,0 +1,81 @@
+"""DICOM index: series grouping, subject IDs from the sample sheet, non-DICOM and unreadable files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from pipeline.dicom.index import index_tree, pseudonym
+
+
+def test_index_groups_series_and_labels_subjects(cohort_1: Path) -> None:
+    result = index_tree(cohort_1 / "dicom", workers=4, samples=cohort_1 / "samples.tsv", data_root=cohort_1)
+    table = result.series
+    assert len(table) == 6
+    assert set(table["subject_id"]) == {"P01"}
+    pet = table[table["modality"] == "PT"]
+    n_pet_files = len(list((cohort_1 / "dicom" / "P01" / "baseline" / "PT").glob("*.dcm")))
+    assert pet["n_instances"].tolist() == [n_pet_files, n_pet_files]
+    assert set(pet["units"]) <= {"BQML", "CNTS"}
+    assert (table["problems"] == "").all()
+    assert result.n_skipped == 2  # the two truth.json files of the synthetic cohort
+    assert result.unreadable == []
+
+
+def test_index_without_sheet_uses_pseudonym(cohort_1: Path) -> None:
+    table = index_tree(cohort_1 / "dicom" / "P01" / "baseline", workers=2).series
+    assert len(table) == 3
+    (subject,) = set(table["subject_id"])
+    assert subject.startswith("anon-") and len(subject) == 13
+
+
+def test_pseudonym_is_stable() -> None:
+    assert pseudonym("12345") == pseudonym("12345") != pseudonym("12346")
+
+
+def test_non_dicom_skipped_and_truncated_reported(cohort_1: Path, tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    shutil.copytree(cohort_1 / "dicom" / "P01" / "baseline" / "PT", root / "PT")
+    (root / "notes.txt").write_text("not dicom")
+    victim = sorted((root / "PT").glob("*.dcm"))[3]
+    victim.write_bytes(victim.read_bytes()[:300])  # header cut inside the data set
+    result = index_tree(root, workers=2)
+    assert result.n_skipped == 1
+    assert [Path(p).name for p, _ in result.unreadable] == [victim.name]
+    n_pet_files = len(list((root / "PT").glob("*.dcm")))
+    assert result.series["n_instances"].tolist() == [n_pet_files - 1]
+
+
+def test_mixed_folders_flagged(cohort_1: Path, tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    files = sorted((cohort_1 / "dicom" / "P01" / "baseline" / "PT").glob("*.dcm"))
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    for i, f in enumerate(files):
+        shutil.copy(f, root / ("a" if i % 2 else "b") / f.name)
+        if i == 0:
+            shutil.copy(f, root / "a" / ("dup_" + f.name))
+    table = index_tree(root, workers=2).series
+    assert "instances in 2 folders" in table.loc[0, "problems"]
+    assert "1 duplicate SOPInstanceUID" in table.loc[0, "problems"]
+
+
+def test_cli_index_writes_csv(cohort_1: Path, tmp_path: Path) -> None:
+    out = tmp_path / "series.csv"
+    assert main(["index", str(cohort_1 / "dicom"), "-o", str(out), "--samples", str(cohort_1 / "samples.tsv"),
+                 "--data-root", str(cohort_1)]) == 0
+    table = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(table.columns)[:10] == ["subject_id", "study_uid", "series_uid", "modality", "series_description",
+                                        "n_instances", "radionuclide", "acquisition_datetime", "manufacturer", "path"]
+    assert len(table) == 6
+
+
+@pytest.mark.parametrize("workers", [1, 8])
+def test_index_is_deterministic(cohort_1: Path, workers: int) -> None:
+    a = index_tree(cohort_1 / "dicom", workers=workers).series
+    b = index_tree(cohort_1 / "dicom", workers=1).series
+    pd.testing.assert_frame_equal(a, b)
