@@ -31,7 +31,7 @@ from ..errors import InvalidInputError
 __all__ = ["IndexResult", "index_tree", "SERIES_COLUMNS", "pseudonym"]
 
 SERIES_COLUMNS = [
-    "subject_id", "study_uid", "series_uid", "modality", "series_description", "n_instances",
+    "subject_id", "timepoint", "study_uid", "series_uid", "modality", "series_description", "n_instances",
     "radionuclide", "acquisition_datetime", "manufacturer", "path",
     "sop_class_uid", "frame_of_reference_uid", "units", "decay_correction", "series_datetime", "problems",
 ]
@@ -111,13 +111,16 @@ def _walk(root: Path) -> list[Path]:
     return files
 
 
-def _subject_lookup(samples: Path | None, data_root: Path | None) -> tuple[dict[str, str], list[tuple[Path, str]]]:
+Study = tuple[str, str]  # (subject_id, timepoint) of the sample sheet
+
+
+def _subject_lookup(samples: Path | None, data_root: Path | None) -> tuple[dict[str, Study], list[tuple[Path, Study]]]:
     if samples is None:
         return {}, []
     sheet = load_sample_sheet(samples)
     base = data_root if data_root is not None else samples.parent
-    by_uid = {r.study_uid: r.subject_id for r in sheet.itertuples() if getattr(r, "study_uid", "")}
-    by_dir = [((base / r.dicom).resolve(), r.subject_id) for r in sheet.itertuples()]
+    by_uid = {r.study_uid: (r.subject_id, r.timepoint) for r in sheet.itertuples() if getattr(r, "study_uid", "")}
+    by_dir = [((base / r.dicom).resolve(), (r.subject_id, r.timepoint)) for r in sheet.itertuples()]
     return by_uid, by_dir
 
 
@@ -171,13 +174,13 @@ def index_tree(
                 groups[str(payload.SeriesInstanceUID)].append((path, payload))
     rows = [_series_row(uid, members, by_uid, by_dir) for uid, members in groups.items()]
     table = pd.DataFrame(rows, columns=SERIES_COLUMNS)
-    result.series = table.sort_values(["subject_id", "study_uid", "modality", "series_uid"], kind="stable",
-                                      ignore_index=True)
+    order = ["subject_id", "timepoint", "study_uid", "modality", "series_uid"]
+    result.series = table.sort_values(order, kind="stable", ignore_index=True)
     return result
 
 
-def _series_row(uid: str, members: list[tuple[Path, pydicom.Dataset]], by_uid: dict[str, str],
-                by_dir: list[tuple[Path, str]]) -> dict[str, Any]:
+def _series_row(uid: str, members: list[tuple[Path, pydicom.Dataset]], by_uid: dict[str, Study],
+                by_dir: list[tuple[Path, Study]]) -> dict[str, Any]:
     first = members[0][1]
     problems: list[str] = []
     for attr in _SERIES_CONSTANT:
@@ -191,18 +194,19 @@ def _series_row(uid: str, members: list[tuple[Path, pydicom.Dataset]], by_uid: d
     if len(set(sops)) != len(sops):
         problems.append(f"{len(sops) - len(set(sops))} duplicate SOPInstanceUID")
     study_uid = str(first.get("StudyInstanceUID", ""))
-    subject = by_uid.get(study_uid, "")
+    subject, timepoint = by_uid.get(study_uid, ("", ""))
     if not subject:
         folder = Path(folders[0]).resolve()
-        for base, sid in by_dir:
+        for base, study in by_dir:
             if folder == base or base in folder.parents:
-                subject = sid
+                subject, timepoint = study
                 break
     if not subject:
         subject = pseudonym(str(first.get("PatientID", "")))
     acq = sorted(a for a in (_acq_datetime(ds) for _, ds in members) if a)
     return {
         "subject_id": subject,
+        "timepoint": timepoint,
         "study_uid": study_uid,
         "series_uid": uid,
         "modality": str(first.get("Modality", "")),

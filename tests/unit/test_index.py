@@ -17,6 +17,7 @@ def test_index_groups_series_and_labels_subjects(cohort_1: Path) -> None:
     table = result.series
     assert len(table) == 6
     assert set(table["subject_id"]) == {"P01"}
+    assert sorted(table["timepoint"]) == ["baseline"] * 3 + ["on_treatment"] * 3
     pet = table[table["modality"] == "PT"]
     n_pet_files = len(list((cohort_1 / "dicom" / "P01" / "baseline" / "PT").glob("*.dcm")))
     assert pet["n_instances"].tolist() == [n_pet_files, n_pet_files]
@@ -69,7 +70,7 @@ def test_cli_index_writes_csv(cohort_1: Path, tmp_path: Path) -> None:
     assert main(["index", str(cohort_1 / "dicom"), "-o", str(out), "--samples", str(cohort_1 / "samples.tsv"),
                  "--data-root", str(cohort_1)]) == 0
     table = pd.read_csv(out, dtype=str, keep_default_na=False)
-    assert list(table.columns)[:10] == ["subject_id", "study_uid", "series_uid", "modality", "series_description",
+    assert list(table.columns)[:11] == ["subject_id", "timepoint", "study_uid", "series_uid", "modality", "series_description",
                                         "n_instances", "radionuclide", "acquisition_datetime", "manufacturer", "path"]
     assert len(table) == 6
 
