@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test setup system-deps clean-results
+.PHONY: demo test bench setup system-deps clean-results
 
 demo: setup
 	$(BIN)/snakemake --snakefile Snakefile --configfile configs/config.yaml --cores $(CORES) \
@@ -18,6 +18,11 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# Benchmarks (not timed tests): each script prints its ratios against the reference tools.
+bench: setup
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python bench/bench_suv_decode.py
 
 setup: $(STAMP)
 

@@ -34,19 +34,21 @@ wildcard_constraints:
     timepoint="|".join(re.escape(t) for t in sorted(SHEET["timepoint"].unique())),
 
 
-def study_dicom(wildcards):
-    """DICOM folder of one (subject, timepoint) from the sample sheet."""
-    row = SHEET[(SHEET.subject_id == wildcards.subject) & (SHEET.timepoint == wildcards.timepoint)].iloc[0]
-    return str(DATA_ROOT / row["dicom"])
-
-
 SYNTH_DONE = DATA_ROOT / "dicom" / ".synth.complete"
+
+
+def per_study(name):
+    """One output path per (subject, timepoint) of the sample sheet."""
+    return [str(RESULTS / s / t / name) for s, t in STUDIES]
 
 
 rule all:
     input:
         RESULTS / "index" / "series.csv",
+        per_study("suv.nii.gz"),
+        per_study("ct.nii.gz"),
 
 
 include: "rules/synth.smk"
 include: "rules/index.smk"
+include: "rules/suv.smk"

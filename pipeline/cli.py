@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .errors import PipelineError
@@ -64,6 +65,53 @@ def _cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _suv_options(args: argparse.Namespace) -> Any:
+    from datetime import datetime
+
+    from .errors import InvalidInputError
+    from .suv.factors import SuvOptions, load_dosing_table
+
+    injection = None
+    if args.injection:
+        try:
+            injection = datetime.fromisoformat(args.injection)
+        except ValueError:
+            raise InvalidInputError(f"not an ISO 8601 datetime: {args.injection!r}", attribute="--injection",
+                                    remedy="write it like 2025-03-03T09:27:19+01:00") from None
+    dosing = None
+    if args.dosing:
+        if not (args.subject and args.timepoint):
+            raise InvalidInputError("--dosing needs --subject and --timepoint", attribute="--dosing",
+                                    remedy="name the row of the dosing table to use")
+        dosing = load_dosing_table(Path(args.dosing), args.subject, args.timepoint)
+    return SuvOptions(
+        kind=args.kind, lbm_formula=args.lbm_formula, weight_kg=args.weight, height_cm=args.height,
+        sex=args.sex, dose_bq=None if args.dose is None else args.dose * 1e6, injection_datetime=injection,
+        nuclide=args.nuclide, dosing=dosing, allow_half_life_mismatch=args.allow_half_life_mismatch,
+    )
+
+
+def _cmd_suv(args: argparse.Namespace) -> int:
+    from .suv.stage import run_suv, sidecar_path
+
+    sidecar = run_suv(Path(args.series_dir), Path(args.output), _suv_options(args), workers=args.workers)
+    factor = sidecar.get("suv_factor")
+    log.info("SUV%s written to %s (factor %s, rule %s; sidecar %s)", sidecar["suv_kind"], args.output,
+             "per frame" if factor is None else f"{factor:.6g}", sidecar.get("rule"), sidecar_path(args.output))
+    for warning in sidecar.get("warnings", []):
+        log.warning("%s", warning)
+    return 0
+
+
+def _cmd_ct(args: argparse.Namespace) -> int:
+    from .suv.stage import run_ct
+
+    sidecar = run_ct(Path(args.series_dir), Path(args.output), workers=args.workers)
+    log.info("CT (%d slices, HU %.0f..%.0f) written to %s", sidecar["n_slices"], sidecar["hu_min"],
+             sidecar["hu_max"], args.output)
+    return 0
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from .config import load_config, load_sample_sheet
 
@@ -108,6 +156,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample sheet: subject_id is taken from it (by study UID or folder) instead of a pseudonym")
     p.add_argument("--data-root", metavar="DIR", help="folder the sample sheet's dicom paths are relative to")
     p.set_defaults(func=_cmd_index)
+
+    from .suv.nuclides import NUCLIDES
+
+    nuclides = list(NUCLIDES)
+    p = sub.add_parser(
+        "suv", help="decode a PET series and convert it to SUV (NIfTI + JSON sidecar)",
+        description="Decode one PET series folder and write the SUV volume (float32; 4D for dynamic series) and "
+                    "suv.json beside it: how every number was obtained (rule, reference-time candidates, "
+                    "overrides, warnings). Options override DICOM values and are recorded as overrides.")
+    p.add_argument("series_dir", metavar="SERIES_DIR")
+    p.add_argument("-o", "--output", required=True, metavar="suv.nii.gz")
+    p.add_argument("--kind", choices=["bw", "lbm", "bsa", "ibw"], default="bw",
+                   help="SUV normalisation: body weight, lean body mass (SUL), body surface area, ideal body weight")
+    p.add_argument("--lbm-formula", choices=["janmahasatian", "james128"], default="janmahasatian",
+                   help="lean-body-mass formula for --kind lbm (default janmahasatian)")
+    p.add_argument("--weight", type=float, metavar="KG", help="patient weight in kg (overrides PatientWeight)")
+    p.add_argument("--height", type=float, metavar="CM", help="patient height in cm (overrides PatientSize)")
+    p.add_argument("--sex", choices=["M", "F"], help="patient sex (overrides PatientSex)")
+    p.add_argument("--dose", type=float, metavar="MBQ", help="injected activity in MBq at the injection time")
+    p.add_argument("--injection", metavar="ISO_DATETIME",
+                   help="injection datetime, e.g. 2025-03-03T09:27:19+01:00 (overrides the DICOM start time)")
+    p.add_argument("--nuclide", choices=nuclides, help="radionuclide (overrides/cross-checks the DICOM header)")
+    p.add_argument("--dosing", metavar="dosing.csv",
+                   help="dosing table (net dose from syringe and residual activity, weight, height, sex)")
+    p.add_argument("--subject", help="subject_id of the dosing-table row")
+    p.add_argument("--timepoint", help="timepoint of the dosing-table row")
+    p.add_argument("--allow-half-life-mismatch", action="store_true",
+                   help="accept a header half-life that differs > 1 %% from the nuclide's (warning instead of error)")
+    p.add_argument("--workers", type=int, default=4, help="file-reading threads (default 4)")
+    p.set_defaults(func=_cmd_suv)
+
+    p = sub.add_parser("ct", help="decode a CT series to Hounsfield units (NIfTI + JSON sidecar)")
+    p.add_argument("series_dir", metavar="SERIES_DIR")
+    p.add_argument("-o", "--output", required=True, metavar="ct.nii.gz")
+    p.add_argument("--workers", type=int, default=4, help="file-reading threads (default 4)")
+    p.set_defaults(func=_cmd_ct)
 
     p = sub.add_parser("check", help="validate a configuration file and its sample sheet")
     p.add_argument("config", metavar="CONFIG.yaml")

@@ -1,5 +1,5 @@
 # Header-only index of the cohort's DICOM tree: one row per series, labelled with the sheet's subject IDs.
-rule index:
+checkpoint index:
     input:
         samples=CFG["samples"],
         synth=[str(SYNTH_DONE)] if CFG["synth"]["generate"] else [],

@@ -35,7 +35,7 @@ SPACING_REL_TOL = 1e-2
 TILT_TOL = 1e-3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Geometry:
     """Geometry of a 3D image on a regular grid.
 
@@ -56,6 +56,16 @@ class Geometry:
     spacing: tuple[float, float, float]
     origin: tuple[float, float, float]
     direction: np.ndarray
+
+    def __eq__(self, other: object) -> bool:
+        """Exact equality of shape, spacing, origin and direction (the generated one fails on the array)."""
+        if not isinstance(other, Geometry):
+            return NotImplemented
+        return (tuple(self.shape) == tuple(other.shape) and tuple(self.spacing) == tuple(other.spacing)
+                and tuple(self.origin) == tuple(other.origin)
+                and np.array_equal(np.asarray(self.direction), np.asarray(other.direction)))
+
+    __hash__ = None  # type: ignore[assignment]  # holds an array: not hashable
 
     @property
     def voxel_volume_ml(self) -> float:
@@ -236,7 +246,8 @@ def write_nifti(path: str | Path, array_zyx: np.ndarray, geometry: Geometry, *,
         xyz = np.transpose(data, (3, 2, 1, 0))
     else:
         raise ValueError(f"expected a 3D or 4D array, got shape {data.shape}")
-    image = nib.Nifti1Image(np.ascontiguousarray(xyz), geometry.affine_ras())
+    # a C-ordered (z, y, x) array transposed to (x, y, z) is Fortran-ordered, which is how NIfTI stores it: no copy
+    image = nib.Nifti1Image(xyz, geometry.affine_ras())
     image.header.set_xyzt_units("mm", "sec")
     image.set_qform(geometry.affine_ras(), code=1)
     image.set_sform(geometry.affine_ras(), code=1)

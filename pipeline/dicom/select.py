@@ -39,6 +39,10 @@ def select_series(index: pd.DataFrame, subject_id: str, timepoint: str, modality
     InvalidInputError
         When no series, or more than one, matches.
     """
+    missing = [c for c in ("subject_id", "timepoint", "modality", "series_description", "path") if c not in index]
+    if missing:
+        raise InvalidInputError(f"column {missing[0]!r} missing", source=source, attribute=missing[0],
+                                remedy="rebuild the index with `petvoi index --samples samples.tsv`")
     rows = index[(index["subject_id"] == subject_id) & (index["timepoint"] == timepoint)
                  & (index["modality"] == modality)]
     if description_pattern:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Nuclide", "NUCLIDES", "get_nuclide", "nuclide_from_code"]
+__all__ = ["Nuclide", "NUCLIDES", "OTHER_CODES", "get_nuclide", "nuclide_from_code"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,9 @@ NUCLIDES: dict[str, Nuclide] = {
                 "C-162A7", "14691008", "^90^Yttrium", 3.2e-5),
     )
 }
+
+#: CID 4020 code values of nuclides outside the table, to name them in messages (rule R32).
+OTHER_CODES: dict[str, str] = {"C-131A1": "^66^Gallium", "79477007": "^66^Gallium"}
 
 _ALIASES = {re.sub(r"[^a-z0-9]", "", n.label.lower()): n.key for n in NUCLIDES.values()}
 _ALIASES.update({k.lower(): k for k in NUCLIDES})

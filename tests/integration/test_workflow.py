@@ -24,6 +24,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, cohort_1: Path) -> Path:
         "results": str(work / "results"),
         "threads": 1,
         "synth": {"generate": False},
+        "suv": {"dosing": str(cohort_1 / "dosing.csv")},
     }
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     return work
@@ -39,7 +40,8 @@ def test_dry_run_plans_every_stage(repo: Path, workdir: Path) -> None:
     proc = snakemake(repo, workdir, "--dry-run", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
-    assert "index" in out
+    for rule in ("index", "suv", "ct"):
+        assert rule in out
     assert "synth" not in out  # synth.generate is false for a user cohort
 
 
@@ -63,6 +65,16 @@ def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_1: Path) 
     # every rule leaves a log and a benchmark
     assert (workdir / "results" / "logs" / "index.log").is_file()
     assert (workdir / "results" / "benchmarks" / "index.tsv").is_file()
+    # SUV and CT per study, the SUV factor equal to the synthetic truth
+    import json
+
+    for timepoint in ("baseline", "on_treatment"):
+        study = workdir / "results" / "P01" / timepoint
+        truth = json.loads((cohort_1 / "dicom" / "P01" / timepoint / "truth.json").read_text())
+        sidecar = json.loads((study / "suv.json").read_text())
+        assert sidecar["suv_factor"] == pytest.approx(truth["suv_factor"], rel=1e-6)
+        assert (study / "ct.nii.gz").is_file() and (study / "ct.json").is_file()
+        assert (workdir / "results" / "logs" / "suv" / f"P01_{timepoint}.log").is_file()
     # no patient identifier from the DICOM header reaches outputs or logs
     import pydicom
 

@@ -36,3 +36,8 @@ def test_several_series_is_an_error_naming_them() -> None:
 def test_missing_series_is_an_error() -> None:
     with pytest.raises(InvalidInputError, match="no SEG series for subject P01 timepoint baseline"):
         select_series(INDEX, "P01", "baseline", "SEG")
+
+
+def test_index_without_timepoint_column_is_an_error() -> None:
+    with pytest.raises(InvalidInputError, match="column 'timepoint' missing"):
+        select_series(INDEX.drop(columns="timepoint"), "P01", "baseline", "CT")

@@ -1,0 +1,156 @@
+"""The ``suv`` and ``ct`` stages: a DICOM series folder in, a NIfTI volume and a JSON sidecar out.
+
+``run_suv`` decodes a PET series (:mod:`pipeline.dicom.pet`), computes one SUV
+factor per frame from the headers and the overrides (:mod:`pipeline.suv.factors`),
+applies slope, intercept and factor in one decoding pass, checks the activity
+balance (rule R39) and writes ``suv.nii.gz`` with ``suv.json`` beside it. Both
+files are written atomically; on any error neither exists.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..dicom.ct import load_ct
+from ..dicom.geometry import Geometry, write_nifti
+from ..dicom.pet import load_pet, read_volume
+from ..io import write_json
+from .factors import SuvOptions, SuvResult, activity_balance, compute_suv
+
+__all__ = ["sidecar_path", "run_suv", "run_ct"]
+
+
+def sidecar_path(image_path: str | Path) -> Path:
+    """``x/suv.nii.gz`` -> ``x/suv.json`` (the JSON sidecar beside an image)."""
+    p = Path(image_path)
+    name = p.name
+    for suffix in (".nii.gz", ".nii", ".nrrd", ".mha"):
+        if name.endswith(suffix):
+            return p.with_name(name[: -len(suffix)] + ".json")
+    return p.with_suffix(".json")
+
+
+def _geometry_json(geometry: Geometry) -> dict[str, Any]:
+    return {
+        "shape_zyx": list(geometry.shape),
+        "spacing_xyz_mm": [round(float(s), 6) for s in geometry.spacing],
+        "origin_lps_mm": [round(float(o), 6) for o in geometry.origin],
+        "direction": [round(float(v), 8) for v in np.asarray(geometry.direction).ravel()],
+        "voxel_volume_ml": geometry.voxel_volume_ml,
+    }
+
+
+def _frames_from_injection(frame_table: Any, injection: datetime | None) -> list[dict[str, Any]]:
+    """Frame start/mid/end in seconds from injection (for kinetics), from the decoder's frame table."""
+    rows = []
+    for row in frame_table.to_dict(orient="records"):
+        start = datetime.fromisoformat(str(row["start"]))
+        offset = None
+        if injection is not None:
+            a, b = start, injection
+            if (a.tzinfo is None) != (b.tzinfo is None):
+                a, b = a.replace(tzinfo=None), b.replace(tzinfo=None)
+            offset = (a - b).total_seconds()
+        duration = float(row["duration_s"])
+        rows.append({
+            "frame": int(row["frame"]),
+            "start": str(row["start"]),
+            "duration_s": duration,
+            "start_s": offset,
+            "mid_s": None if offset is None else offset + duration / 2.0,
+            "end_s": None if offset is None else offset + duration,
+        })
+    return rows
+
+
+def run_suv(series_dir: Path, output: Path, options: SuvOptions, *, workers: int = 4) -> dict[str, Any]:
+    """Convert one PET series folder to an SUV volume and its sidecar.
+
+    Parameters
+    ----------
+    series_dir : Path
+        Folder holding exactly one PET series.
+    output : Path
+        ``.nii.gz`` path of the SUV volume (float32; 4D for dynamic series).
+    options : SuvOptions
+        SUV kind and overrides (command line, dosing table).
+    workers : int
+        Threads reading DICOM files.
+
+    Returns
+    -------
+    dict
+        The sidecar content written to ``suv.json``.
+
+    Raises
+    ------
+    PipelineError
+        For any input the SUV cannot be computed from (nothing is written).
+    """
+    series = load_pet(Path(series_dir), workers=workers)
+    result: SuvResult = compute_suv(series.headers, series.frames, options, source=str(series_dir))
+    volume = read_volume(series, np.asarray(result.factors, dtype=np.float64))
+    sidecar = result.sidecar()
+    warnings = list(sidecar.get("warnings", []))
+    if not series.is_dynamic and result.normaliser_value:
+        ratio = activity_balance(float(volume.sum(dtype=np.float64)) * series.geometry.voxel_volume_ml,
+                                 float(result.normaliser_value))
+        sidecar["activity_balance"] = ratio
+        if ratio > 1.05:
+            warnings.append(f"activity balance {ratio:.3f} > 1.05: more activity in the image than injected "
+                            "(dose in MBq, counts read as BQML, wrong day or nuclide?) (R39)")
+    sidecar.update({
+        "warnings": warnings,
+        "petvoi_version": __version__,
+        "series_instance_uid": str(series.headers[0].get("SeriesInstanceUID", "")),
+        "sop_class_uid": series.sop_class_uid,
+        "transfer_syntax_uid": series.transfer_syntax_uid,
+        "n_frames": len(series.frames),
+        "dynamic": bool(series.is_dynamic),
+        "geometry": _geometry_json(series.geometry),
+        "output": Path(output).name,
+    })
+    if series.is_dynamic:
+        sidecar["frames"] = _frames_from_injection(series.frame_table, result.injection_datetime)
+    write_nifti(output, volume, series.geometry)
+    write_json(sidecar_path(output), sidecar)
+    return sidecar
+
+
+def run_ct(series_dir: Path, output: Path, *, workers: int = 4) -> dict[str, Any]:
+    """Convert one CT series folder to a HU volume (``ct.nii.gz``) and a sidecar (``ct.json``).
+
+    Parameters
+    ----------
+    series_dir : Path
+        Folder holding exactly one CT series.
+    output : Path
+        ``.nii.gz`` path of the HU volume.
+    workers : int
+        Threads reading DICOM files.
+
+    Returns
+    -------
+    dict
+        The sidecar content.
+    """
+    hu, geometry, headers = load_ct(Path(series_dir), workers=workers)
+    sidecar = {
+        "petvoi_version": __version__,
+        "units": "HU",
+        "series_instance_uid": str(headers[0].get("SeriesInstanceUID", "")),
+        "frame_of_reference_uid": str(headers[0].get("FrameOfReferenceUID", "")),
+        "n_slices": int(hu.shape[0]),
+        "hu_min": float(hu.min()),
+        "hu_max": float(hu.max()),
+        "geometry": _geometry_json(geometry),
+        "output": Path(output).name,
+    }
+    write_nifti(output, hu, geometry)
+    write_json(sidecar_path(output), sidecar)
+    return sidecar
