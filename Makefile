@@ -17,6 +17,7 @@ demo: setup
 	@echo "petvoi demo finished. Results are under $$(pwd)/results/ (series index: results/index/series.csv)."
 
 test: setup
+	$(BIN)/ruff check pipeline tests bench
 	$(BIN)/python -m pytest -q
 
 # Benchmarks (not timed tests): each script prints its ratios against the reference tools.

@@ -145,7 +145,7 @@ def main() -> None:
         ratio = ours / r["best_s"] if ours else float("nan")
         print(f"{tool:<14}{r['best_s']:>9.3f}{ratio:>13.2f}{r['peak_increase_mb']:>10.1f}"
               f"{r['peak_increase_mb'] / volume_mb:>13.2f}")
-    print(f"targets: petvoi/simpleitk <= 1.0, petvoi/dcm2niix <= 2.0, petvoi peak/volume <= 3.0")
+    print("targets: petvoi/simpleitk <= 1.0, petvoi/dcm2niix <= 2.0, petvoi peak/volume <= 3.0")
 
 
 if __name__ == "__main__":

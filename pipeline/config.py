@@ -166,11 +166,13 @@ def load_sample_sheet(path: str | Path) -> pd.DataFrame:
     p = Path(path)
     source = str(p)
     if not p.is_file():
-        raise SampleSheetError("file not found", source=source, remedy="set `samples:` in the config to the sample sheet")
+        raise SampleSheetError("file not found", source=source,
+                               remedy="set `samples:` in the config to the sample sheet")
     try:
         table = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, comment=None)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise SampleSheetError(f"cannot be parsed as TSV ({exc})", source=source, remedy="use tab-separated columns") from None
+        raise SampleSheetError(f"cannot be parsed as TSV ({exc})", source=source,
+                               remedy="use tab-separated columns") from None
     sheet_schema = schema("samples")
     unknown = [c for c in table.columns if c not in sheet_schema["properties"]]
     if unknown:

@@ -21,17 +21,7 @@ from pydicom.dataset import Dataset
 
 from ..errors import DicomError
 from .geometry import Geometry, sort_slices
-from .series import (
-    check_gantry_tilt,
-    check_orientations,
-    check_pixel_spacing,
-    check_pixels_present,
-    common_pixel_format,
-    decode_frames,
-    extract_frames,
-    read_series,
-    volume_geometry,
-)
+from .series import decode_frames, read_stack, volume_geometry
 
 __all__ = ["CT_IMAGE_STORAGE", "LEGACY_CONVERTED_ENHANCED_CT_IMAGE_STORAGE", "ENHANCED_CT_IMAGE_STORAGE", "load_ct"]
 
@@ -79,19 +69,10 @@ def load_ct(folder: str | Path, *, workers: int = 4) -> tuple[np.ndarray, Geomet
         unsupported SOP classes, duplicated or missing slices, non-uniform
         spacing, mixed orientations or gantry tilt.
     """
-    series = read_series(folder, workers=workers, modalities={"CT"})
-    label = series.label
-    _check_sop_class(series.sop_class_uid, label)
-    check_pixels_present(series)
-    frames = extract_frames(series)
-    headers = series.headers
-    check_gantry_tilt(headers, source=label)
-    names = [Path(f.info.source).name for f in frames]
-    positions = np.array([f.info.position_lps for f in frames], dtype=float)
-    orientations = np.array([f.info.orientation for f in frames], dtype=float)
-    check_orientations(orientations, source=label, names=names)
-    pixel_spacing = check_pixel_spacing(frames, source=label)
-    fmt = common_pixel_format(headers, source=label)
+    stack = read_stack(folder, workers=workers, modalities={"CT"}, check_sop_class=_check_sop_class)
+    series, frames, headers, label = stack.series, stack.frames, stack.series.headers, stack.series.label
+    names, positions, orientations = stack.names, stack.positions, stack.orientations
+    pixel_spacing, fmt = stack.pixel_spacing, stack.fmt
     order = sort_slices(positions, orientations, source=label, names=names)
     ds0 = headers[frames[int(order.order[0])].file_index]
     fallback = ds0.get("SpacingBetweenSlices") or ds0.get("SliceThickness")

@@ -11,7 +11,7 @@ set's offset, or UTC+0 when there is none, and says so).
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 __all__ = ["parse_da", "parse_tm", "parse_dt", "parse_offset", "combine", "to_aware", "isoformat"]
 
@@ -101,7 +101,7 @@ def to_aware(value: datetime, offset: timezone | None) -> datetime:
     """Return ``value`` aware: its own offset if it has one, else ``offset``, else UTC."""
     if value.tzinfo is not None:
         return value
-    return value.replace(tzinfo=offset or timezone.utc)
+    return value.replace(tzinfo=offset or UTC)
 
 
 def isoformat(value: datetime | None) -> str | None:

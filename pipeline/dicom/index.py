@@ -162,7 +162,7 @@ def index_tree(
     groups: dict[str, list[tuple[Path, pydicom.Dataset]]] = defaultdict(list)
     result = IndexResult(series=pd.DataFrame(columns=SERIES_COLUMNS))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for path, (status, payload) in zip(files, pool.map(_read_header, files, chunksize=64)):
+        for path, (status, payload) in zip(files, pool.map(_read_header, files, chunksize=64), strict=True):
             if progress is not None:
                 progress(1)
             if status == "skip":

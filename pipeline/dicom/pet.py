@@ -32,7 +32,7 @@ SUV factor), in one pass.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -43,20 +43,7 @@ from ..errors import DicomError
 from .datetimes import isoformat
 from .frames import FrameInfo
 from .geometry import POSITION_TOL_MM, Geometry, sort_slices
-from .series import (
-    DicomFile,
-    ImageFrame,
-    PixelFormat,
-    check_gantry_tilt,
-    check_orientations,
-    check_pixel_spacing,
-    check_pixels_present,
-    common_pixel_format,
-    decode_frames,
-    extract_frames,
-    read_series,
-    volume_geometry,
-)
+from .series import DicomFile, ImageFrame, PixelFormat, decode_frames, read_stack, volume_geometry
 
 __all__ = [
     "PET_IMAGE_STORAGE", "LEGACY_CONVERTED_ENHANCED_PET_IMAGE_STORAGE", "ENHANCED_PET_IMAGE_STORAGE",
@@ -192,7 +179,7 @@ def _seconds(values: list[datetime | None]) -> np.ndarray | None:
     if not values or any(v is None for v in values):
         return None
     aware = any(v.tzinfo is not None for v in values)  # type: ignore[union-attr]
-    fixed = [v.replace(tzinfo=timezone.utc) if aware and v.tzinfo is None else v for v in values]  # type: ignore
+    fixed = [v.replace(tzinfo=UTC) if aware and v.tzinfo is None else v for v in values]  # type: ignore
     ref = min(fixed)
     return np.array([(v - ref).total_seconds() for v in fixed])
 
@@ -321,19 +308,10 @@ def load_pet(folder: str | Path, *, workers: int = 4) -> PetSeries:
         non-uniform spacing, mixed orientations, gantry tilt, time frames with
         different positions, overlapping or out-of-order time frames.
     """
-    series = read_series(folder, workers=workers, modalities={"PT"})
-    label = series.label
-    _check_sop_class(series.sop_class_uid, label)
-    check_pixels_present(series)
-    frames = extract_frames(series)
-    headers = series.headers
-    check_gantry_tilt(headers, source=label)
-    names = [Path(f.info.source).name for f in frames]
-    positions = np.array([f.info.position_lps for f in frames], dtype=float)
-    orientations = np.array([f.info.orientation for f in frames], dtype=float)
-    check_orientations(orientations, source=label, names=names)
-    pixel_spacing = check_pixel_spacing(frames, source=label)
-    fmt = common_pixel_format(headers, source=label)
+    stack = read_stack(folder, workers=workers, modalities={"PT"}, check_sop_class=_check_sop_class)
+    series, frames, headers, label = stack.series, stack.frames, stack.series.headers, stack.series.label
+    names, positions, orientations = stack.names, stack.positions, stack.orientations
+    pixel_spacing, fmt = stack.pixel_spacing, stack.fmt
 
     # positions along the normal -> slice clusters
     ori0 = orientations[0]

@@ -55,7 +55,8 @@ def select_series(index: pd.DataFrame, subject_id: str, timepoint: str, modality
                                 source=source, attribute="Modality (0008,0060) / SeriesDescription (0008,103E)",
                                 remedy="check the sample sheet's dicom folder and the series patterns in the config")
     if len(rows) > 1:
-        names = "; ".join(f"{d!r} ({n} files)" for d, n in zip(rows["series_description"], rows["n_instances"]))
+        names = "; ".join(f"{d!r} ({n} files)"
+                          for d, n in zip(rows["series_description"], rows["n_instances"], strict=True))
         raise InvalidInputError(f"{len(rows)} {modality} series for {where}: {names}", source=source,
                                 attribute="SeriesDescription (0008,103E)",
                                 remedy=f"set series.{modality.lower()}_description in the config to pick one")

@@ -70,8 +70,9 @@ def test_cli_index_writes_csv(cohort_1: Path, tmp_path: Path) -> None:
     assert main(["index", str(cohort_1 / "dicom"), "-o", str(out), "--samples", str(cohort_1 / "samples.tsv"),
                  "--data-root", str(cohort_1)]) == 0
     table = pd.read_csv(out, dtype=str, keep_default_na=False)
-    assert list(table.columns)[:11] == ["subject_id", "timepoint", "study_uid", "series_uid", "modality", "series_description",
-                                        "n_instances", "radionuclide", "acquisition_datetime", "manufacturer", "path"]
+    assert list(table.columns)[:11] == ["subject_id", "timepoint", "study_uid", "series_uid", "modality",
+                                        "series_description", "n_instances", "radionuclide", "acquisition_datetime",
+                                        "manufacturer", "path"]
     assert len(table) == 6
 
 
