@@ -1,0 +1,274 @@
+"""The VOI set: one boolean mask per VOI on the PET grid, and its catalogue (``vois.json``).
+
+VOIs may overlap (a lesion inside the liver): each VOI is kept whole as its own
+mask. On disk the set is a 4D NIfTI (x, y, z, VOI) of uint8 with the PET grid's
+RAS affine, and ``vois.json`` beside it lists, in the order of the 4th axis,
+label, name, kind, lesion_id, organ, source, n_voxels, volume_ml and warnings.
+
+Kinds: ``tumour`` (lesions), ``organ`` (healthy tissue), ``reference``
+(normal-liver and blood-pool references for ratios and PERCIST), ``body``
+(the external outline).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+
+from ..dicom.geometry import Geometry, read_nifti
+from ..errors import InvalidInputError
+from ..io import atomic_path, write_json
+
+__all__ = ["KINDS", "Voi", "VoiSet", "NameRule", "DEFAULT_NAME_RULES", "classify", "write_voiset", "read_voiset",
+           "catalogue_path"]
+
+KINDS = ("tumour", "organ", "reference", "body")
+
+
+@dataclass(frozen=True)
+class Voi:
+    """Catalogue entry of one VOI.
+
+    Attributes
+    ----------
+    label : int
+        1-based position in the set (the 4th NIfTI axis index + 1).
+    name : str
+        Name as delivered (ROI name, segment label, threshold spec).
+    kind : str
+        One of :data:`KINDS`.
+    lesion_id : str or None
+        Lesion identifier for tumour VOIs (joins the clinical tables).
+    organ : str or None
+        Organ or site (``liver``, ``lymph_node``, ...).
+    source : str
+        Where it came from: ``rtstruct:ROINumber=3``, ``seg:segment=2``, ``mask``, ``threshold:...``, ``sphere:...``.
+    n_voxels : int
+        Voxels in the mask on the PET grid.
+    volume_ml : float
+        ``n_voxels`` x voxel volume (mL).
+    warnings : list of str
+        Per-VOI warnings (resampled, partly outside the field of view, small, ...).
+    """
+
+    label: int
+    name: str
+    kind: str
+    lesion_id: str | None = None
+    organ: str | None = None
+    source: str = ""
+    n_voxels: int = 0
+    volume_ml: float = 0.0
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class VoiSet:
+    """Masks and catalogue of a VOI set on one grid.
+
+    Attributes
+    ----------
+    geometry : Geometry
+        The PET grid.
+    masks : numpy.ndarray
+        Boolean array (n_vois, z, y, x).
+    vois : list of Voi
+        Catalogue, ``vois[i]`` describes ``masks[i]``.
+    provenance : dict
+        Free-form description of how the set was made (inputs, options, inclusion rule).
+    """
+
+    geometry: Geometry
+    masks: np.ndarray
+    vois: list[Voi]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.masks.ndim != 4 or self.masks.shape[1:] != tuple(self.geometry.shape):
+            raise ValueError(f"masks shape {self.masks.shape} does not match (n,) + {self.geometry.shape}")
+        if len(self.vois) != self.masks.shape[0]:
+            raise ValueError(f"{len(self.vois)} catalogue entries for {self.masks.shape[0]} masks")
+
+    @classmethod
+    def from_masks(cls, geometry: Geometry, items: Iterable[tuple[np.ndarray, Voi]],
+                   provenance: Mapping[str, Any] | None = None) -> VoiSet:
+        """Build a set from (mask, catalogue entry) pairs; labels and counts are filled in."""
+        masks, vois = [], []
+        voxel_ml = geometry.voxel_volume_ml
+        for i, (mask, voi) in enumerate(items, start=1):
+            mask = np.asarray(mask, dtype=bool)
+            n = int(mask.sum())
+            masks.append(mask)
+            vois.append(replace(voi, label=i, n_voxels=n, volume_ml=n * voxel_ml))
+        stack = np.stack(masks) if masks else np.zeros((0, *geometry.shape), dtype=bool)
+        return cls(geometry, stack, vois, dict(provenance or {}))
+
+    def __len__(self) -> int:
+        return len(self.vois)
+
+    def by_kind(self, kind: str) -> list[int]:
+        """Indices of the VOIs of one kind."""
+        return [i for i, v in enumerate(self.vois) if v.kind == kind]
+
+    def extend(self, other: VoiSet) -> VoiSet:
+        """A new set with ``other``'s VOIs appended (same grid required)."""
+        if not self.geometry.same_grid(other.geometry):
+            raise InvalidInputError("VOI sets are on different grids", attribute="geometry",
+                                    remedy="build every VOI on the same PET grid")
+        return VoiSet.from_masks(self.geometry, [*zip(self.masks, self.vois, strict=True),
+                                                 *zip(other.masks, other.vois, strict=True)],
+                                 {**self.provenance, **other.provenance})
+
+
+# ------------------------------------------------------------------------------------------- names to kinds
+@dataclass(frozen=True)
+class NameRule:
+    """Map ROI names matching ``pattern`` (case-insensitive regex) to a kind, organ and lesion id.
+
+    ``lesion_id`` and ``organ`` may use ``\\1``-style groups of the pattern.
+    ``interpreted_type`` restricts the rule to an RTROIInterpretedType (e.g. ``GTV``).
+    """
+
+    pattern: str
+    kind: str
+    organ: str | None = None
+    lesion_id: str | None = None
+    interpreted_type: str | None = None
+
+
+#: Default mapping; a config's ``voi_names`` list is tried before these.
+DEFAULT_NAME_RULES: tuple[NameRule, ...] = (
+    NameRule(r"^(?:lesion|les|tumou?r|gtv|met)[ _-]*0*(\d+)", "tumour", None, r"lesion_\1"),
+    NameRule(r"^(?:gtv|tumou?r|lesion|met)", "tumour"),
+    NameRule(r"^(body|external|outline|skin)$", "body", "body"),
+    NameRule(r"^(liver[ _-]?(ref|reference|sphere)|ref[ _-]?liver)", "reference", "liver"),
+    NameRule(r"^liver$", "reference", "liver"),
+    NameRule(r"^(aorta|blood[ _-]?pool|bloodpool|ref[ _-]?blood)", "reference", "aorta"),
+    NameRule(r"^(spleen|kidney[ _-]?(left|right|l|r)?|muscle|bladder|lung[ _-]?(left|right|l|r)?|bone[ _-]?marrow|"
+             r"heart|brain|pancreas|stomach|bowel|salivary|parotid|thyroid|adrenal)", "organ", None),
+)
+
+_GTV_TYPES = {"GTV", "CTV", "PTV"}
+
+
+def classify(name: str, interpreted_type: str | None = None,
+             rules: Sequence[NameRule] = DEFAULT_NAME_RULES) -> tuple[str, str | None, str | None]:
+    """Kind, organ and lesion id of a VOI name.
+
+    Parameters
+    ----------
+    name : str
+        ROI or segment name.
+    interpreted_type : str, optional
+        RTROIInterpretedType (3006,00A4): GTV/CTV/PTV hint at a tumour, EXTERNAL at the body,
+        ORGAN at an organ; used when no rule matches.
+    rules : sequence of NameRule
+        Tried in order; the first match wins.
+
+    Returns
+    -------
+    tuple
+        (kind, organ, lesion_id).
+    """
+    text = name.strip()
+    hint = (interpreted_type or "").strip().upper()
+    for rule in rules:
+        if rule.interpreted_type and rule.interpreted_type.upper() != hint:
+            continue
+        m = re.search(rule.pattern, text, flags=re.IGNORECASE)
+        if m is None:
+            continue
+        organ = m.expand(rule.organ) if rule.organ and "\\" in rule.organ else rule.organ
+        lesion = m.expand(rule.lesion_id) if rule.lesion_id else None
+        if rule.kind == "tumour" and lesion and re.fullmatch(r"lesion_\d+", lesion):
+            lesion = f"lesion_{int(lesion.split('_')[1]):02d}"
+        if rule.kind == "tumour" and not lesion:
+            lesion = _slug(text)
+        if organ is None and rule.kind == "organ":
+            organ = _slug(text)
+        return rule.kind, organ, lesion
+    if hint in _GTV_TYPES:
+        return "tumour", None, _slug(text)
+    if hint == "EXTERNAL":
+        return "body", "body", None
+    return "organ", _slug(text), None
+
+
+def _slug(text: str) -> str | None:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or None
+
+
+# ------------------------------------------------------------------------------------------- I/O
+def catalogue_path(image_path: str | Path) -> Path:
+    """``x/vois.nii.gz`` -> ``x/vois.json``."""
+    p = Path(image_path)
+    name = p.name
+    for suffix in (".nii.gz", ".nii"):
+        if name.endswith(suffix):
+            return p.with_name(name[: -len(suffix)] + ".json")
+    return p.with_suffix(".json")
+
+
+def write_voiset(path: str | Path, voiset: VoiSet) -> Path:
+    """Write the masks as a 4D uint8 NIfTI (x, y, z, VOI) and the catalogue as JSON, atomically.
+
+    Parameters
+    ----------
+    path : path-like
+        ``vois.nii.gz``; ``vois.json`` is written beside it.
+    voiset : VoiSet
+
+    Returns
+    -------
+    Path
+    """
+    data = np.transpose(voiset.masks.astype(np.uint8), (3, 2, 1, 0))  # (n, z, y, x) -> (x, y, z, n)
+    if data.shape[3] == 0:
+        data = np.zeros((*data.shape[:3], 1), dtype=np.uint8)  # NIfTI needs one volume; the catalogue says 0
+    image = nib.Nifti1Image(data, voiset.geometry.affine_ras())
+    image.header.set_xyzt_units("mm")
+    image.set_qform(voiset.geometry.affine_ras(), code=1)
+    image.set_sform(voiset.geometry.affine_ras(), code=1)
+    catalogue = {
+        "vois": [{**asdict(v), "warnings": list(v.warnings)} for v in voiset.vois],
+        "n_vois": len(voiset),
+        "voxel_volume_ml": voiset.geometry.voxel_volume_ml,
+        "provenance": voiset.provenance,
+    }
+    with atomic_path(path) as tmp:
+        nib.save(image, tmp)
+    write_json(catalogue_path(path), catalogue)
+    return Path(path)
+
+
+def read_voiset(path: str | Path) -> VoiSet:
+    """Read a VOI set written by :func:`write_voiset`.
+
+    Raises
+    ------
+    InvalidInputError
+        When the catalogue is missing or does not match the image.
+    """
+    cat_path = catalogue_path(path)
+    if not cat_path.is_file():
+        raise InvalidInputError("catalogue missing", source=str(cat_path),
+                                remedy="VOI sets are written by `petvoi vois` as vois.nii.gz + vois.json")
+    catalogue = json.loads(cat_path.read_text("utf-8"))
+    data, geometry = read_nifti(path)
+    if data.ndim == 3:
+        data = data[None]
+    masks = np.asarray(data, dtype=bool)
+    n = int(catalogue.get("n_vois", len(catalogue["vois"])))
+    masks = masks[:n]
+    vois = [Voi(**{**v, "warnings": tuple(v.get("warnings", ()))}) for v in catalogue["vois"]]
+    if len(vois) != masks.shape[0]:
+        raise InvalidInputError(f"{len(vois)} catalogue entries for {masks.shape[0]} masks", source=str(cat_path),
+                                remedy="rewrite the VOI set with `petvoi vois`")
+    return VoiSet(geometry, masks, vois, catalogue.get("provenance", {}))
