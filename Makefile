@@ -24,6 +24,8 @@ test: setup
 bench: setup
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/bench_suv_decode.py
+	$(BIN)/python bench/bench_rtstruct.py
+	$(BIN)/python bench/bench_suvpeak.py
 
 setup: $(STAMP)
 

@@ -2,6 +2,7 @@
 # Run: snakemake --configfile configs/config.yaml --cores 2 --workflow-profile configs/profiles/local
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -47,8 +48,11 @@ rule all:
         RESULTS / "index" / "series.csv",
         per_study("suv.nii.gz"),
         per_study("ct.nii.gz"),
+        per_study("uptake.csv"),
+        RESULTS / "cohort" / "uptake.parquet",
 
 
 include: "rules/synth.smk"
 include: "rules/index.smk"
 include: "rules/suv.smk"
+include: "rules/vois.smk"

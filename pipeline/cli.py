@@ -112,6 +112,45 @@ def _cmd_ct(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_vois(args: argparse.Namespace) -> int:
+    from .voi.stage import VoiSources, load_name_rules, run_vois
+
+    sources = VoiSources(
+        rtstruct=Path(args.rtstruct) if args.rtstruct else None, seg=Path(args.seg) if args.seg else None,
+        mask=Path(args.mask) if args.mask else None, spheres=";".join(args.spheres or []),
+        thresholds=";".join(args.threshold or []), inclusion=args.inclusion, allow_resample=args.allow_resample,
+        name_rules=load_name_rules(Path(args.name_rules) if args.name_rules else None),
+        frame_of_reference_uid=args.frame_of_reference)
+    voiset = run_vois(Path(args.pet), Path(args.output), sources)
+    kinds = {k: len(voiset.by_kind(k)) for k in ("tumour", "organ", "reference", "body")}
+    log.info("%d VOIs (%s) -> %s", len(voiset), ", ".join(f"{n} {k}" for k, n in kinds.items() if n), args.output)
+    for voi in voiset.vois:
+        for warning in voi.warnings:
+            log.warning("%s: %s", voi.name, warning)
+    return 0
+
+
+def _cmd_uptake(args: argparse.Namespace) -> int:
+    from .metrics.stage import run_uptake
+
+    table = run_uptake(Path(args.suv), Path(args.vois), Path(args.output),
+                       exclude_tumours_from_organs=not args.keep_tumours_in_organs, peak_mode=args.peak,
+                       min_voxels=args.min_voxels)
+    log.info("uptake of %d VOIs -> %s", len(table), args.output)
+    return 0
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from .cohort import collect_study_tables
+    from .config import load_sample_sheet
+    from .io import write_table
+
+    table = collect_study_tables(load_sample_sheet(args.samples), args.template, allow_missing=args.allow_missing)
+    write_table(args.output, table)
+    log.info("%d rows -> %s", len(table), args.output)
+    return 0
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from .config import load_config, load_sample_sheet
 
@@ -192,6 +231,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="ct.nii.gz")
     p.add_argument("--workers", type=int, default=4, help="file-reading threads (default 4)")
     p.set_defaults(func=_cmd_ct)
+
+    from .voi.specs import SPEC_HELP
+
+    p = sub.add_parser(
+        "vois", help="build the VOI set on the PET grid from RTSTRUCT, SEG, masks, spheres, thresholds",
+        description="Write vois.nii.gz (one mask per VOI, overlapping VOIs kept whole) and vois.json (label, name, "
+                    "kind, lesion_id, organ, source, n_voxels). Sources combine, in the order RTSTRUCT, SEG, mask, "
+                    "spheres, thresholds.",
+        epilog=SPEC_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pet", required=True, metavar="suv.nii.gz", help="SUV image whose grid the VOIs are built on")
+    p.add_argument("--rtstruct", metavar="RS.dcm", help="RTSTRUCT file (or a folder holding only it)")
+    p.add_argument("--seg", metavar="SEG.dcm", help="DICOM SEG file (binary or fractional)")
+    p.add_argument("--mask", metavar="m.nii.gz", help="NIfTI binary mask or label map")
+    p.add_argument("--spheres", action="append", metavar="SPEC", help="sphere VOIs (see below); repeatable")
+    p.add_argument("--threshold", action="append", metavar="SPEC", help="threshold VOIs (see below); repeatable")
+    p.add_argument("--inclusion", choices=["centre", "fraction"], default="centre",
+                   help="RTSTRUCT voxel rule: centre inside the contour (default) or >= 50 %% of its area covered")
+    p.add_argument("--allow-resample", action="store_true",
+                   help="resample SEG/NIfTI masks on another grid (nearest neighbour, recorded as a warning)")
+    p.add_argument("--name-rules", metavar="RULES.yaml",
+                   help="YAML list of {pattern, kind, organ, lesion_id} tried before the default name rules")
+    p.add_argument("--frame-of-reference", metavar="UID",
+                   help="the PET's FrameOfReferenceUID (default: from suv.json beside --pet)")
+    p.add_argument("-o", "--output", required=True, metavar="vois.nii.gz")
+    p.set_defaults(func=_cmd_vois)
+
+    p = sub.add_parser("uptake", help="SUVmax/mean/median/min/SD/peak, MTV, TLG, SUL and ratios per VOI",
+                       description="One row per VOI: label, name, kind, n_voxels, volume_ml, suv_max, suv_mean, "
+                                   "suv_median, suv_min, suv_sd, suv_peak (1 cm3 sphere), tlg, SUL columns when "
+                                   "height and sex are known, ratios to liver and blood-pool references, warnings.")
+    p.add_argument("--suv", required=True, metavar="suv.nii.gz")
+    p.add_argument("--vois", required=True, metavar="vois.nii.gz")
+    p.add_argument("--peak", choices=["global", "local"], default="global",
+                   help="SUVpeak: global (max over sphere centres in the VOI; PERCIST) or local (centred on the max)")
+    p.add_argument("--keep-tumours-in-organs", action="store_true",
+                   help="do not exclude tumour voxels from organ and reference statistics")
+    p.add_argument("--min-voxels", type=int, default=8, help="warn for VOIs with fewer voxels (default 8)")
+    p.add_argument("-o", "--output", required=True, metavar="uptake.csv")
+    p.set_defaults(func=_cmd_uptake)
+
+    p = sub.add_parser("collect", help="stack per-study tables into a cohort table (CSV or Parquet)")
+    p.add_argument("--samples", required=True, metavar="samples.tsv")
+    p.add_argument("--template", required=True, help="e.g. results/{subject}/{timepoint}/uptake.csv")
+    p.add_argument("--allow-missing", action="store_true", help="skip studies without a table")
+    p.add_argument("-o", "--output", required=True, metavar="cohort.parquet")
+    p.set_defaults(func=_cmd_collect)
 
     p = sub.add_parser("check", help="validate a configuration file and its sample sheet")
     p.add_argument("config", metavar="CONFIG.yaml")

@@ -197,9 +197,22 @@ def _sex(header: SeriesHeader, options: SuvOptions, overrides: dict[str, dict[st
 
 def _body(header: SeriesHeader, options: SuvOptions, needs: frozenset[str], notes: Notes,
           overrides: dict[str, dict[str, Any]], what: str) -> _Body:
+    """Body size needed by the SUV kind; height and sex are also kept when available but not needed.
+
+    Values not needed by the kind are read leniently (no error, no warning) so that the sidecar can
+    carry them for later SUL computation; an unusable value is recorded as missing.
+    """
+    def optional(read: Any) -> Any:
+        try:
+            return read(Notes(notes.source), {})
+        except PipelineError:
+            return None
+
     return _Body(_weight(header, options, notes, overrides) if "W" in needs else None,
-                 _height(header, options, notes, overrides) if "H" in needs else None,
-                 _sex(header, options, overrides, what) if "S" in needs else None)
+                 _height(header, options, notes, overrides) if "H" in needs
+                 else optional(lambda n, o: _height(header, options, n, o)),
+                 _sex(header, options, overrides, what) if "S" in needs
+                 else optional(lambda n, o: _sex(header, dataclasses.replace(options, unknown_sex="mean"), o, what)))
 
 
 def _normaliser(suv_type: str, body: _Body, notes: Notes, source: str) -> Normaliser:

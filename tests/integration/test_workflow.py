@@ -40,7 +40,7 @@ def test_dry_run_plans_every_stage(repo: Path, workdir: Path) -> None:
     proc = snakemake(repo, workdir, "--dry-run", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
-    for rule in ("index", "suv", "ct"):
+    for rule in ("index", "suv", "ct", "vois", "uptake", "cohort_uptake"):
         assert rule in out
     assert "synth" not in out  # synth.generate is false for a user cohort
 
@@ -75,6 +75,11 @@ def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_1: Path) 
         assert sidecar["suv_factor"] == pytest.approx(truth["suv_factor"], rel=1e-6)
         assert (study / "ct.nii.gz").is_file() and (study / "ct.json").is_file()
         assert (workdir / "results" / "logs" / "suv" / f"P01_{timepoint}.log").is_file()
+        uptake = pd.read_csv(study / "uptake.csv")
+        assert sorted(uptake["name"]) == sorted(v["name"] for v in truth["vois"])
+    cohort = pd.read_parquet(workdir / "results" / "cohort" / "uptake.parquet")
+    assert list(cohort.columns[:6]) == ["subject_id", "timepoint", "tracer", "nuclide", "arm", "route"]
+    assert set(cohort["timepoint"]) == {"baseline", "on_treatment"}
     # no patient identifier from the DICOM header reaches outputs or logs
     import pydicom
 

@@ -1,0 +1,438 @@
+"""Uptake statistics per VOI: the ``uptake.csv`` table of ``petvoi uptake`` (DESIGN.md).
+
+One row per VOI of a :class:`~pipeline.voi.catalogue.VoiSet`, columns in the fixed order of
+:data:`COLUMNS`:
+
+label, name, kind, lesion_id, organ
+    From the VOI catalogue.
+n_voxels, volume_ml
+    Voxels the statistics are computed on, and n_voxels x voxel volume (mL). For organ and
+    reference VOIs these exclude tumour voxels when ``exclude_tumours_from_organs`` (default).
+n_voxels_excluded
+    Voxels of the VOI's mask left out because they belong to a tumour VOI (0 for tumour and body
+    VOIs, which are always kept whole).
+suv_max, suv_mean, suv_median, suv_min, suv_sd
+    Over those voxels, in the unit of the SUV volume (g/mL for SUVbw). ``suv_sd`` is the
+    sample standard deviation (ddof = 1; NaN for a single voxel).
+suv_peak, suv_peak_z, suv_peak_y, suv_peak_x, suv_peak_lps_x, suv_peak_lps_y, suv_peak_lps_z
+    SUVpeak (:mod:`pipeline.metrics.peak`: 1 cm³ sphere, global peak by default), its centre
+    voxel (z, y, x) and the centre's LPS position (mm). The sphere may extend outside the VOI; for
+    organ VOIs with tumour voxels excluded, only its centre is restricted to non-tumour voxels.
+tlg
+    suv_mean x volume_ml (SUV g/mL x mL = g; "total lesion glycolysis" for FDG tumours).
+sul_max, sul_mean, sul_median, sul_min, sul_sd, sul_peak
+    The same in SUL (SUV normalised by lean body mass): SUV x LBM / N, N the normaliser of the
+    SUV volume (weight for SUVbw), from the ``suv.json`` sidecar; LBM by Janmahasatian unless
+    configured (James-128). NaN when weight, height or sex (M/F) are not in the sidecar. When the
+    volume is already SUVlbm the SUL columns equal the SUV columns.
+suv_max_to_liver, suv_peak_to_liver, suv_max_to_blood, suv_peak_to_blood
+    For tumour and organ VOIs: suv_max and suv_peak over the suv_mean of the liver reference VOI
+    and of the blood-pool (aorta) reference VOI (after tumour exclusion). Reference and body rows,
+    and rows of a study without the reference, are NaN.
+warnings
+    ``"; "``-joined: the catalogue's warnings, then empty VOI, fewer than ``min_voxels`` voxels,
+    tumour voxels excluded, touching the image border (partly outside the field of view),
+    truncated or VOI-exceeding peak sphere, non-finite SUV.
+
+The settings (tumour exclusion, SD convention, peak kernel and mode, SUL formula and factor,
+reference VOIs) are in ``table.attrs["provenance"]`` (JSON-ready: NaN written as null), for the stage
+to write as an ``uptake.json`` sidecar beside ``uptake.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from ..dicom.geometry import Geometry
+from ..errors import InvalidInputError
+from ..suv.body import lbm_james128, lbm_janmahasatian
+from ..suv.options import LBM_FORMULAS
+from ..suv.stage import sidecar_path
+from ..voi.catalogue import VoiSet
+from .peak import PEAK_MODES, Crop, PeakKernel, PeakResult, crop_mask, peak_kernel, peaks_from_crops
+
+__all__ = ["COLUMNS", "REFERENCE_ROLES", "SD_DDOF", "uptake_table", "sul_factor", "read_sidecar"]
+
+COLUMNS: tuple[str, ...] = (
+    "label", "name", "kind", "lesion_id", "organ",
+    "n_voxels", "volume_ml", "n_voxels_excluded",
+    "suv_max", "suv_mean", "suv_median", "suv_min", "suv_sd",
+    "suv_peak", "suv_peak_z", "suv_peak_y", "suv_peak_x", "suv_peak_lps_x", "suv_peak_lps_y", "suv_peak_lps_z",
+    "tlg",
+    "sul_max", "sul_mean", "sul_median", "sul_min", "sul_sd", "sul_peak",
+    "suv_max_to_liver", "suv_peak_to_liver", "suv_max_to_blood", "suv_peak_to_blood",
+    "warnings",
+)
+
+#: Reference roles and the ``organ`` values of ``reference`` VOIs that fill them by default.
+REFERENCE_ROLES: dict[str, tuple[str, ...]] = {
+    "liver": ("liver",),
+    "blood": ("aorta", "blood_pool", "bloodpool"),
+}
+#: Delta degrees of freedom of ``suv_sd`` (sample standard deviation).
+SD_DDOF = 1
+_STATS = ("max", "mean", "median", "min", "sd")
+_RATIO_KINDS = ("tumour", "organ")
+
+
+# ------------------------------------------------------------------------------------------------ sidecar and SUL
+def read_sidecar(suv_path: str | Path, *, required: bool = False) -> dict[str, Any] | None:
+    """Read the ``suv.json`` sidecar written beside an SUV volume.
+
+    Parameters
+    ----------
+    suv_path : path-like
+        ``.../suv.nii.gz``; the sidecar is ``.../suv.json``.
+    required : bool
+        Raise instead of returning None when the sidecar is missing.
+
+    Returns
+    -------
+    dict or None
+
+    Raises
+    ------
+    InvalidInputError
+        When the sidecar is not valid JSON, or is missing and ``required``.
+    """
+    path = sidecar_path(suv_path)
+    if not path.is_file():
+        if required:
+            raise InvalidInputError("SUV sidecar missing", source=str(path),
+                                    remedy="SUV volumes are written by `petvoi suv` with suv.json beside them")
+        return None
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"cannot read the SUV sidecar: {exc}", source=str(path),
+                                remedy="rewrite it with `petvoi suv`") from None
+    if not isinstance(data, dict):
+        raise InvalidInputError("SUV sidecar is not a JSON object", source=str(path),
+                                remedy="rewrite it with `petvoi suv`")
+    return data
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def sul_factor(sidecar: Mapping[str, Any] | None, lbm_formula: str = "janmahasatian") -> tuple[float | None,
+                                                                                             dict[str, Any]]:
+    """Multiplier from the SUV volume's values to SUL (SUV normalised by lean body mass).
+
+    ``SUL = SUV x LBM[g] / N``, N the normaliser of the SUV volume (``normaliser_value`` in the
+    sidecar: body weight in g for SUVbw, IBW in g, BSA in cm²; weight_kg x 1000 for SUVbw when
+    absent). LBM from the sidecar's ``weight_kg``, ``height_cm`` and ``sex`` (M or F). A volume of
+    kind ``lbm`` is already SUL (factor 1).
+
+    Parameters
+    ----------
+    sidecar : mapping or None
+        The ``suv.json`` content (:func:`read_sidecar`); body-size fields may be added by the caller.
+    lbm_formula : {"janmahasatian", "james128"}
+        LBM formula (``reference/suv.md`` section 4).
+
+    Returns
+    -------
+    factor : float or None
+        None when SUL cannot be computed.
+    provenance : dict
+        ``available``, ``factor``, ``formula`` or ``reason``, and the inputs used.
+
+    Raises
+    ------
+    InvalidInputError
+        For an unknown LBM formula.
+    """
+    if lbm_formula not in LBM_FORMULAS:
+        raise InvalidInputError(f"unknown LBM formula {lbm_formula!r}", attribute="lbm_formula",
+                                remedy=f"use one of {', '.join(LBM_FORMULAS)}")
+    if sidecar is None:
+        return None, {"available": False, "reason": "no SUV sidecar"}
+    kind = sidecar.get("suv_kind")
+    if kind == "lbm":
+        name = sidecar.get("normaliser_name") or "LBM"
+        return 1.0, {"available": True, "factor": 1.0, "suv_kind": "lbm",
+                     "formula": f"SUL = SUV values (the volume is SUVlbm, {name})"}
+    if kind not in ("bw", "ibw", "bsa"):
+        return None, {"available": False, "reason": f"unknown suv_kind {kind!r} in the sidecar"}
+    weight, height, sex = _number(sidecar.get("weight_kg")), _number(sidecar.get("height_cm")), sidecar.get("sex")
+    missing = [n for n, v in (("weight_kg", weight), ("height_cm", height)) if v is None]
+    if sex not in ("M", "F"):
+        missing.append("sex (M or F)")
+    if missing:
+        return None, {"available": False, "reason": f"{', '.join(missing)} not in the SUV sidecar"}
+    assert weight is not None and height is not None
+    normaliser = _number(sidecar.get("normaliser_value"))
+    if normaliser is None and kind == "bw":
+        normaliser = weight * 1000.0
+    if normaliser is None:
+        return None, {"available": False, "reason": f"normaliser_value of the SUV{kind} volume not in the sidecar"}
+    if lbm_formula == "janmahasatian":
+        lbm_kg = lbm_janmahasatian(weight, height, sex)
+        text = ("LBM Janmahasatian = 9270 W / (6680 + 216 BMI) (M), 9270 W / (8780 + 244 BMI) (F), "
+                "BMI = W / (H/100)^2")
+    else:
+        lbm_kg = lbm_james128(weight, height, sex)
+        text = "LBM James-128 = 1.10 W - 128 (W/H)^2 (M), 1.07 W - 148 (W/H)^2 (F)"
+    if not lbm_kg > 0:
+        return None, {"available": False, "reason": f"{lbm_formula} LBM is {lbm_kg:.2f} kg for {weight:g} kg / "
+                                                    f"{height:g} cm"}
+    unit = "cm2" if kind == "bsa" else "g"
+    factor = lbm_kg * 1000.0 / normaliser
+    formula = (f"SUL = SUV{kind} x LBM[g] / {sidecar.get('normaliser_name') or kind}[{unit}]; {text}; "
+               f"W {weight:g} kg, H {height:g} cm, sex {sex}: LBM {lbm_kg:.3f} kg, N {normaliser:.6g} {unit}")
+    return factor, {"available": True, "factor": factor, "suv_kind": kind, "lbm_formula": lbm_formula,
+                    "lbm_kg": lbm_kg, "normaliser_value": normaliser, "normaliser_unit": unit, "weight_kg": weight,
+                    "height_cm": height, "sex": sex, "formula": formula}
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def _find_references(voiset: VoiSet, names: Mapping[str, str] | None) -> tuple[dict[str, int | None],
+                                                                                dict[str, str]]:
+    """Index of the liver and blood-pool reference VOIs, and a note per role where the choice was ambiguous."""
+    names = dict(names or {})
+    unknown = sorted(set(names) - set(REFERENCE_ROLES))
+    if unknown:
+        raise InvalidInputError(f"unknown reference roles {unknown}", attribute="reference_names",
+                                remedy=f"use {', '.join(REFERENCE_ROLES)}")
+    found: dict[str, int | None] = {}
+    notes: dict[str, str] = {}
+    for role, organs in REFERENCE_ROLES.items():
+        if role in names:
+            matches = [i for i, v in enumerate(voiset.vois) if v.name == names[role]]
+            if not matches:
+                raise InvalidInputError(f"no VOI named {names[role]!r} for the {role} reference",
+                                        attribute="reference_names",
+                                        remedy=f"VOIs are: {', '.join(v.name for v in voiset.vois)}")
+            if len(matches) > 1:
+                raise InvalidInputError(f"{len(matches)} VOIs named {names[role]!r} for the {role} reference",
+                                        attribute="reference_names", remedy="rename the VOIs so the name is unique")
+        else:
+            matches = [i for i, v in enumerate(voiset.vois)
+                       if v.kind == "reference" and (v.organ or "").lower() in organs]
+            if len(matches) > 1:
+                labels = ", ".join(f"{voiset.vois[i].label} {voiset.vois[i].name!r}" for i in matches)
+                notes[role] = (f"{len(matches)} {role} reference VOIs ({labels}): this one used for the ratios; "
+                               "set reference_names to choose")
+        found[role] = matches[0] if matches else None
+    return found, notes
+
+
+def _exclude_tumours(crop: Crop, tumour_crops: list[Crop]) -> tuple[Crop | None, int]:
+    """The crop without the voxels of any tumour crop, and how many voxels were removed."""
+    keep = crop.mask.copy()
+    for t in tumour_crops:
+        lo = [max(a.start, b.start) for a, b in zip(crop.box, t.box, strict=True)]
+        hi = [min(a.stop, b.stop) for a, b in zip(crop.box, t.box, strict=True)]
+        if any(h <= low for low, h in zip(lo, hi, strict=True)):
+            continue
+        own = tuple(slice(low - s.start, h - s.start) for low, h, s in zip(lo, hi, crop.box, strict=True))
+        other = tuple(slice(low - s.start, h - s.start) for low, h, s in zip(lo, hi, t.box, strict=True))
+        keep[own] &= ~t.mask[other]
+    n_keep = int(np.count_nonzero(keep))
+    removed = crop.n_voxels - n_keep
+    if removed == 0:
+        return crop, 0
+    return (Crop(crop.box, keep, n_keep) if n_keep else None), removed
+
+
+def _stats(values: NDArray[np.float64]) -> dict[str, float]:
+    if values.size == 0:
+        return dict.fromkeys(_STATS, math.nan)
+    return {"max": float(values.max()), "mean": float(values.mean()), "median": float(np.median(values)),
+            "min": float(values.min()),
+            "sd": float(values.std(ddof=SD_DDOF)) if values.size > SD_DDOF else math.nan}
+
+
+def _ratio(value: float, reference: float | None) -> float:
+    if reference is None or not math.isfinite(reference) or reference <= 0 or not math.isfinite(value):
+        return math.nan
+    return value / reference
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+# ------------------------------------------------------------------------------------------------ table
+def uptake_table(suv: NDArray[Any], geometry: Geometry, voiset: VoiSet, *, sidecar: Mapping[str, Any] | None = None,
+                 exclude_tumours_from_organs: bool = True, peak_mode: str = "global", peak_method: str = "centre",
+                 min_voxels: int = 8, reference_names: Mapping[str, str] | None = None,
+                 lbm_formula: str = "janmahasatian", kernel: PeakKernel | None = None) -> pd.DataFrame:
+    """Uptake statistics of every VOI (one row per VOI; columns :data:`COLUMNS`, see the module docstring).
+
+    Parameters
+    ----------
+    suv : numpy.ndarray
+        (z, y, x) SUV volume (g/mL for SUVbw/SUVlbm), e.g. ``suv.nii.gz`` read with
+        :func:`~pipeline.dicom.geometry.read_nifti`.
+    geometry : Geometry
+        Its grid; must be the VOI set's grid.
+    voiset : VoiSet
+        The VOIs (masks kept whole, overlapping allowed).
+    sidecar : mapping, optional
+        The ``suv.json`` content (:func:`read_sidecar`): ``suv_kind``, ``weight_kg``, ``height_cm``,
+        ``sex``, ``normaliser_value``, ``normaliser_name`` feed the SUL columns. Body-size values
+        missing from it (an SUVbw sidecar records height and sex only when the SUV kind needed
+        them) can be merged in by the caller.
+    exclude_tumours_from_organs : bool
+        Leave the voxels of tumour VOIs out of organ and reference VOIs (default). Tumour and body
+        VOIs are always whole.
+    peak_mode : {"global", "local"}
+        SUVpeak definition (:mod:`pipeline.metrics.peak`).
+    peak_method : {"centre", "fraction"}
+        SUVpeak kernel weighting when ``kernel`` is not given.
+    min_voxels : int
+        VOIs with fewer voxels are flagged in ``warnings``.
+    reference_names : mapping, optional
+        ``{"liver": name, "blood": name}``: VOI names of the ratio references. By default the
+        ``reference`` VOIs whose organ is ``liver``, and ``aorta`` (or ``blood_pool``).
+    lbm_formula : {"janmahasatian", "james128"}
+        LBM formula of the SUL columns.
+    kernel : PeakKernel, optional
+        A precomputed SUVpeak kernel for this grid.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per VOI in the set's order; ``attrs["provenance"]`` holds the settings.
+
+    Raises
+    ------
+    InvalidInputError
+        For a non-3D volume, a grid different from the VOI set's, an unknown peak mode, LBM formula
+        or reference role, or a configured reference name that matches no VOI.
+    """
+    suv = np.asarray(suv)
+    if suv.ndim != 3:
+        raise InvalidInputError(f"expected a 3D SUV volume, got shape {suv.shape}", attribute="suv",
+                                remedy="uptake is computed on a static image; use one frame of a dynamic series")
+    if tuple(suv.shape) != tuple(geometry.shape):
+        raise InvalidInputError(f"SUV volume shape {suv.shape} does not match its geometry {tuple(geometry.shape)}",
+                                attribute="suv")
+    if not geometry.same_grid(voiset.geometry):
+        raise InvalidInputError("the VOI set is not on the SUV volume's grid", attribute="vois",
+                                remedy="build the VOIs with `petvoi vois --pet` on this SUV volume")
+    if peak_mode not in PEAK_MODES:
+        raise InvalidInputError(f"unknown SUVpeak mode {peak_mode!r}", attribute="peak_mode",
+                                remedy=f"use one of {', '.join(PEAK_MODES)}")
+    if int(min_voxels) < 0:
+        raise InvalidInputError(f"min_voxels must be >= 0, got {min_voxels!r}", attribute="min_voxels")
+    kernel = kernel if kernel is not None else peak_kernel(geometry.spacing, method=peak_method)
+    factor, sul = sul_factor(sidecar, lbm_formula)
+    references, table_notes = _find_references(voiset, reference_names)
+
+    crops = [crop_mask(m) for m in voiset.masks]
+    tumours = [c for i, c in enumerate(crops) if c is not None and voiset.vois[i].kind == "tumour"]
+    used: list[Crop | None] = []
+    excluded: list[int] = []
+    for voi, crop in zip(voiset.vois, crops, strict=True):
+        if crop is not None and exclude_tumours_from_organs and voi.kind in ("organ", "reference") and tumours:
+            kept, removed = _exclude_tumours(crop, tumours)
+        else:
+            kept, removed = crop, 0
+        used.append(kept)
+        excluded.append(removed)
+
+    stats = [_stats(suv[c.box][c.mask].astype(np.float64)) if c is not None else _stats(np.empty(0))
+             for c in used]
+    peaks = peaks_from_crops(suv, geometry, used, mode=peak_mode, kernel=kernel)
+    ref_mean = {role: (stats[i]["mean"] if i is not None else None) for role, i in references.items()}
+    voxel_ml = geometry.voxel_volume_ml
+
+    rows = []
+    for i, (voi, crop, kept, removed, st, pk) in enumerate(zip(voiset.vois, crops, used, excluded, stats, peaks,
+                                                               strict=True)):
+        n = kept.n_voxels if kept is not None else 0
+        rows.append(_row(voi, i, n, n * voxel_ml, removed, st, pk, factor, ref_mean,
+                         _warnings(voi, crop, kept, removed, pk, suv, min_voxels,
+                                   [t for r, t in table_notes.items() if references[r] == i])))
+
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    for col in ("label", "n_voxels", "n_voxels_excluded"):
+        table[col] = table[col].astype("int64")
+    for col in ("suv_peak_z", "suv_peak_y", "suv_peak_x"):
+        table[col] = table[col].astype("Int64")
+    table.attrs["provenance"] = _json_safe({
+        "columns": list(COLUMNS),
+        "exclude_tumours_from_organs": bool(exclude_tumours_from_organs),
+        "suv_sd": f"sample standard deviation (ddof={SD_DDOF})",
+        "suv_kind": sidecar.get("suv_kind") if sidecar else None,
+        "min_voxels": int(min_voxels),
+        "peak": {"mode": peak_mode, "kernel": kernel.describe(),
+                 "border": "spheres cut by the image border: mean over the kernel weight inside the image"},
+        "sul": sul,
+        "references": {role: (None if i is None else {"label": voiset.vois[i].label, "name": voiset.vois[i].name,
+                                                      "suv_mean": stats[i]["mean"]})
+                       for role, i in references.items()},
+        "warnings": list(table_notes.values()),
+    })
+    return table
+
+
+def _warnings(voi: Any, crop: Crop | None, kept: Crop | None, removed: int, peak: PeakResult, suv: NDArray[Any],
+              min_voxels: int, extra: list[str]) -> str:
+    notes = list(voi.warnings)
+    if crop is None:
+        notes.append("empty VOI: statistics are NaN")
+    else:
+        if removed:
+            notes.append(f"{removed} voxels of tumour VOIs excluded")
+        if kept is None:
+            notes.append("no voxel left after excluding tumour VOIs: statistics are NaN")
+        if crop.touches_border(suv.shape):
+            notes.append("touches the image border: partly outside the field of view")
+    if kept is not None:
+        if kept.n_voxels < min_voxels:
+            notes.append(f"{kept.n_voxels} voxels < min_voxels {min_voxels}: statistics unreliable")
+        n_bad = kept.n_voxels - int(np.count_nonzero(np.isfinite(suv[kept.box][kept.mask])))
+        if n_bad:
+            notes.append(f"{n_bad} non-finite SUV voxels: statistics are NaN")
+        notes.extend(peak.warnings)
+    notes.extend(extra)
+    return "; ".join(dict.fromkeys(notes))
+
+
+def _row(voi: Any, index: int, n: int, volume_ml: float, removed: int, st: Mapping[str, float], pk: PeakResult,
+         factor: float | None, ref_mean: Mapping[str, float | None], warnings: str) -> dict[str, Any]:
+    centre = pk.index_zyx or (None, None, None)
+    lps = pk.lps_mm or (math.nan, math.nan, math.nan)
+    row: dict[str, Any] = {
+        "label": voi.label, "name": voi.name, "kind": voi.kind, "lesion_id": voi.lesion_id, "organ": voi.organ,
+        "n_voxels": n, "volume_ml": volume_ml, "n_voxels_excluded": removed,
+        **{f"suv_{k}": st[k] for k in _STATS},
+        "suv_peak": pk.value, "suv_peak_z": centre[0], "suv_peak_y": centre[1], "suv_peak_x": centre[2],
+        "suv_peak_lps_x": lps[0], "suv_peak_lps_y": lps[1], "suv_peak_lps_z": lps[2],
+        "tlg": st["mean"] * volume_ml if n else math.nan,
+    }
+    f = math.nan if factor is None else factor
+    row.update({f"sul_{k}": st[k] * f for k in _STATS})
+    row["sul_peak"] = pk.value * f
+    ratio = voi.kind in _RATIO_KINDS
+    for role in ("liver", "blood"):
+        ref = ref_mean.get(role) if ratio else None
+        row[f"suv_max_to_{role}"] = _ratio(st["max"], ref)
+        row[f"suv_peak_to_{role}"] = _ratio(pk.value, ref)
+    row["warnings"] = warnings
+    return row

@@ -1,0 +1,60 @@
+# VOI set per study (RTSTRUCT from the index, plus configured spheres and thresholds), uptake per VOI,
+# and the cohort uptake table.
+rule vois:
+    input:
+        suv=RESULTS / "{subject}" / "{timepoint}" / "suv.nii.gz",
+        index=RESULTS / "index" / "series.csv",
+        rules=[CFG["vois"]["name_rules"]] if CFG["vois"]["name_rules"] else [],
+    output:
+        vois=RESULTS / "{subject}" / "{timepoint}" / "vois.nii.gz",
+        catalogue=RESULTS / "{subject}" / "{timepoint}" / "vois.json",
+    params:
+        rtstruct=lambda wc: "--rtstruct " + shlex.quote(_study_series("RTSTRUCT", CFG["vois"]["rtstruct_description"])(wc))
+        if CFG["vois"]["rtstruct"] else "",
+        spheres=f"--spheres {shlex.quote(CFG['vois']['spheres'])}" if CFG["vois"]["spheres"] else "",
+        thresholds=f"--threshold {shlex.quote(CFG['vois']['thresholds'])}" if CFG["vois"]["thresholds"] else "",
+        rules=lambda wc, input: f"--name-rules {input.rules[0]}" if input.rules else "",
+        inclusion=CFG["vois"]["inclusion"],
+        resample="--allow-resample" if CFG["vois"]["allow_resample"] else "",
+    log:
+        RESULTS / "logs" / "vois" / "{subject}_{timepoint}.log",
+    benchmark:
+        RESULTS / "benchmarks" / "vois" / "{subject}_{timepoint}.tsv"
+    shell:
+        "{PETVOI} vois --pet {input.suv} {params.rtstruct} {params.spheres} {params.thresholds} {params.rules}"
+        " --inclusion {params.inclusion} {params.resample} -o {output.vois} > {log} 2>&1"
+
+
+rule uptake:
+    input:
+        suv=RESULTS / "{subject}" / "{timepoint}" / "suv.nii.gz",
+        vois=RESULTS / "{subject}" / "{timepoint}" / "vois.nii.gz",
+    output:
+        RESULTS / "{subject}" / "{timepoint}" / "uptake.csv",
+    params:
+        peak=CFG["uptake"]["peak"],
+        keep="" if CFG["uptake"]["exclude_tumours_from_organs"] else "--keep-tumours-in-organs",
+        min_voxels=CFG["uptake"]["min_voxels"],
+    log:
+        RESULTS / "logs" / "uptake" / "{subject}_{timepoint}.log",
+    benchmark:
+        RESULTS / "benchmarks" / "uptake" / "{subject}_{timepoint}.tsv"
+    shell:
+        "{PETVOI} uptake --suv {input.suv} --vois {input.vois} --peak {params.peak} {params.keep}"
+        " --min-voxels {params.min_voxels} -o {output} > {log} 2>&1"
+
+
+rule cohort_uptake:
+    input:
+        samples=CFG["samples"],
+        tables=per_study("uptake.csv"),
+    output:
+        RESULTS / "cohort" / "uptake.parquet",
+    params:
+        template=lambda wc: str(RESULTS / "{subject}" / "{timepoint}" / "uptake.csv"),  # filled by petvoi
+    log:
+        RESULTS / "logs" / "cohort_uptake.log",
+    benchmark:
+        RESULTS / "benchmarks" / "cohort_uptake.tsv"
+    shell:
+        "{PETVOI} collect --samples {input.samples} --template {params.template:q} -o {output} > {log} 2>&1"

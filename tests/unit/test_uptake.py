@@ -1,0 +1,408 @@
+"""Uptake table: analytic phantoms, tumour exclusion from organs, reference ratios, SUL, warnings,
+byte-stable CSV, and the synthetic cohort's truth."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.dicom.geometry import Geometry
+from pipeline.errors import InvalidInputError
+from pipeline.io import write_csv, write_json
+from pipeline.metrics.uptake import COLUMNS, read_sidecar, sul_factor, uptake_table
+from pipeline.voi.catalogue import Voi, VoiSet
+
+SIDECAR_70_175_M = {"suv_kind": "bw", "weight_kg": 70.0, "height_cm": 175.0, "sex": "M",
+                    "normaliser_value": 70000.0, "normaliser_name": "body weight"}
+
+
+def _geometry(shape: tuple[int, int, int], voxel: float | tuple[float, float, float]) -> Geometry:
+    spacing = (voxel,) * 3 if isinstance(voxel, float) else voxel
+    return Geometry(shape, spacing, (-100.0, -80.0, 40.0), np.eye(3))
+
+
+def _distance(geometry: Geometry, centre_zyx: tuple[float, float, float]) -> np.ndarray:
+    sz = geometry.spacing[::-1]
+    axes = [(np.arange(n) - c) * s for n, c, s in zip(geometry.shape, centre_zyx, sz, strict=True)]
+    z, y, x = np.meshgrid(*axes, indexing="ij")
+    return np.sqrt(z * z + y * y + x * x)
+
+
+def _voiset(geometry: Geometry, items: list[tuple[np.ndarray, str, str]]) -> VoiSet:
+    vois = []
+    for mask, name, kind in items:
+        organ = {"liver": "liver", "aorta": "aorta"}.get(name.split("_")[0], name if kind == "organ" else None)
+        if kind == "tumour":
+            organ = "liver"
+        vois.append((mask, Voi(0, name, kind, lesion_id=name if kind == "tumour" else None, organ=organ)))
+    return VoiSet.from_masks(geometry, vois)
+
+
+def _row(table: pd.DataFrame, name: str) -> pd.Series:
+    (index,) = np.flatnonzero(table["name"] == name)
+    return table.iloc[index]
+
+
+# ------------------------------------------------------------------------------------------------ analytic phantoms
+@pytest.mark.parametrize("voxel", [2.0, 4.0])
+def test_uniform_hot_sphere(voxel: float) -> None:
+    n = int(80 / voxel)
+    geometry = _geometry((n, n, n), voxel)
+    inside = _distance(geometry, ((n - 1) / 2,) * 3) <= 15.0
+    suv = np.where(inside, 8.0, 1.0).astype(np.float32)
+    expected_n = sum(1 for p in itertools.product(range(n), repeat=3)
+                     if sum(((c - (n - 1) / 2) * voxel) ** 2 for c in p) <= 225.0)
+    for mode in ("global", "local"):
+        row = uptake_table(suv, geometry, _voiset(geometry, [(inside, "lesion_01", "tumour")]), peak_mode=mode).iloc[0]
+        assert row["n_voxels"] == expected_n
+        assert row["volume_ml"] == pytest.approx(expected_n * voxel ** 3 / 1000.0, rel=1e-12)
+        assert row["volume_ml"] == pytest.approx(4 / 3 * math.pi * 15.0 ** 3 / 1000.0, rel=0.06)
+        for col in ("suv_max", "suv_mean", "suv_median", "suv_min", "suv_peak"):
+            assert row[col] == pytest.approx(8.0, abs=1e-12), col
+        assert row["suv_sd"] == 0.0
+        assert row["tlg"] == pytest.approx(8.0 * row["volume_ml"], rel=1e-12)
+        assert row["warnings"] == ""
+
+
+def test_shell_volume_from_voxel_counts() -> None:
+    geometry = _geometry((31, 31, 31), 2.0)
+    d = _distance(geometry, (15, 15, 15))
+    shell = (d > 10.0) & (d <= 20.0)
+    suv = 1.0 + d / 10.0
+    row = uptake_table(suv, geometry, _voiset(geometry, [(shell, "muscle", "organ")])).iloc[0]
+    assert row["n_voxels"] == 3654
+    assert row["volume_ml"] == pytest.approx(3654 * 0.008, rel=1e-12)
+    assert row["volume_ml"] == pytest.approx(4 / 3 * math.pi * (20.0 ** 3 - 10.0 ** 3) / 1000.0, rel=0.005)
+    assert row["suv_mean"] == pytest.approx(suv[shell].mean(), rel=1e-12)
+    # on the 2 mm lattice the shell's radii run from 2 sqrt(26) mm (|i|² = 26 > 25) to 20 mm (|i|² = 100)
+    assert row["suv_max"] == pytest.approx(3.0, abs=1e-12)
+    assert row["suv_min"] == pytest.approx(1.0 + 2.0 * math.sqrt(26.0) / 10.0, abs=1e-12)
+    assert row["tlg"] == pytest.approx(row["suv_mean"] * row["volume_ml"], rel=1e-12)
+
+
+def test_sd_is_the_sample_sd_and_median_of_an_even_count() -> None:
+    geometry = _geometry((4, 4, 4), 4.0)
+    suv = np.zeros((4, 4, 4))
+    mask = np.zeros((4, 4, 4), dtype=bool)
+    for k, v in enumerate([1.0, 2.0, 3.0, 4.0]):
+        suv[1, 1, k] = v
+        mask[1, 1, k] = True
+    row = uptake_table(suv, geometry, _voiset(geometry, [(mask, "lesion_01", "tumour")]), min_voxels=4).iloc[0]
+    assert row["suv_sd"] == pytest.approx(math.sqrt(5.0 / 3.0), rel=1e-12)  # ddof = 1
+    assert row["suv_median"] == 2.5 and row["suv_mean"] == 2.5
+    assert row["tlg"] == pytest.approx(2.5 * 4 * 0.064, rel=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------ organs, ratios
+def _liver_study() -> tuple[np.ndarray, Geometry, VoiSet, dict[str, int]]:
+    geometry = _geometry((30, 30, 30), 4.0)
+    liver = _distance(geometry, (15, 15, 15)) <= 40.0
+    lesion = _distance(geometry, (15, 15, 18)) <= 10.0
+    aorta = np.zeros(geometry.shape, dtype=bool)
+    aorta[5:25, 3:6, 3:6] = True
+    suv = np.full(geometry.shape, 0.5)
+    suv[liver] = 2.0
+    suv[lesion] = 10.0
+    suv[aorta] = 1.6
+    voiset = _voiset(geometry, [(liver, "liver", "reference"), (lesion, "lesion_01", "tumour"),
+                                (aorta, "aorta", "reference")])
+    counts = {"liver": int(liver.sum()), "lesion": int(lesion.sum()), "aorta": int(aorta.sum())}
+    assert (liver & lesion).sum() == counts["lesion"]  # the lesion lies inside the liver
+    return suv, geometry, voiset, counts
+
+
+def test_liver_excludes_lesion_voxels_and_ratios() -> None:
+    suv, geometry, voiset, counts = _liver_study()
+    table = uptake_table(suv, geometry, voiset)
+    liver, lesion, aorta = _row(table, "liver"), _row(table, "lesion_01"), _row(table, "aorta")
+    assert liver["n_voxels"] == counts["liver"] - counts["lesion"]
+    assert liver["n_voxels_excluded"] == counts["lesion"]
+    assert liver["suv_mean"] == 2.0 and liver["suv_max"] == 2.0 and liver["suv_sd"] == 0.0
+    assert f"{counts['lesion']} voxels of tumour VOIs excluded" in liver["warnings"]
+    assert lesion["n_voxels"] == counts["lesion"] and lesion["n_voxels_excluded"] == 0
+    assert lesion["suv_mean"] == 10.0 and lesion["suv_peak"] == pytest.approx(10.0, abs=1e-12)
+    assert lesion["suv_max_to_liver"] == pytest.approx(5.0, rel=1e-12)
+    assert lesion["suv_peak_to_liver"] == pytest.approx(5.0, rel=1e-12)
+    assert lesion["suv_max_to_blood"] == pytest.approx(10.0 / 1.6, rel=1e-12)
+    assert lesion["suv_peak_to_blood"] == pytest.approx(10.0 / 1.6, rel=1e-12)
+    assert aorta["suv_mean"] == pytest.approx(1.6)
+    assert math.isnan(liver["suv_max_to_liver"]) and math.isnan(aorta["suv_peak_to_blood"])  # reference rows
+    provenance = table.attrs["provenance"]
+    assert provenance["exclude_tumours_from_organs"] is True
+    assert provenance["references"]["liver"] == {"label": 1, "name": "liver", "suv_mean": 2.0}
+    assert provenance["references"]["blood"]["label"] == 3
+    assert provenance["suv_sd"] == "sample standard deviation (ddof=1)"
+
+
+def test_liver_without_exclusion_mixes_the_lesion_in() -> None:
+    suv, geometry, voiset, counts = _liver_study()
+    table = uptake_table(suv, geometry, voiset, exclude_tumours_from_organs=False)
+    liver, lesion = _row(table, "liver"), _row(table, "lesion_01")
+    mixed = (2.0 * (counts["liver"] - counts["lesion"]) + 10.0 * counts["lesion"]) / counts["liver"]
+    assert liver["n_voxels"] == counts["liver"] and liver["n_voxels_excluded"] == 0
+    assert liver["suv_mean"] == pytest.approx(mixed, rel=1e-12)
+    assert lesion["suv_max_to_liver"] == pytest.approx(10.0 / mixed, rel=1e-12)
+    assert table.attrs["provenance"]["exclude_tumours_from_organs"] is False
+
+
+def test_configured_reference_names_and_ambiguous_defaults() -> None:
+    suv, geometry, voiset, _ = _liver_study()
+    sphere = _distance(geometry, (10, 12, 12)) <= 6.0  # a 3 cm "liver reference sphere" of SUV 2 inside the liver
+    voiset = voiset.extend(_voiset(geometry, [(sphere, "liver_ref", "reference")]))
+    suv = suv.copy()
+    suv[sphere & (suv == 2.0)] = 2.5
+    table = uptake_table(suv, geometry, voiset)
+    assert "2 liver reference VOIs (1 'liver', 4 'liver_ref')" in _row(table, "liver")["warnings"]
+    assert table.attrs["provenance"]["references"]["liver"]["name"] == "liver"
+    chosen = uptake_table(suv, geometry, voiset, reference_names={"liver": "liver_ref"})
+    assert chosen.attrs["provenance"]["references"]["liver"]["name"] == "liver_ref"
+    assert _row(chosen, "lesion_01")["suv_max_to_liver"] == pytest.approx(10.0 / 2.5, rel=1e-12)
+    with pytest.raises(InvalidInputError, match="no VOI named 'liver_sphere'"):
+        uptake_table(suv, geometry, voiset, reference_names={"liver": "liver_sphere"})
+    with pytest.raises(InvalidInputError, match="unknown reference roles"):
+        uptake_table(suv, geometry, voiset, reference_names={"spleen": "liver"})
+
+
+def test_no_reference_gives_nan_ratios() -> None:
+    suv, geometry, voiset, _ = _liver_study()
+    only_lesion = VoiSet.from_masks(geometry, [(voiset.masks[1], voiset.vois[1])])
+    row = uptake_table(suv, geometry, only_lesion).iloc[0]
+    assert all(math.isnan(row[c]) for c in ("suv_max_to_liver", "suv_peak_to_liver", "suv_max_to_blood",
+                                            "suv_peak_to_blood"))
+    assert row["suv_mean"] == 10.0
+
+
+# ------------------------------------------------------------------------------------------------ SUL
+def test_sul_from_an_suvbw_sidecar_janmahasatian_and_james() -> None:
+    suv, geometry, voiset, _ = _liver_study()
+    table = uptake_table(suv, geometry, voiset, sidecar=SIDECAR_70_175_M)
+    bmi = 70.0 / 1.75 ** 2
+    lbm = 9270.0 * 70.0 / (6680.0 + 216.0 * bmi)
+    assert lbm == pytest.approx(55.857, abs=1e-3)  # reference/suv.md T12
+    lesion = _row(table, "lesion_01")
+    for stat in ("max", "mean", "median", "min", "sd", "peak"):
+        assert lesion[f"sul_{stat}"] == pytest.approx(lesion[f"suv_{stat}"] * lbm / 70.0, rel=1e-12, abs=1e-15)
+    assert lesion["sul_mean"] == pytest.approx(10.0 * lbm / 70.0, rel=1e-12)
+    sul = table.attrs["provenance"]["sul"]
+    assert sul["available"] and sul["lbm_kg"] == pytest.approx(lbm, rel=1e-12)
+    assert "Janmahasatian" in sul["formula"]
+    james = uptake_table(suv, geometry, voiset, sidecar=SIDECAR_70_175_M, lbm_formula="james128")
+    assert _row(james, "lesion_01")["sul_mean"] == pytest.approx(10.0 * (1.10 * 70 - 128 * (70 / 175) ** 2) / 70.0)
+    assert _row(james, "lesion_01")["sul_mean"] == pytest.approx(10.0 * 56.52 / 70.0, rel=1e-4)  # T12
+
+
+def test_sul_factor_cases() -> None:
+    female = {**SIDECAR_70_175_M, "sex": "F"}
+    assert sul_factor(female)[0] == pytest.approx(45.197 / 70.0, abs=1e-5)  # T12: Janmahasatian F 45.197 kg
+    assert sul_factor({"suv_kind": "lbm", "normaliser_name": "LBM Janmahasatian (M)"})[0] == 1.0
+    factor, info = sul_factor({**SIDECAR_70_175_M, "height_cm": None, "sex": None})
+    assert factor is None and info["reason"] == "height_cm, sex (M or F) not in the SUV sidecar"
+    assert sul_factor({**SIDECAR_70_175_M, "sex": "O"})[0] is None
+    assert sul_factor(None) == (None, {"available": False, "reason": "no SUV sidecar"})
+    bsa_cm2 = 0.007184 * 70 ** 0.425 * 175 ** 0.725 * 1e4
+    bsa = {"suv_kind": "bsa", "weight_kg": 70.0, "height_cm": 175.0, "sex": "M", "normaliser_value": bsa_cm2}
+    assert sul_factor(bsa)[0] == pytest.approx(55.857e3 / bsa_cm2, rel=1e-4)
+    with pytest.raises(InvalidInputError, match="LBM formula"):
+        sul_factor(SIDECAR_70_175_M, "boer")
+
+
+def test_sul_of_an_suvlbm_volume_is_the_values_themselves() -> None:
+    suv, geometry, voiset, _ = _liver_study()
+    table = uptake_table(suv, geometry, voiset, sidecar={"suv_kind": "lbm", "normaliser_name": "LBM (M)"})
+    for stat in ("max", "mean", "median", "min", "sd", "peak"):
+        assert table[f"sul_{stat}"].equals(table[f"suv_{stat}"])
+
+
+def test_no_sidecar_gives_nan_sul() -> None:
+    suv, geometry, voiset, _ = _liver_study()
+    table = uptake_table(suv, geometry, voiset)
+    assert table["sul_mean"].isna().all() and table["sul_peak"].isna().all()
+    assert table.attrs["provenance"]["sul"]["available"] is False
+
+
+# ------------------------------------------------------------------------------------------------ warnings, errors
+def test_empty_small_and_border_vois() -> None:
+    geometry = _geometry((10, 10, 10), 4.0)
+    suv = np.linspace(1.0, 2.0, 1000).reshape(10, 10, 10)
+    empty = np.zeros(geometry.shape, dtype=bool)
+    small = np.zeros(geometry.shape, dtype=bool)
+    small[4:6, 4:6, 4] = True
+    edge = np.zeros(geometry.shape, dtype=bool)
+    edge[3:6, 3:6, 7:10] = True
+    inner_tumour = np.zeros(geometry.shape, dtype=bool)
+    inner_tumour[3:6, 3:6, 3:6] = True
+    swallowed = inner_tumour.copy()  # an organ VOI entirely inside a tumour
+    table = uptake_table(suv, geometry, _voiset(geometry, [
+        (empty, "lesion_01", "tumour"), (small, "lesion_02", "tumour"), (edge, "spleen", "organ"),
+        (inner_tumour, "lesion_03", "tumour"), (swallowed, "kidney", "organ")]))
+    e, s, b, k = (_row(table, n) for n in ("lesion_01", "lesion_02", "spleen", "kidney"))
+    assert e["n_voxels"] == 0 and e["volume_ml"] == 0.0
+    assert all(math.isnan(e[c]) for c in ("suv_max", "suv_mean", "suv_sd", "suv_peak", "tlg", "suv_peak_lps_x"))
+    assert pd.isna(e["suv_peak_z"])
+    assert e["warnings"] == "empty VOI: statistics are NaN"
+    assert s["n_voxels"] == 4 and "4 voxels < min_voxels 8: statistics unreliable" in s["warnings"]
+    assert "touches the image border: partly outside the field of view" in b["warnings"]
+    assert b["n_voxels"] == 27 and "touches" not in _row(table, "lesion_03")["warnings"]
+    assert k["n_voxels"] == 0 and k["n_voxels_excluded"] == 27 and math.isnan(k["suv_mean"])
+    assert "no voxel left after excluding tumour VOIs" in k["warnings"]
+
+
+def test_catalogue_warnings_are_carried() -> None:
+    geometry = _geometry((6, 6, 6), 4.0)
+    mask = np.zeros(geometry.shape, dtype=bool)
+    mask[2:4, 2:4, 2:4] = True
+    voiset = VoiSet.from_masks(geometry, [(mask, Voi(0, "lesion_01", "tumour", warnings=("resampled from CT",)))])
+    row = uptake_table(np.ones(geometry.shape), geometry, voiset).iloc[0]
+    assert row["warnings"].startswith("resampled from CT; ")
+
+
+def test_invalid_input_raises() -> None:
+    suv, geometry, voiset, _ = _liver_study()
+    with pytest.raises(InvalidInputError, match="3D"):
+        uptake_table(np.stack([suv, suv]), geometry, voiset)
+    other = Geometry(geometry.shape, geometry.spacing, (0.0, 0.0, 0.0), np.eye(3))
+    with pytest.raises(InvalidInputError, match="not on the SUV volume's grid"):
+        uptake_table(suv, other, voiset)
+    with pytest.raises(InvalidInputError, match="SUVpeak mode"):
+        uptake_table(suv, geometry, voiset, peak_mode="max")
+
+
+# ------------------------------------------------------------------------------------------------ output
+def test_columns_fixed_and_csv_byte_stable(tmp_path: Path) -> None:
+    suv, geometry, voiset, _ = _liver_study()
+    empty = VoiSet.from_masks(geometry, [(np.zeros(geometry.shape, bool), Voi(0, "lesion_09", "tumour"))])
+    table = uptake_table(suv, geometry, voiset.extend(empty), sidecar=SIDECAR_70_175_M)
+    assert tuple(table.columns) == COLUMNS
+    assert table["suv_peak_z"].dtype == "Int64" and table["n_voxels"].dtype == "int64"
+    a = write_csv(tmp_path / "a.csv", table).read_bytes()
+    again = uptake_table(suv, geometry, voiset.extend(empty), sidecar=SIDECAR_70_175_M)
+    b = write_csv(tmp_path / "b.csv", again).read_bytes()
+    assert a == b
+    lines = a.decode().splitlines()
+    assert lines[0] == ",".join(COLUMNS)
+    assert lines[2].startswith("2,lesion_01,tumour,lesion_01,liver,")
+    assert lines[4].startswith("4,lesion_09,tumour,,,0,0,0,,,,,,,,,,,,,,")
+
+
+def test_provenance_is_json_ready(tmp_path: Path) -> None:
+    suv, geometry, voiset, _ = _liver_study()
+    empty = VoiSet.from_masks(geometry, [(np.zeros(geometry.shape, bool), Voi(0, "aorta", "reference",
+                                                                               organ="aorta"))])
+    only_liver = VoiSet.from_masks(geometry, [(voiset.masks[0], voiset.vois[0])]).extend(empty)
+    table = uptake_table(suv, geometry, only_liver, sidecar=SIDECAR_70_175_M, peak_mode="local")
+    path = write_json(tmp_path / "uptake.json", table.attrs["provenance"])  # refuses NaN
+    provenance = json.loads(path.read_text())
+    assert provenance["references"]["blood"] == {"label": 2, "name": "aorta", "suv_mean": None}
+    assert provenance["peak"]["mode"] == "local"
+    assert provenance["peak"]["kernel"]["n_voxels"] == 19 and provenance["peak"]["kernel"]["volume_ml"] == 1.216
+    assert provenance["sul"]["factor"] == pytest.approx(55.857 / 70.0, abs=1e-5)
+
+
+def test_read_sidecar(tmp_path: Path) -> None:
+    assert read_sidecar(tmp_path / "suv.nii.gz") is None
+    with pytest.raises(InvalidInputError, match="sidecar missing"):
+        read_sidecar(tmp_path / "suv.nii.gz", required=True)
+    (tmp_path / "suv.json").write_text("{not json")
+    with pytest.raises(InvalidInputError, match="cannot read the SUV sidecar"):
+        read_sidecar(tmp_path / "suv.nii.gz")
+    (tmp_path / "suv.json").write_text('{"suv_kind": "bw", "weight_kg": 80.0}')
+    assert read_sidecar(tmp_path / "suv.nii.gz") == {"suv_kind": "bw", "weight_kg": 80.0}
+
+
+# ------------------------------------------------------------------------------------------------ synthetic cohort
+@pytest.fixture(scope="module")
+def cohort_studies(cohort_3: Path, tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    """Per study: SUVbw volume and sidecar (run_suv), truth, and the VoiSet of the exact PET label map."""
+    from pipeline.dicom.geometry import read_nifti
+    from pipeline.suv.factors import SuvOptions
+    from pipeline.suv.stage import run_suv
+    from pipeline.synthetic.cohort import PET_GRID, _records
+    from pipeline.synthetic.protocol import plan_subjects
+    from pipeline.synthetic.raster import rasterise
+
+    out = tmp_path_factory.mktemp("uptake_suv")
+    records = {r.subject.subject_id: r for r in _records(plan_subjects(3, 11), 11)}
+    studies = []
+    for study in sorted(cohort_3.glob("dicom/*/*")):
+        truth = json.loads((study / "truth.json").read_text())
+        path = out / f"{study.parent.name}_{study.name}.nii.gz"
+        sidecar = run_suv(study / "PT", path, SuvOptions())
+        suv, geometry = read_nifti(path)
+        structures = records[study.parent.name].phantom.structures(study.name)
+        labels, _ = rasterise([s.shape for s in structures], PET_GRID)
+        items = [(labels == v["label"], Voi(0, v["name"], v["kind"], v["lesion_id"], v["organ"]))
+                 for v in truth["vois"]]
+        studies.append({"study": study, "truth": truth, "suv": suv, "geometry": geometry, "sidecar": sidecar,
+                        "voiset": VoiSet.from_masks(geometry, items)})
+    return studies
+
+
+def test_cohort_uptake_equals_truth(cohort_studies: list[dict]) -> None:
+    n_peaks = 0
+    for s in cohort_studies:
+        table = uptake_table(s["suv"], s["geometry"], s["voiset"], sidecar=s["sidecar"])
+        assert len(table) == len(s["truth"]["vois"])
+        for voi, (_, row) in zip(s["truth"]["vois"], table.iterrows(), strict=True):
+            where = (s["study"].parent.name, s["study"].name, voi["name"])
+            assert row["label"] == voi["label"] and row["name"] == voi["name"]
+            assert row["n_voxels"] == voi["n_voxels"], where
+            assert row["n_voxels_excluded"] == 0, where  # owned voxels: lesions already carved out
+            assert row["volume_ml"] == pytest.approx(voi["volume_ml"], rel=1e-12), where
+            for stat in ("suv_mean", "suv_max", "suv_min"):
+                assert row[stat] == pytest.approx(voi[stat], rel=1e-6), (where, stat)
+            if voi["kind"] == "tumour" and min(voi["geometry"]["semi_axes_mm"]) > 10.0:
+                assert row["suv_peak"] == pytest.approx(voi["suv_true"], rel=0.01), where
+                n_peaks += 1
+    assert n_peaks >= 3
+
+
+def test_cohort_global_peak_bounds_the_local_peak(cohort_studies: list[dict]) -> None:
+    s = cohort_studies[0]
+    local = uptake_table(s["suv"], s["geometry"], s["voiset"], peak_mode="local")
+    glob = uptake_table(s["suv"], s["geometry"], s["voiset"], peak_mode="global")
+    # the global peak maximises over all centres, the maximum voxels included
+    assert (glob["suv_peak"] >= local["suv_peak"]).all()
+    for _, row in local.iterrows():  # the local peak is centred on a maximum voxel of the VOI
+        assert s["suv"][row["suv_peak_z"], row["suv_peak_y"], row["suv_peak_x"]] == row["suv_max"]
+    # a quantised "uniform" lesion's maximum voxel may sit at its edge: the local peak is then well below
+    # the true SUV, which the global peak recovers (lesion_02 of P01 baseline, semi-axes >= 10.28 mm)
+    row_l, row_g = local.set_index("name").loc["lesion_02"], glob.set_index("name").loc["lesion_02"]
+    assert row_l["suv_peak"] < 0.8 * row_g["suv_peak"]
+    assert row_g["suv_peak"] == pytest.approx(10.693, rel=0.001)
+
+
+def test_cohort_sul_equals_janmahasatian_by_hand(cohort_studies: list[dict]) -> None:
+    for s in cohort_studies:
+        truth = s["truth"]
+        w, h, sex = truth["weight_kg"], truth["height_m"] * 100.0, truth["sex"]
+        bmi = w / (h / 100.0) ** 2
+        lbm = 9270.0 * w / ((6680.0 + 216.0 * bmi) if sex == "M" else (8780.0 + 244.0 * bmi))
+        # an SUVbw sidecar records height and sex only when needed: add them as the caller would
+        sidecar = {**s["sidecar"], "height_cm": h, "sex": sex}
+        table = uptake_table(s["suv"], s["geometry"], s["voiset"], sidecar=sidecar)
+        for voi, (_, row) in zip(truth["vois"], table.iterrows(), strict=True):
+            assert row["sul_mean"] == pytest.approx(voi["suv_mean"] * lbm / w, rel=1e-6)
+            assert row["sul_max"] == pytest.approx(voi["suv_max"] * lbm / w, rel=1e-6)
+            assert row["sul_peak"] == pytest.approx(row["suv_peak"] * lbm / w, rel=1e-12)
+
+
+def test_cohort_sul_from_an_suvlbm_volume(cohort_studies: list[dict], tmp_path: Path) -> None:
+    from pipeline.dicom.geometry import read_nifti
+    from pipeline.suv.factors import SuvOptions
+    from pipeline.suv.stage import run_suv
+
+    s = cohort_studies[0]
+    sidecar = run_suv(s["study"] / "PT", tmp_path / "sul.nii.gz", SuvOptions(kind="lbm"))
+    sul, geometry = read_nifti(tmp_path / "sul.nii.gz")
+    from_lbm = uptake_table(sul, geometry, s["voiset"], sidecar=sidecar)
+    bw_sidecar = {**s["sidecar"], "height_cm": sidecar["height_cm"], "sex": sidecar["sex"]}
+    from_bw = uptake_table(s["suv"], s["geometry"], s["voiset"], sidecar=bw_sidecar)
+    assert np.allclose(from_lbm["sul_mean"], from_lbm["suv_mean"], rtol=0, atol=0)
+    assert np.allclose(from_lbm["sul_mean"], from_bw["sul_mean"], rtol=1e-6, atol=0)
+    assert np.allclose(from_lbm["sul_peak"], from_bw["sul_peak"], rtol=1e-6, atol=0)
