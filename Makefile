@@ -26,6 +26,7 @@ bench: setup
 	$(BIN)/python bench/bench_suv_decode.py
 	$(BIN)/python bench/bench_rtstruct.py
 	$(BIN)/python bench/bench_suvpeak.py
+	$(BIN)/python bench/bench_texture.py
 
 setup: $(STAMP)
 

@@ -38,6 +38,12 @@ wildcard_constraints:
 SYNTH_DONE = DATA_ROOT / "dicom" / ".synth.complete"
 
 
+def repo_path(path):
+    """A config path as given, or relative to the workflow folder (for files shipped in configs/)."""
+    p = Path(path)
+    return str(p if p.is_absolute() or p.exists() else Path(workflow.basedir) / p)
+
+
 def per_study(name):
     """One output path per (subject, timepoint) of the sample sheet."""
     return [str(RESULTS / s / t / name) for s, t in STUDIES]
@@ -49,10 +55,11 @@ rule all:
         per_study("suv.nii.gz"),
         per_study("ct.nii.gz"),
         per_study("uptake.csv"),
-        RESULTS / "cohort" / "uptake.parquet",
+        [RESULTS / "cohort" / f"{t}.parquet" for t in ("uptake", "texture", "heterogeneity", "inter_lesion")],
 
 
 include: "rules/synth.smk"
 include: "rules/index.smk"
 include: "rules/suv.smk"
 include: "rules/vois.smk"
+include: "rules/texture.smk"

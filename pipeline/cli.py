@@ -140,6 +140,49 @@ def _cmd_uptake(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_texture(args: argparse.Namespace) -> int:
+    from .metrics.texture_stage import run_texture
+
+    table = run_texture(Path(args.image), Path(args.vois), Path(args.params), Path(args.output),
+                        kinds=tuple(args.kinds.split(",")), workers=args.workers)
+    skipped = table[table["reason"].fillna("") != ""]
+    log.info("%d feature values for %d VOIs (%d skipped) -> %s", int(table["value"].notna().sum()),
+             table["label"].nunique(), skipped["label"].nunique(), args.output)
+    for row in skipped.itertuples():
+        log.warning("%s: texture skipped: %s", row.name, row.reason)
+    return 0
+
+
+def _cmd_heterogeneity(args: argparse.Namespace) -> int:
+    from .dicom.geometry import read_nifti
+    from .errors import InvalidInputError
+    from .io import write_csv
+    from .metrics.heterogeneity import heterogeneity_table
+    from .voi.catalogue import read_voiset
+
+    suv, geometry = read_nifti(args.suv)
+    voiset = read_voiset(args.vois)
+    if suv.ndim != 3 or not voiset.geometry.same_grid(geometry):
+        raise InvalidInputError("VOI set and SUV image are not on one 3D grid", source=args.vois,
+                                remedy="build the VOIs with `petvoi vois --pet` on this SUV image")
+    write_csv(args.output, heterogeneity_table(suv, voiset, bin_width=args.bin_width))
+    log.info("heterogeneity of %d VOIs -> %s", len(voiset), args.output)
+    return 0
+
+
+def _cmd_spread(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .io import write_table
+    from .metrics.heterogeneity import inter_lesion_spread
+
+    uptake = pd.read_parquet(args.uptake) if args.uptake.endswith(".parquet") else pd.read_csv(args.uptake)
+    table = inter_lesion_spread(uptake, positivity_threshold=args.positivity)
+    write_table(args.output, table)
+    log.info("inter-lesion spread of %d studies -> %s", len(table), args.output)
+    return 0
+
+
 def _cmd_collect(args: argparse.Namespace) -> int:
     from .cohort import collect_study_tables
     from .config import load_sample_sheet
@@ -270,6 +313,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-voxels", type=int, default=8, help="warn for VOIs with fewer voxels (default 8)")
     p.add_argument("-o", "--output", required=True, metavar="uptake.csv")
     p.set_defaults(func=_cmd_uptake)
+
+    p = sub.add_parser("texture", help="IBSI-coded texture and intensity features per VOI (pyradiomics + petvoi)",
+                       description="A long table: one row per VOI and feature (label, name, feature, family, "
+                                   "ibsi_code, value); VOIs too small or empty get one row with the reason. The "
+                                   "settings go to texture.json beside the table.")
+    p.add_argument("--image", required=True, metavar="IMG.nii.gz", help="SUV or CT (HU) volume on the VOI grid")
+    p.add_argument("--vois", required=True, metavar="vois.nii.gz")
+    p.add_argument("--params", required=True, metavar="PARAMS.yaml",
+                   help="extraction settings, e.g. configs/radiomics_pet.yaml")
+    p.add_argument("--kinds", default="tumour", help="comma-separated VOI kinds to process (default tumour)")
+    p.add_argument("--workers", type=int, default=1, help="parallel worker processes (dask; default 1)")
+    p.add_argument("-o", "--output", required=True, metavar="texture.csv")
+    p.set_defaults(func=_cmd_texture)
+
+    p = sub.add_parser("heterogeneity", help="per-VOI CoV, area under the cumulative SUV-volume histogram, entropy")
+    p.add_argument("--suv", required=True, metavar="suv.nii.gz")
+    p.add_argument("--vois", required=True, metavar="vois.nii.gz")
+    p.add_argument("--bin-width", type=float, default=0.25, help="entropy bin size in SUV, from 0 (default 0.25)")
+    p.add_argument("-o", "--output", required=True, metavar="heterogeneity.csv")
+    p.set_defaults(func=_cmd_heterogeneity)
+
+    p = sub.add_parser("spread", help="inter-lesion spread of lesion SUVmax/SUVmean per subject and timepoint")
+    p.add_argument("--uptake", required=True, metavar="uptake.parquet", help="cohort uptake table")
+    p.add_argument("--positivity", type=float, required=True, metavar="SUV",
+                   help="SUVmax at or above which a lesion counts as positive")
+    p.add_argument("-o", "--output", required=True, metavar="inter_lesion.parquet")
+    p.set_defaults(func=_cmd_spread)
 
     p = sub.add_parser("collect", help="stack per-study tables into a cohort table (CSV or Parquet)")
     p.add_argument("--samples", required=True, metavar="samples.tsv")

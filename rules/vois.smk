@@ -44,17 +44,19 @@ rule uptake:
         " --min-voxels {params.min_voxels} -o {output} > {log} 2>&1"
 
 
-rule cohort_uptake:
+rule cohort_table:
     input:
         samples=CFG["samples"],
-        tables=per_study("uptake.csv"),
+        tables=lambda wc: per_study(f"{wc.table}.csv"),
     output:
-        RESULTS / "cohort" / "uptake.parquet",
+        RESULTS / "cohort" / "{table}.parquet",
+    wildcard_constraints:
+        table="uptake|texture|heterogeneity",
     params:
-        template=lambda wc: str(RESULTS / "{subject}" / "{timepoint}" / "uptake.csv"),  # filled by petvoi
+        template=lambda wc: str(RESULTS / "{subject}" / "{timepoint}" / f"{wc.table}.csv"),  # filled by petvoi
     log:
-        RESULTS / "logs" / "cohort_uptake.log",
+        RESULTS / "logs" / "cohort_{table}.log",
     benchmark:
-        RESULTS / "benchmarks" / "cohort_uptake.tsv"
+        RESULTS / "benchmarks" / "cohort_{table}.tsv"
     shell:
         "{PETVOI} collect --samples {input.samples} --template {params.template:q} -o {output} > {log} 2>&1"

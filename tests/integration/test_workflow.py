@@ -40,7 +40,7 @@ def test_dry_run_plans_every_stage(repo: Path, workdir: Path) -> None:
     proc = snakemake(repo, workdir, "--dry-run", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
-    for rule in ("index", "suv", "ct", "vois", "uptake", "cohort_uptake"):
+    for rule in ("index", "suv", "ct", "vois", "uptake", "cohort_table", "texture", "heterogeneity", "inter_lesion"):
         assert rule in out
     assert "synth" not in out  # synth.generate is false for a user cohort
 

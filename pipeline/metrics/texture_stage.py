@@ -1,0 +1,149 @@
+"""The ``texture`` stage: IBSI-coded features per VOI, VOIs processed in parallel with dask.
+
+Each VOI is cropped to its bounding box (plus a margin for resampling and the intensity-peak
+sphere) and sent to a worker process. Workers run single-threaded ITK
+(``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS=1``) so that *n* workers use *n* cores and do not
+oversubscribe them. A VOI that is too small or empty gives one row with the reason instead of
+failing the run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..dicom.geometry import read_nifti
+from ..errors import InvalidInputError
+from ..io import write_csv, write_json
+from ..voi.catalogue import read_voiset
+
+__all__ = ["TEXTURE_COLUMNS", "run_texture", "texture_rows"]
+
+TEXTURE_COLUMNS = ["label", "name", "kind", "lesion_id", "feature", "family", "ibsi_code", "value", "source",
+                   "reason"]
+MARGIN_MM = 12.0  # crop margin: covers the 6.2 mm peak sphere and resampling kernels
+
+
+def _single_threaded_itk() -> None:
+    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = "1"
+    import SimpleITK as sitk
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+
+
+def _crop(image: np.ndarray, mask: np.ndarray, spacing_xyz: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.argwhere(mask)
+    margin = [int(np.ceil(MARGIN_MM / s)) for s in spacing_xyz[::-1]]  # (z, y, x)
+    lo = np.maximum(idx.min(axis=0) - margin, 0)
+    hi = np.minimum(idx.max(axis=0) + 1 + np.array(margin), mask.shape)
+    box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+    return np.ascontiguousarray(image[box]), np.ascontiguousarray(mask[box])
+
+
+def _one_voi(image: np.ndarray, mask: np.ndarray, spacing_xyz: tuple[float, float, float], params: Any,
+             meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """Features of one VOI as table rows (runs in a worker)."""
+    _single_threaded_itk()
+    from .texture import TextureSkipped, extract_texture
+
+    if not mask.any():
+        return [{**meta, "reason": "empty VOI"}]
+    try:
+        values = extract_texture(image, mask, spacing_xyz, params)
+    except TextureSkipped as exc:
+        return [{**meta, "reason": str(exc)}]
+    return [{**meta, "feature": v.feature, "family": v.family, "ibsi_code": v.ibsi_code, "value": v.value,
+             "source": v.source, "reason": ""} for v in values]
+
+
+def texture_rows(image: np.ndarray, voiset: Any, spacing_xyz: tuple[float, float, float], params: Any, *,
+                 kinds: Sequence[str] = ("tumour",), workers: int = 1) -> pd.DataFrame:
+    """Long table of features for the VOIs of the given kinds.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        Image (z, y, x): SUV or HU.
+    voiset : VoiSet
+        VOIs on the image grid.
+    spacing_xyz : tuple of float
+        Voxel size (mm).
+    params : TextureParams
+        Validated extraction settings.
+    kinds : sequence of str
+        VOI kinds to process (default tumours only).
+    workers : int
+        Worker processes (1: in this process, no dask).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`TEXTURE_COLUMNS`, rows in VOI order then feature order.
+    """
+    jobs = []
+    for voi, mask in zip(voiset.vois, voiset.masks, strict=True):
+        if voi.kind not in kinds:
+            continue
+        meta = {"label": voi.label, "name": voi.name, "kind": voi.kind, "lesion_id": voi.lesion_id}
+        if not mask.any():
+            jobs.append((None, None, meta))
+            continue
+        crop_image, crop_mask = _crop(image, mask, spacing_xyz)
+        jobs.append((crop_image, crop_mask, meta))
+    if workers <= 1 or len(jobs) <= 1:
+        results = [_one_voi(img, msk, spacing_xyz, params, meta) if img is not None
+                   else [{**meta, "reason": "empty VOI"}] for img, msk, meta in jobs]
+    else:
+        import dask
+
+        from . import texture  # noqa: F401  - imported before forking: workers start without re-importing
+
+        _single_threaded_itk()  # inherited by the worker processes
+        tasks = [dask.delayed(_one_voi)(img, msk, spacing_xyz, params, meta) if img is not None
+                 else [{**meta, "reason": "empty VOI"}] for img, msk, meta in jobs]
+        # fork: workers inherit the imported modules (spawn would re-import pyradiomics in every worker)
+        with dask.config.set({"multiprocessing.context": "fork"}):
+            results = list(dask.compute(*tasks, scheduler="processes", num_workers=workers))
+    rows = [row for result in results for row in result]
+    return pd.DataFrame(rows, columns=TEXTURE_COLUMNS)
+
+
+def run_texture(image_path: Path, vois_path: Path, params_path: Path, output: Path, *,
+                kinds: Sequence[str] = ("tumour",), workers: int = 1) -> pd.DataFrame:
+    """Compute texture features per VOI and write ``texture.csv`` and ``texture.json`` (settings).
+
+    Raises
+    ------
+    InvalidInputError
+        For a VOI set on another grid, a 4D image, or invalid parameters (unknown keys are named).
+    """
+    from .texture import TextureParams
+
+    params = TextureParams.from_yaml(params_path)
+    image, geometry = read_nifti(image_path)
+    if image.ndim != 3:
+        raise InvalidInputError("texture needs a 3D image", source=str(image_path),
+                                remedy="give a static SUV or CT volume")
+    voiset = read_voiset(vois_path)
+    if not voiset.geometry.same_grid(geometry):
+        raise InvalidInputError("VOI set is not on the grid of the image", source=str(vois_path),
+                                remedy="resample the image to the PET grid or build VOIs on this image")
+    table = texture_rows(np.asarray(image, dtype=np.float64), voiset, tuple(geometry.spacing), params,
+                         kinds=kinds, workers=workers)
+    write_csv(output, table)
+    import radiomics
+
+    write_json(Path(output).with_suffix(".json"), {
+        "petvoi_version": __version__, "pyradiomics_version": getattr(radiomics, "__version__", "unknown"),
+        "image": Path(image_path).name, "vois": Path(vois_path).name, "params_file": str(params_path),
+        "params": params.as_dict(), "kinds": list(kinds), "workers": workers,
+        "n_vois": int(table["label"].nunique()) if len(table) else 0,
+        "n_skipped": int((table["reason"].fillna("") != "").sum()) if len(table) else 0,
+    })
+    return table
