@@ -105,11 +105,17 @@ def texture_rows(image: np.ndarray, voiset: Any, spacing_xyz: tuple[float, float
         from . import texture  # noqa: F401  - imported before forking: workers start without re-importing
 
         _single_threaded_itk()  # inherited by the worker processes
+        # largest VOIs first (longest-processing-time order) so that no worker is left with a big one at the end
+        order = sorted(range(len(jobs)), key=lambda i: -(0 if jobs[i][1] is None else int(jobs[i][1].sum())))
         tasks = [dask.delayed(_one_voi)(img, msk, spacing_xyz, params, meta) if img is not None
-                 else [{**meta, "reason": "empty VOI"}] for img, msk, meta in jobs]
+                 else [{**meta, "reason": "empty VOI"}] for img, msk, meta in (jobs[i] for i in order)]
         # fork: workers inherit the imported modules (spawn would re-import pyradiomics in every worker)
         with dask.config.set({"multiprocessing.context": "fork"}):
-            results = list(dask.compute(*tasks, scheduler="processes", num_workers=workers))
+            # chunksize 1: VOIs differ a lot in cost; dask's default batches of 6 tasks leave a worker idle
+            done = dask.compute(*tasks, scheduler="processes", num_workers=workers, chunksize=1)
+        results = [None] * len(jobs)
+        for i, result in zip(order, done, strict=True):
+            results[i] = result
     rows = [row for result in results for row in result]
     return pd.DataFrame(rows, columns=TEXTURE_COLUMNS)
 
