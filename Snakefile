@@ -55,7 +55,9 @@ rule all:
         per_study("suv.nii.gz"),
         per_study("ct.nii.gz"),
         per_study("uptake.csv"),
-        [RESULTS / "cohort" / f"{t}.parquet" for t in ("uptake", "texture", "heterogeneity", "inter_lesion")],
+        [RESULTS / "cohort" / f"{t}.parquet" for t in ("uptake", "texture", "heterogeneity", "inter_lesion",
+                                                       "deltas")],
+        RESULTS / "cohort" / "response.csv",
 
 
 include: "rules/synth.smk"
@@ -63,3 +65,4 @@ include: "rules/index.smk"
 include: "rules/suv.smk"
 include: "rules/vois.smk"
 include: "rules/texture.smk"
+include: "rules/response.smk"

@@ -183,6 +183,74 @@ def _cmd_spread(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_deltas(args: argparse.Namespace) -> int:
+    import json
+
+    import pandas as pd
+
+    from .clinical.deltas import DeltaOptions, compute_deltas
+    from .clinical.percist import PercistOptions
+    from .config import load_sample_sheet
+    from .errors import InvalidInputError
+    from .io import write_csv
+
+    sheet = load_sample_sheet(args.samples)
+    rows = sheet[sheet["subject_id"] == args.subject]
+    if rows.empty:
+        raise InvalidInputError(f"subject {args.subject} is not in the sample sheet", source=args.samples,
+                                attribute="subject_id", remedy="use a subject_id of the sheet")
+    studies, sidecars = {}, {}
+    for timepoint in rows["timepoint"]:
+        folder = Path(args.template.format(subject=args.subject, timepoint=timepoint))
+        uptake = folder / "uptake.csv"
+        if not uptake.is_file():
+            raise InvalidInputError("uptake table missing", source=str(uptake),
+                                    remedy="run `petvoi uptake` for this study first")
+        studies[timepoint] = pd.read_csv(uptake)
+        sidecar = folder / "suv.json"
+        if sidecar.is_file():
+            sidecars[timepoint] = json.loads(sidecar.read_text("utf-8"))
+    mapping = pd.read_csv(args.mapping, dtype=str, keep_default_na=False) if args.mapping else None
+    options = DeltaOptions(baseline=args.baseline, percist=PercistOptions(
+        reference=args.reference, after_one_cycle=args.eortc_after_one_cycle))
+    table = compute_deltas(studies, sidecars, subject_id=args.subject, mapping=mapping, options=options)
+    write_csv(args.output, table)
+    patient = table[table["level"] == "patient"].drop_duplicates("timepoint")
+    for row in patient.itertuples():
+        log.info("%s %s: PERCIST %s%s", args.subject, row.timepoint, row.percist or "NA",
+                 "" if row.comparable in (True, "True") else " (scans not comparable)")
+    return 0
+
+
+def _cmd_recist(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .clinical import RecistOptions, best_overall_response, evaluate_recist, validate_response_table
+    from .errors import InvalidInputError
+    from .io import write_csv
+
+    try:
+        table = pd.read_csv(args.measurements, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError) as exc:
+        raise InvalidInputError(f"cannot be read as CSV ({exc})", source=args.measurements,
+                                remedy="give a comma-separated table") from None
+    options = RecistOptions(confirm=args.confirm, min_interval_days=args.confirm_days, sd_min_days=args.sd_min_days,
+                            strict_target_limits=not args.lenient_target_limits)
+    if "overall_response" in table.columns and "lesion_id" not in table.columns:
+        bor = validate_response_table(table, source=args.measurements, **options.bor_kwargs())
+        write_csv(args.output, table)
+    else:
+        timepoints = evaluate_recist(table, source=args.measurements, options=options)
+        bor = best_overall_response(timepoints, source=args.measurements, **options.bor_kwargs())
+        write_csv(args.output, timepoints)
+    bor_path = Path(args.bor_output) if args.bor_output else Path(args.output).with_name(
+        Path(args.output).stem + "_bor.csv")
+    write_csv(bor_path, bor)
+    log.info("time-point responses -> %s; best overall response of %d subjects -> %s", args.output, len(bor),
+             bor_path)
+    return 0
+
+
 def _cmd_collect(args: argparse.Namespace) -> int:
     from .cohort import collect_study_tables
     from .config import load_sample_sheet
@@ -340,6 +408,44 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SUVmax at or above which a lesion counts as positive")
     p.add_argument("-o", "--output", required=True, metavar="inter_lesion.parquet")
     p.set_defaults(func=_cmd_spread)
+
+    p = sub.add_parser(
+        "deltas", help="baseline vs on-treatment changes per VOI, PERCIST 1.0 and EORTC categories of one subject",
+        description="Matches VOIs across the subject's timepoints (lesion_id, organ; --mapping overrides), flags new "
+                    "and disappeared lesions, and writes one row per follow-up timepoint, VOI and metric (baseline, "
+                    "follow-up, absolute and % change), plus patient rows with the hottest-lesion SULpeak, the sum of "
+                    "the five hottest, PERCIST 1.0 and EORTC 1999 categories and the comparability checks.")
+    p.add_argument("--samples", required=True, metavar="samples.tsv")
+    p.add_argument("--subject", required=True)
+    p.add_argument("--template", required=True,
+                   help="folder of each study's uptake.csv and suv.json, e.g. results/{subject}/{timepoint}")
+    p.add_argument("--baseline", help="baseline timepoint (default: the subject's first row in the sheet)")
+    p.add_argument("--mapping", metavar="map.csv",
+                   help="explicit matches: subject_id, timepoint, name, matches_baseline_name (empty = new)")
+    p.add_argument("--reference", choices=["liver", "blood"], default="liver",
+                   help="PERCIST reference region (blood when the liver is abnormal)")
+    p.add_argument("--eortc-after-one-cycle", action="store_true", help="EORTC PMR threshold -15 %% instead of -25 %%")
+    p.add_argument("-o", "--output", required=True, metavar="deltas.csv")
+    p.set_defaults(func=_cmd_deltas)
+
+    p = sub.add_parser(
+        "recist", help="RECIST 1.1 and iRECIST responses from lesion measurements",
+        description="One row per subject and timepoint (sum of diameters, change from baseline and nadir, target, "
+                    "non-target, new-lesion and overall response, iRECIST category) and the best overall response "
+                    "per subject (written to OUTPUT_bor.csv unless --bor-output). A table that already holds "
+                    "response categories (overall_response[, irecist_response] and no lesion_id) is validated.")
+    p.add_argument("measurements", metavar="MEASUREMENTS.csv",
+                   help="subject_id, timepoint, assessment_date, lesion_id, lesion_type, organ, is_lymph_node, "
+                        "diameter_mm, non_target_status [, assessed, too_small]")
+    p.add_argument("--confirm", action="store_true", help="best overall response requires confirmation of CR/PR")
+    p.add_argument("--confirm-days", type=int, default=28, help="minimum interval for confirmation (default 28)")
+    p.add_argument("--sd-min-days", type=int, default=42,
+                   help="minimum time from baseline for SD to count in the best response (default 42)")
+    p.add_argument("--lenient-target-limits", action="store_true",
+                   help="more than 5 targets or 2 per organ is a warning, not an error")
+    p.add_argument("--bor-output", metavar="bor.csv")
+    p.add_argument("-o", "--output", required=True, metavar="response.csv")
+    p.set_defaults(func=_cmd_recist)
 
     p = sub.add_parser("collect", help="stack per-study tables into a cohort table (CSV or Parquet)")
     p.add_argument("--samples", required=True, metavar="samples.tsv")

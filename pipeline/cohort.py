@@ -23,7 +23,9 @@ def collect_study_tables(sheet: pd.DataFrame, template: str, *, allow_missing: b
         Validated sample sheet.
     template : str
         Path of each study's table with ``{subject}`` and ``{timepoint}`` placeholders,
-        e.g. ``results/{subject}/{timepoint}/uptake.csv``.
+        e.g. ``results/{subject}/{timepoint}/uptake.csv``; with ``{subject}`` alone, one table per
+        subject (e.g. ``results/{subject}/deltas.csv``) and only ``subject_id`` plus the sheet's
+        subject-level columns (arm) are put in front.
     allow_missing : bool
         Skip studies whose table does not exist instead of raising.
 
@@ -37,13 +39,18 @@ def collect_study_tables(sheet: pd.DataFrame, template: str, *, allow_missing: b
     InvalidInputError
         When a study's table is missing (and not allowed) or the template lacks a placeholder.
     """
-    if "{subject}" not in template or "{timepoint}" not in template:
-        raise InvalidInputError("template needs {subject} and {timepoint}", attribute="--template",
-                                remedy="e.g. results/{subject}/{timepoint}/uptake.csv")
-    study_columns = [c for c in STUDY_COLUMNS if c in sheet.columns]
+    if "{subject}" not in template:
+        raise InvalidInputError("template needs {subject} (and {timepoint} for per-study tables)",
+                                attribute="--template", remedy="e.g. results/{subject}/{timepoint}/uptake.csv")
+    per_subject = "{timepoint}" not in template
+    if per_subject:
+        sheet = sheet.drop_duplicates("subject_id")
+        study_columns = [c for c in ("subject_id", "arm") if c in sheet.columns]
+    else:
+        study_columns = [c for c in STUDY_COLUMNS if c in sheet.columns]
     frames = []
     for row in sheet.itertuples(index=False):
-        path = Path(template.format(subject=row.subject_id, timepoint=row.timepoint))
+        path = Path(template.format(subject=row.subject_id, timepoint=getattr(row, "timepoint", "")))
         if not path.is_file():
             if allow_missing:
                 continue

@@ -25,6 +25,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, cohort_1: Path) -> Path:
         "threads": 1,
         "synth": {"generate": False},
         "suv": {"dosing": str(cohort_1 / "dosing.csv")},
+        "recist": {"measurements": str(cohort_1 / "recist.csv")},
     }
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     return work
@@ -40,7 +41,8 @@ def test_dry_run_plans_every_stage(repo: Path, workdir: Path) -> None:
     proc = snakemake(repo, workdir, "--dry-run", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
-    for rule in ("index", "suv", "ct", "vois", "uptake", "cohort_table", "texture", "heterogeneity", "inter_lesion"):
+    for rule in ("index", "suv", "ct", "vois", "uptake", "cohort_table", "texture", "heterogeneity", "inter_lesion",
+                 "deltas", "cohort_deltas", "recist"):
         assert rule in out
     assert "synth" not in out  # synth.generate is false for a user cohort
 
@@ -80,6 +82,11 @@ def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_1: Path) 
     cohort = pd.read_parquet(workdir / "results" / "cohort" / "uptake.parquet")
     assert list(cohort.columns[:6]) == ["subject_id", "timepoint", "tracer", "nuclide", "arm", "route"]
     assert set(cohort["timepoint"]) == {"baseline", "on_treatment"}
+    deltas = pd.read_parquet(workdir / "results" / "cohort" / "deltas.parquet")
+    patient = deltas[deltas["level"] == "patient"]
+    assert set(patient["percist"]) <= {"CMR", "PMR", "SMD", "PMD", "NA"} and len(patient) > 0
+    response = pd.read_csv(workdir / "results" / "cohort" / "response.csv")
+    assert list(response["timepoint"]) == ["baseline", "on_treatment"]
     # no patient identifier from the DICOM header reaches outputs or logs
     import pydicom
 

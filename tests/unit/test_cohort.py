@@ -37,3 +37,13 @@ def test_missing_table_is_an_error_unless_allowed(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="study table missing"):
         collect_study_tables(SHEET, template)
     assert len(collect_study_tables(SHEET, template, allow_missing=True)) == 1
+
+
+def test_per_subject_template(tmp_path: Path) -> None:
+    for subject, values in (("P01", [1.0]), ("P02", [2.0, 3.0])):
+        (tmp_path / subject).mkdir()
+        pd.DataFrame({"subject_id": subject, "metric": "x", "value": values}).to_csv(
+            tmp_path / subject / "deltas.csv", index=False)
+    table = collect_study_tables(SHEET, str(tmp_path / "{subject}" / "deltas.csv"))
+    assert list(table.columns) == ["subject_id", "metric", "value"]
+    assert table["value"].tolist() == [1.0, 2.0, 3.0]
