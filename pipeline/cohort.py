@@ -56,7 +56,7 @@ def collect_study_tables(sheet: pd.DataFrame, template: str, *, allow_missing: b
                 continue
             raise InvalidInputError("study table missing", source=str(path),
                                     remedy="run the stage for this study first, or pass --allow-missing")
-        table = pd.read_csv(path, keep_default_na=True)
+        table = pd.read_csv(path, keep_default_na=False, na_values=[""])  # "NA" is a category (PERCIST), not missing
         clash = [c for c in study_columns if c in table.columns]
         table = table.drop(columns=clash)
         for i, column in enumerate(study_columns):

@@ -24,7 +24,8 @@ notes
     Per-row notes (hottest lesion at each timepoint, lesions summed, SUV fallback, ...).
 percist, percist_notes, comparable, comparability_notes, eortc, eortc_notes
     Filled on patient rows only (same values on each patient row of a timepoint): see
-    :mod:`pipeline.clinical.percist`. ``percist`` is empty (NA) when no lesion is measurable.
+    :mod:`pipeline.clinical.percist`. ``percist`` is ``NA`` (not assessable) when no lesion is measurable;
+    the reason is in ``percist_notes``.
 
 Operational choices:
 
@@ -374,7 +375,7 @@ def compute_deltas(studies: Mapping[str, pd.DataFrame], sidecars: Mapping[str, d
         response = percist_response(base, follow, new_lesions=new_lesions, options=p_opts, unit=unit,
                                     comparable=comp)
         response_notes = "; ".join(n for n in (unit_note, response.notes_text) if n)
-        patient = {"percist": response.category or "", "percist_notes": response_notes,
+        patient = {"percist": response.category or "NA", "percist_notes": response_notes,
                    "comparable": comp.comparable, "comparability_notes": comp.notes_text}
         if options.eortc:
             matches = {base_by_key[k]: follow_by_key[k] for k in follow_by_key if k[0] == "lesion" and k in base_by_key}
