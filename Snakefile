@@ -4,6 +4,8 @@ import os
 import re
 import shlex
 import sys
+
+import yaml
 from pathlib import Path
 
 from snakemake.utils import min_version
@@ -22,6 +24,15 @@ CFG = validate_config(config, source="snakemake config")
 DATA_ROOT = Path(CFG["data_root"])
 RESULTS = Path(CFG["results"])
 SHEET = load_sample_sheet(CFG["samples"])
+
+# The validated, merged configuration as one file (provenance, and what `petvoi stats --config` reads);
+# rewritten only when it changes so that Snakemake's mtime checks stay quiet.
+STATS_CONFIG = RESULTS / "config.resolved.yaml"
+_resolved = yaml.safe_dump(CFG, sort_keys=True)
+if not STATS_CONFIG.is_file() or STATS_CONFIG.read_text() != _resolved:
+    STATS_CONFIG.parent.mkdir(parents=True, exist_ok=True)
+    STATS_CONFIG.write_text(_resolved)
+CONFIG_FILES = [str(STATS_CONFIG)]
 SUBJECTS = sorted(SHEET["subject_id"].unique())
 STUDIES = list(zip(SHEET["subject_id"], SHEET["timepoint"]))
 
@@ -58,6 +69,7 @@ rule all:
         [RESULTS / "cohort" / f"{t}.parquet" for t in ("uptake", "texture", "heterogeneity", "inter_lesion",
                                                        "deltas")],
         RESULTS / "cohort" / "response.csv",
+        RESULTS / "cohort" / "stats.csv",
 
 
 include: "rules/synth.smk"

@@ -251,6 +251,21 @@ def _cmd_recist(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from .clinical.stats_stage import run_stats
+    from .config import load_config
+
+    config = load_config(args.config)
+    clinical = config["clinical"]
+    paths = {"uptake": args.uptake, "deltas": args.deltas, "bor": args.bor, "heterogeneity": args.heterogeneity,
+             "inter_lesion": args.inter_lesion, "ihc": args.ihc if args.ihc is not None else clinical["ihc"],
+             "histology": args.histology if args.histology is not None else clinical["histology"],
+             "outcomes": args.outcomes if args.outcomes is not None else clinical["outcomes"]}
+    table = run_stats(paths, config, Path(args.output), Path(args.figures) if args.figures else None)
+    log.info("%d result rows (%d endpoints) -> %s", len(table), table["endpoint"].nunique(), args.output)
+    return 0
+
+
 def _cmd_collect(args: argparse.Namespace) -> int:
     from .cohort import collect_study_tables
     from .config import load_sample_sheet
@@ -446,6 +461,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bor-output", metavar="bor.csv")
     p.add_argument("-o", "--output", required=True, metavar="response.csv")
     p.set_defaults(func=_cmd_recist)
+
+    p = sub.add_parser(
+        "stats", help="trial endpoint statistics of the cohort (config `analyses:`), with figures",
+        description="One row per analysis: endpoint, analysis, variable, level, n_subjects, n_lesions, estimate, "
+                    "ci_low, ci_high, p_value, p_adjusted (Benjamini-Hochberg within the endpoint), method, notes. "
+                    "Also biodistribution.csv, stats.json and PNG/SVG figures.")
+    p.add_argument("--config", required=True, metavar="CONFIG.yaml", help="configuration with the analyses section")
+    p.add_argument("--uptake", required=True, metavar="uptake.parquet")
+    p.add_argument("--deltas", metavar="deltas.parquet")
+    p.add_argument("--bor", metavar="response_bor.csv", help="best overall response per subject")
+    p.add_argument("--heterogeneity", metavar="heterogeneity.parquet")
+    p.add_argument("--inter-lesion", metavar="inter_lesion.parquet")
+    p.add_argument("--ihc", metavar="ihc.csv", help="default: the config's clinical.ihc")
+    p.add_argument("--histology", metavar="histology.csv", help="default: the config's clinical.histology")
+    p.add_argument("--outcomes", metavar="outcomes.csv", help="default: the config's clinical.outcomes")
+    p.add_argument("--figures", metavar="DIR", help="figure folder (default: figures/ beside the output)")
+    p.add_argument("-o", "--output", required=True, metavar="stats.csv")
+    p.set_defaults(func=_cmd_stats)
 
     p = sub.add_parser("collect", help="stack per-study tables into a cohort table (CSV or Parquet)")
     p.add_argument("--samples", required=True, metavar="samples.tsv")

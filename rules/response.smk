@@ -53,3 +53,28 @@ rule recist:
     shell:
         "{PETVOI} recist {input} {params.confirm} --confirm-days {params.confirm_days}"
         " --sd-min-days {params.sd_min_days} --bor-output {output.bor} -o {output.timepoints} > {log} 2>&1"
+
+
+rule stats:
+    input:
+        config=CONFIG_FILES,
+        uptake=RESULTS / "cohort" / "uptake.parquet",
+        deltas=RESULTS / "cohort" / "deltas.parquet",
+        bor=RESULTS / "cohort" / "response_bor.csv",
+        heterogeneity=RESULTS / "cohort" / "heterogeneity.parquet",
+        inter_lesion=RESULTS / "cohort" / "inter_lesion.parquet",
+        clinical=[repo_path(p) for p in CFG["clinical"].values() if p],
+    output:
+        stats=RESULTS / "cohort" / "stats.csv",
+        biodistribution=RESULTS / "cohort" / "biodistribution.csv",
+        figures=directory(RESULTS / "cohort" / "figures"),
+    params:
+        clinical=" ".join(f"--{k} {repo_path(v)}" for k, v in CFG["clinical"].items() if v),
+    log:
+        RESULTS / "logs" / "stats.log",
+    benchmark:
+        RESULTS / "benchmarks" / "stats.tsv"
+    shell:
+        "{PETVOI} stats --config {STATS_CONFIG} --uptake {input.uptake} --deltas {input.deltas} --bor {input.bor}"
+        " --heterogeneity {input.heterogeneity} --inter-lesion {input.inter_lesion} {params.clinical}"
+        " --figures {output.figures} -o {output.stats} > {log} 2>&1"

@@ -26,6 +26,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, cohort_1: Path) -> Path:
         "synth": {"generate": False},
         "suv": {"dosing": str(cohort_1 / "dosing.csv")},
         "recist": {"measurements": str(cohort_1 / "recist.csv")},
+        "clinical": {name: str(cohort_1 / f"{name}.csv") for name in ("ihc", "histology", "outcomes")},
     }
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     return work
@@ -42,7 +43,7 @@ def test_dry_run_plans_every_stage(repo: Path, workdir: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     for rule in ("index", "suv", "ct", "vois", "uptake", "cohort_table", "texture", "heterogeneity", "inter_lesion",
-                 "deltas", "cohort_deltas", "recist"):
+                 "deltas", "cohort_deltas", "recist", "stats"):
         assert rule in out
     assert "synth" not in out  # synth.generate is false for a user cohort
 
@@ -85,6 +86,9 @@ def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_1: Path) 
     deltas = pd.read_parquet(workdir / "results" / "cohort" / "deltas.parquet")
     patient = deltas[deltas["level"] == "patient"]
     assert set(patient["percist"]) <= {"CMR", "PMR", "SMD", "PMD", "NA"} and len(patient) > 0
+    stats = pd.read_csv(workdir / "results" / "cohort" / "stats.csv")
+    assert {"suv_vs_ihc", "diagnostic", "survival"} <= set(stats["endpoint"])  # one subject: rows say n, no crash
+    assert (workdir / "results" / "cohort" / "figures" / "biodistribution.png").is_file()
     response = pd.read_csv(workdir / "results" / "cohort" / "response.csv")
     assert list(response["timepoint"]) == ["baseline", "on_treatment"]
     # no patient identifier from the DICOM header reaches outputs or logs

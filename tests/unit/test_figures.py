@@ -1,0 +1,329 @@
+"""Cohort figures: files, pixel sizes, SVG text, byte-identical reruns, sorting, colours, empty inputs."""
+
+from __future__ import annotations
+
+import re
+import warnings
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+from pipeline.clinical import figures as F
+from pipeline.errors import InvalidInputError
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+# Reference vectors of kinetics_recist_stats.md §3.3
+IHC = [0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3]
+SUV = [1.2, 2.0, 1.5, 3.1, 2.2, 2.9, 1.8, 3.5, 4.0, 3.9, 5.1, 4.4, 6.0, 6.5, 8.2, 5.9, 9.1, 7.4]
+POS = [0, 5, 2, 10, 5, 15, 10, 20, 30, 30, 50, 40, 60, 70, 90, 60, 95, 80]
+MP_TIME = [6, 6, 6, 6, 7, 9, 10, 10, 11, 13, 16, 17, 19, 20, 22, 23, 25, 32, 32, 34, 35]
+MP_EVENT = [1, 1, 1, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0]
+PLACEBO_TIME = [1, 1, 2, 2, 3, 4, 4, 5, 5, 8, 8, 8, 8, 11, 11, 12, 12, 15, 17, 22, 23]
+ROC_FPR = [0.0, 0.0, 0.0, 0.375, 0.375, 0.5, 0.5, 1.0]
+ROC_TPR = [0.0, 0.142857, 0.714286, 0.714286, 0.857143, 0.857143, 1.0, 1.0]
+
+
+def ihc_table() -> pd.DataFrame:
+    return pd.DataFrame({
+        "subject_id": [f"S{i:02d}" for i in range(len(IHC))],
+        "intensity": ["0" if i == 0 else f"{i}+" for i in IHC],
+        "suv_max": SUV,
+        "percent_positive": POS,
+    })
+
+
+def waterfall_table() -> pd.DataFrame:
+    return pd.DataFrame({
+        "subject_id": ["a", "b", "c", "d", "e", "f", "g"],
+        "pct_change": [-45.0, 10.0, -32.0, 25.0, -100.0, 3.0, 60.0],
+        "response": ["PR", "SD", "PR", "PD", "CR", "SD", "iUPD"],
+    })
+
+
+def organ_table() -> pd.DataFrame:
+    organs = ["liver", "spleen", "kidney", "bone marrow"]
+    rows = []
+    for s in range(3):
+        for t, tp in enumerate(["baseline", "week2"]):
+            for k, organ in enumerate(organs):
+                rows.append({"subject_id": f"S{s}", "timepoint": tp, "organ": organ,
+                             "suv_mean": 1.0 + k + 0.5 * t + 0.1 * s})
+    return pd.DataFrame(rows)
+
+
+def roc_input() -> list:
+    return [("SUVmax", ROC_FPR, ROC_TPR, 0.875, (0.5565, 0.9750)),
+            ("SUVpeak", [0.0, 0.25, 0.5, 1.0], [0.0, 0.6, 0.8, 1.0], 0.71, (0.45, 0.88))]
+
+
+def km_input() -> dict:
+    return {"6-MP": (MP_TIME, MP_EVENT), "Placebo": (PLACEBO_TIME, [1] * len(PLACEBO_TIME))}
+
+
+# name -> (call(stem), figure-size key, texts expected in the SVG)
+CASES: dict[str, tuple[Callable[[Path], F.FigurePaths], str, list[str]]] = {
+    "scatter": (lambda stem: F.scatter_suv_vs_percent(ihc_table(), stem, title="SUV vs IHC",
+                                                      annotation="ρ = 0.99 [0.96, 1.00], p < 0.001"),
+                "scatter",
+                ["Positive cells (%)", "SUVmax", "ρ = 0.99 [0.96, 1.00], p < 0.001", "SUV vs IHC", "n = 18"]),
+    "box": (lambda stem: F.box_by_category(ihc_table(), stem, annotation="JT p < 0.001"),
+            "box", ["0", "1+", "2+", "3+", "(n = 4)", "(n = 5)", "IHC intensity", "SUVmax", "JT p < 0.001"]),
+    "waterfall": (lambda stem: F.waterfall(waterfall_table(), stem, label="subject_id"),
+                  "waterfall", ["Change from baseline (%)", "Response", "CR (n = 1)", "PR (n = 2)", "SD (n = 2)",
+                                "PD (n = 1)", "iUPD (n = 1)", "Reference (−30 %, +20 %)"]),
+    "roc": (lambda stem: F.roc_curves(roc_input(), stem, cutoff_points=[("SUVmax", 0.0, 0.714286, "SUVmax ≥ 4.4")]),
+            "roc", ["SUVmax: AUC 0.88 [0.56–0.97]", "SUVpeak: AUC 0.71 [0.45–0.88]", "AUC [95% CI]", "SUVmax ≥ 4.4",
+                    "1 − specificity (false-positive rate)", "Sensitivity (true-positive rate)"]),
+    "kaplan_meier": (lambda stem: F.kaplan_meier(km_input(), stem, time_unit="weeks",
+                                                 annotation="log-rank p = 4.2e-05"),
+                     "kaplan_meier", ["Time (weeks)", "Survival probability", "Number at risk", "log-rank p = 4.2e-05",
+                                      "6-MP (n = 21, events = 9)", "Placebo (n = 21, events = 21)"]),
+    "biodistribution": (lambda stem: F.biodistribution(organ_table(), stem),
+                        "biodistribution", ["liver", "spleen", "kidney", "bone marrow", "SUVmean (mean ± SD)",
+                                            "Time point", "baseline (n = 12)", "week2 (n = 12)", "Organ"]),
+}
+
+
+def svg_texts(path: Path) -> list[str]:
+    """Text of every SVG <text> element (svg.fonttype = none keeps text as text)."""
+    root = ET.parse(path).getroot()
+    return ["".join(el.itertext()).strip() for el in root.iter(f"{SVG_NS}text")]
+
+
+def check_png(path: Path, size_key: str) -> None:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    assert len(data) > 1024
+    width_in, height_in = F.FIGURE_SIZES[size_key]
+    image = imread(path)
+    assert image.shape[:2] == (round(height_in * F.DPI), round(width_in * F.DPI))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_writes_png_and_svg_with_expected_content(name: str, tmp_path: Path) -> None:
+    call, size_key, expected = CASES[name]
+    paths = call(tmp_path / name)
+    assert paths == F.FigurePaths(tmp_path / f"{name}.png", tmp_path / f"{name}.svg")
+    check_png(paths.png, size_key)
+    texts = svg_texts(paths.svg)
+    for text in expected:
+        assert text in texts, f"{text!r} not in {texts}"
+    assert "not enough data" not in " ".join(texts)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{name}.png", f"{name}.svg"]  # no temporary files left
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_same_data_gives_byte_identical_files(name: str, tmp_path: Path) -> None:
+    call = CASES[name][0]
+    first = call(tmp_path / "a" / "fig")
+    second = call(tmp_path / "b" / "fig")
+    assert first.png.read_bytes() == second.png.read_bytes()
+    assert first.svg.read_bytes() == second.svg.read_bytes()
+    svg = first.svg.read_text(encoding="utf-8")
+    assert "<dc:date>" not in svg
+    assert b"Software" not in first.png.read_bytes()
+    again = call(tmp_path / "a" / "fig")  # overwriting in place gives the same bytes
+    assert again.svg.read_text(encoding="utf-8") == svg
+
+
+def test_concurrent_threads_give_the_same_bytes_as_serial(tmp_path: Path) -> None:
+    names = sorted(CASES)
+    serial = {n: CASES[n][0](tmp_path / "serial" / n) for n in names}
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        futures = {n: pool.submit(CASES[n][0], tmp_path / "threads" / n) for n in names}
+        threaded = {n: f.result() for n, f in futures.items()}
+    for n in names:
+        assert threaded[n].png.read_bytes() == serial[n].png.read_bytes()
+        assert threaded[n].svg.read_bytes() == serial[n].svg.read_bytes()
+
+
+def _bars(svg: Path) -> list[tuple[float, str]]:
+    """(signed bar height in SVG units, fill colour) of each waterfall bar, left to right."""
+    root = ET.parse(svg).getroot()
+    groups = sorted((g for g in root.iter(f"{SVG_NS}g") if g.get("id", "").startswith("waterfall_bar_")),
+                    key=lambda g: g.get("id"))
+    bars = []
+    for g in groups:
+        path = g.find(f"{SVG_NS}path")
+        ys = [float(v) for v in re.findall(r"[-\d.]+ ([-\d.]+)", path.get("d"))]
+        fill = re.search(r"fill: (#[0-9a-f]{6})", path.get("style")).group(1)
+        bars.append((ys[0] - ys[2], fill))  # first corner on the zero line, third at the value; SVG y points down
+    return bars
+
+
+def test_waterfall_bars_sorted_and_coloured_by_response(tmp_path: Path) -> None:
+    table = waterfall_table()
+    paths = F.waterfall(table, tmp_path / "wf", label="subject_id")
+    bars = _bars(paths.svg)
+    expected = table.sort_values("pct_change", ascending=False, kind="stable")
+    assert len(bars) == len(table)
+    heights = np.array([h for h, _ in bars])
+    assert np.all(np.diff(heights) < 0)  # largest increase on the left
+    scale = heights[0] / expected["pct_change"].iloc[0]
+    np.testing.assert_allclose(heights, scale * expected["pct_change"].to_numpy(), rtol=1e-4, atol=1e-3)
+    assert [fill for _, fill in bars] == [F.RESPONSE_COLOURS[r].lower() for r in expected["response"]]
+    labels = [t for t in svg_texts(paths.svg) if t in set(table["subject_id"])]
+    assert labels == list(expected["subject_id"])  # tick labels follow the bars
+
+
+def test_waterfall_drops_missing_values_and_keeps_ties_in_input_order(tmp_path: Path) -> None:
+    table = pd.DataFrame({"pct_change": [5.0, np.nan, 5.0, -10.0], "response": ["SD", "NE", "pd", ""],
+                          "subject_id": ["x", "y", "z", "w"]})
+    paths = F.waterfall(table, tmp_path / "wf", label="subject_id")
+    bars = _bars(paths.svg)
+    assert len(bars) == 3
+    assert [t for t in svg_texts(paths.svg) if t in {"x", "y", "z", "w"}] == ["x", "z", "w"]
+    assert [fill for _, fill in bars] == ["#f0e442", "#d55e00", F.MISSING_COLOUR.lower()]
+    texts = svg_texts(paths.svg)
+    assert "missing (n = 1)" in texts and "PD (n = 1)" in texts  # canonical spelling in the legend
+
+
+def test_response_colours_are_fixed() -> None:
+    okabe_ito = {c.lower() for c in F.OKABE_ITO.values()}
+    expected = {"CR": "#0072B2", "PR": "#56B4E9", "SD": "#F0E442", "Non-CR/Non-PD": "#009E73", "PD": "#D55E00",
+                "NE": "#999999", "iUPD": "#CC79A7"}
+    for category, colour in expected.items():
+        assert F.RESPONSE_COLOURS[category] == colour
+    for recist, irecist, percist in (("CR", "iCR", "CMR"), ("PR", "iPR", "PMR"), ("SD", "iSD", "SMD"),
+                                     ("PD", "iCPD", "PMD")):
+        assert F.RESPONSE_COLOURS[recist] == F.RESPONSE_COLOURS[irecist] == F.RESPONSE_COLOURS[percist]
+    assert F.RESPONSE_COLOURS["Non-iCR/Non-iUPD"] == F.RESPONSE_COLOURS["Non-CR/Non-PD"]
+    assert all(c.lower() in okabe_ito | {"#999999"} for c in F.RESPONSE_COLOURS.values())
+    distinct = {F.RESPONSE_COLOURS[c] for c in ("CR", "PR", "SD", "Non-CR/Non-PD", "PD", "NE", "iUPD")}
+    assert len(distinct) == 7
+    assert F.response_colour(" pmr ") == "#56B4E9"
+    assert F.response_colour("non-icr/non-iupd") == "#009E73"
+    assert F.response_colour(None) == F.response_colour("") == F.MISSING_COLOUR
+    with pytest.raises(InvalidInputError, match="unknown response category 'MR'"):
+        F.response_colour("MR")
+
+
+def test_scatter_hue_uses_response_colours(tmp_path: Path) -> None:
+    table = ihc_table().assign(response=["CR", "PR", "SD", "PD", "SMD", "PMD"] * 3)
+    paths = F.scatter_suv_vs_percent(table, tmp_path / "sc", hue="response")
+    svg = paths.svg.read_text(encoding="utf-8")
+    for category in ("CR", "PR", "SD", "PD"):
+        assert f"fill: {F.RESPONSE_COLOURS[category].lower()}" in svg
+    texts = svg_texts(paths.svg)
+    assert "CR (n = 3)" in texts and "SMD (n = 3)" in texts and "PMD (n = 3)" in texts
+    assert texts.index("CR (n = 3)") < texts.index("PD (n = 3)") < texts.index("SMD (n = 3)")
+
+
+def test_box_numeric_categories_unlisted_and_empty_levels(tmp_path: Path) -> None:
+    table = pd.DataFrame({"intensity": [0, 0, 1.0, 1.0, 3, "weak", np.nan], "suv_max": [1, 2, 3, 4, 5, 6, np.nan]})
+    paths = F.box_by_category(table, tmp_path / "box", order=("0", "1", "2", "3"))
+    texts = svg_texts(paths.svg)
+    ticks = [t for t in texts if t in {"0", "1", "2", "3", "weak"}]
+    assert ticks[:5] == ["0", "1", "2", "3", "weak"]  # given order, then unlisted levels
+    assert texts.count("(n = 2)") == 2 and texts.count("(n = 0)") == 1 and texts.count("(n = 1)") == 2
+
+
+def test_box_jitter_is_seeded(tmp_path: Path) -> None:
+    a = F.box_by_category(ihc_table(), tmp_path / "a", seed=1)
+    b = F.box_by_category(ihc_table(), tmp_path / "b", seed=1)
+    c = F.box_by_category(ihc_table(), tmp_path / "c", seed=2)
+    assert a.svg.read_bytes() == b.svg.read_bytes()
+    assert a.svg.read_bytes() != c.svg.read_bytes()
+
+
+EMPTY_CASES: dict[str, tuple[Callable[[Path], F.FigurePaths], str, int]] = {
+    "scatter_empty": (lambda s: F.scatter_suv_vs_percent(pd.DataFrame(), s), "scatter", 0),
+    "scatter_one": (lambda s: F.scatter_suv_vs_percent(ihc_table().iloc[:1], s), "scatter", 1),
+    "scatter_nan": (lambda s: F.scatter_suv_vs_percent(pd.DataFrame({"percent_positive": [1.0, np.nan],
+                                                                     "suv_max": [np.nan, 2.0]}), s), "scatter", 0),
+    "box_empty": (lambda s: F.box_by_category(pd.DataFrame(columns=["intensity", "suv_max"]), s), "box", 0),
+    "waterfall_empty": (lambda s: F.waterfall(pd.DataFrame(), s), "waterfall", 0),
+    "roc_empty": (lambda s: F.roc_curves([], s), "roc", 0),
+    "roc_one_point": (lambda s: F.roc_curves([("x", [0.5], [0.5], None, None)], s), "roc", 0),
+    "km_empty": (lambda s: F.kaplan_meier({}, s), "kaplan_meier", 0),
+    "km_one": (lambda s: F.kaplan_meier({"a": ([3.0], [1]), "b": ([], [])}, s), "kaplan_meier", 1),
+    "biodistribution_empty": (lambda s: F.biodistribution(None, s), "biodistribution", 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_CASES))
+def test_empty_or_too_small_data_gives_not_enough_data_figure(name: str, tmp_path: Path) -> None:
+    call, size_key, n = EMPTY_CASES[name]
+    paths = call(tmp_path / name)
+    check_png(paths.png, size_key)
+    assert f"not enough data (n = {n})" in svg_texts(paths.svg)
+    assert paths.svg.read_bytes() == call(tmp_path / "again").svg.read_bytes()
+
+
+def test_roc_with_one_unusable_curve_says_so_in_the_legend(tmp_path: Path) -> None:
+    paths = F.roc_curves([*roc_input(), ("SUVmean", [0.0], [0.0], None, None)], tmp_path / "roc")
+    texts = svg_texts(paths.svg)
+    assert "SUVmean: not enough data (n = 1)" in texts
+    assert "SUVmax: AUC 0.88 [0.56–0.97]" in texts
+
+
+def test_km_estimate_known_answers() -> None:
+    mp = F.km_estimate(MP_TIME, MP_EVENT)
+    placebo = F.km_estimate(PLACEBO_TIME, [1] * 21)
+
+    def survival_at(table: pd.DataFrame, t: float) -> float:
+        return float(table.loc[table["time"] <= t, "survival"].iloc[-1])
+
+    assert survival_at(mp, 10) == pytest.approx(0.7529, abs=5e-5)
+    assert survival_at(placebo, 10) == pytest.approx(0.3810, abs=5e-5)
+    assert float(mp.loc[mp["survival"] <= 0.5, "time"].iloc[0]) == 23.0  # medians 23 vs 8 weeks
+    assert float(placebo.loc[placebo["survival"] <= 0.5, "time"].iloc[0]) == 8.0
+    assert mp["n_at_risk"].iloc[0] == 21 and mp["n_events"].iloc[0] == 3 and mp["n_censored"].iloc[0] == 1
+    assert int(mp["n_events"].sum()) == 9 and int(mp["n_censored"].sum()) == 12
+    np.testing.assert_array_equal(F.number_at_risk(MP_TIME, [0, 10, 20, 30]), [21, 15, 8, 4])
+    np.testing.assert_array_equal(F.number_at_risk(PLACEBO_TIME, [0, 10, 20, 30]), [21, 8, 2, 0])
+
+
+def test_km_number_at_risk_row_in_svg(tmp_path: Path) -> None:
+    paths = F.kaplan_meier(km_input(), tmp_path / "km", at_risk_times=[0, 10, 20, 30])
+    texts = svg_texts(paths.svg)
+    end = texts.index("Number at risk")  # the table title is drawn after the counts
+    assert texts[end - 10: end] == ["Placebo", "6-MP", "21", "15", "8", "4", "21", "8", "2", "0"]
+    assert "Time (months)" in texts
+
+
+def test_biodistribution_single_value_has_no_sd_and_no_warning(tmp_path: Path) -> None:
+    table = pd.DataFrame({"organ": ["liver", "liver", "spleen"], "timepoint": ["d1", "d1", "d4"],
+                          "suv_mean": [2.0, 4.0, 6.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        paths = F.biodistribution(table, tmp_path / "bio", group_order=["d4", "d1"])
+    texts = svg_texts(paths.svg)
+    assert texts.index("d4 (n = 1)") < texts.index("d1 (n = 2)")
+    check_png(paths.png, "biodistribution")
+
+
+def test_stem_with_dots_keeps_its_name(tmp_path: Path) -> None:
+    paths = F.waterfall(waterfall_table(), tmp_path / "cohort.v1")
+    assert paths.png.name == "cohort.v1.png" and paths.svg.name == "cohort.v1.svg"
+    assert paths.png.is_file() and paths.svg.is_file()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda s: F.scatter_suv_vs_percent(ihc_table(), s, y="suv_peak"), "column\\(s\\) 'suv_peak' missing"),
+        (lambda s: F.box_by_category(ihc_table().assign(suv_max="high"), s), "non-numeric value 'high'"),
+        (lambda s: F.waterfall(pd.DataFrame({"pct_change": [np.inf, 1.0], "response": ["PD", "SD"]}), s),
+         "infinite value"),
+        (lambda s: F.roc_curves([("x", [0, 50, 100], [0, 80, 100], 0.8, None)], s), "rates outside \\[0, 1\\]"),
+        (lambda s: F.roc_curves([("x", [0, 0.5, 1], [0, 1], 0.8, None)], s), "fpr has 3 values, tpr 2"),
+        (lambda s: F.roc_curves(roc_input(), s, cutoff_points=[("SUVmean", 0.1, 0.8, "x")]), "names curve 'SUVmean'"),
+        (lambda s: F.kaplan_meier({"a": ([1, -2], [1, 0])}, s), "negative time"),
+        (lambda s: F.kaplan_meier({"a": ([1, 2], [1, 2])}, s), "event flags other than 0/1"),
+        (lambda s: F.kaplan_meier({"a": ([1, 2, 3], [1, 0])}, s), "3 times but 2 event flags"),
+        (lambda s: F.kaplan_meier({"a": ([1, np.nan], [1, 0])}, s), "missing time or event flag"),
+    ],
+)
+def test_invalid_input_raises(call: Callable[[Path], F.FigurePaths], message: str, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        call(tmp_path / "fig")
+    assert list(tmp_path.iterdir()) == []  # nothing written, no temporary file left
