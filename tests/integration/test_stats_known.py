@@ -107,3 +107,19 @@ def test_unknown_variable_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixt
                  "--ihc", "", "--histology", "", "--outcomes", "", "-o", str(tmp_path / "s.csv")]) == 2
     err = capsys.readouterr().err
     assert "unknown variable 'suv_maxx'" in err and "analyses.diagnostic.variable" in err
+
+
+def test_ihc_rows_without_a_voi_are_listed() -> None:
+    tables = cohort_tables(6, 2)
+    ihc = pd.concat([tables["ihc"], pd.DataFrame([{"subject_id": "P01", "timepoint": "baseline",
+                                                   "lesion_id": "lesion_99", "marker": "IL2R",
+                                                   "percent_positive": 50.0, "intensity": "2+",
+                                                   "pattern": "mixed"}])])
+    data = CohortData(uptake=_uptake_from_truth(6, 2), ihc=ihc)
+    analyses = {name: {"enabled": name == "suv_vs_ihc"} for name in ("suv_vs_ihc", "suv_vs_response",
+                                                                     "treatment_change", "route", "diagnostic",
+                                                                     "survival", "heterogeneity")}
+    analyses["suv_vs_ihc"] = validate_config({})["analyses"]["suv_vs_ihc"]
+    table = run_analyses(data, analyses)
+    assert data.warnings == ["IHC rows without a VOI (ignored): P01/baseline/lesion_99"]
+    assert table["notes"].str.contains("P01/baseline/lesion_99").any()
