@@ -19,6 +19,9 @@ min_version("8.0")
 configfile: os.path.join(workflow.basedir, "configs", "config.yaml")
 
 
+report: "report/workflow.rst"
+
+
 # Validated exactly as the CLI validates it: a bad key or value is reported by its YAML path.
 CFG = validate_config(config, source="snakemake config")
 DATA_ROOT = Path(CFG["data_root"])

@@ -65,9 +65,10 @@ rule stats:
         inter_lesion=RESULTS / "cohort" / "inter_lesion.parquet",
         clinical=[repo_path(p) for p in CFG["clinical"].values() if p],
     output:
-        stats=RESULTS / "cohort" / "stats.csv",
-        biodistribution=RESULTS / "cohort" / "biodistribution.csv",
-        figures=directory(RESULTS / "cohort" / "figures"),
+        stats=report(RESULTS / "cohort" / "stats.csv", caption="../report/stats.rst", category="Statistics"),
+        biodistribution=report(RESULTS / "cohort" / "biodistribution.csv", category="Statistics"),
+        figures=report(directory(RESULTS / "cohort" / "figures"), patterns=["{name}.png"],
+                       caption="../report/figure.rst", category="Figures"),
     params:
         clinical=" ".join(f"--{k} {repo_path(v)}" for k, v in CFG["clinical"].items() if v),
     log:

@@ -101,3 +101,15 @@ def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_1: Path) 
             text = path.read_text(errors="ignore")
             assert str(ds.PatientID) not in text
             assert str(ds.PatientName) not in text
+
+
+def test_snakemake_report(repo: Path, workdir: Path) -> None:
+    # after the real run (tests in this module run in order): the run's provenance as a Snakemake report
+    proc = snakemake(repo, workdir, "--report", str(workdir / "report.zip"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import zipfile
+
+    with zipfile.ZipFile(workdir / "report.zip") as archive:
+        names = archive.namelist()
+    assert any(n.endswith("stats.csv") for n in names)
+    assert any(n.endswith("biodistribution.png") for n in names)
