@@ -14,7 +14,9 @@ demo: setup
 	$(BIN)/snakemake --snakefile Snakefile --configfile configs/config.yaml --cores $(CORES) \
 		--workflow-profile configs/profiles/local
 	@echo ""
-	@echo "petvoi demo finished. Results are under $$(pwd)/results/ (series index: results/index/series.csv)."
+	@echo "petvoi demo finished. Results are under $$(pwd)/results/"
+	@echo "Reports:"
+	@ls -1 $$(pwd)/results/reports/*.pdf $$(pwd)/results/reports/*.html
 
 test: setup
 	$(BIN)/ruff check pipeline tests bench

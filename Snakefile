@@ -73,6 +73,8 @@ rule all:
                                                        "deltas")],
         RESULTS / "cohort" / "response.csv",
         RESULTS / "cohort" / "stats.csv",
+        [RESULTS / "reports" / f"{s}.pdf" for s in SUBJECTS],
+        RESULTS / "reports" / "cohort.pdf",
 
 
 include: "rules/synth.smk"
@@ -81,3 +83,4 @@ include: "rules/suv.smk"
 include: "rules/vois.smk"
 include: "rules/texture.smk"
 include: "rules/response.smk"
+include: "rules/report.smk"

@@ -266,6 +266,33 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .errors import InvalidInputError
+    from .io import sanitise_name
+
+    config = load_config(args.config)
+    results = Path(args.results)
+    reports = Path(args.output_dir) if args.output_dir else results / "reports"
+    if args.cohort:
+        from .report.cohort import write_cohort_report
+
+        html, pdf = write_cohort_report(results_dir=results, samples=Path(args.samples), config=config,
+                                        output_html=reports / "cohort.html", deidentify=config["deidentify"])
+    else:
+        if not args.subject:
+            raise InvalidInputError("no subject given", attribute="SUBJECT", remedy="give a subject_id or --cohort")
+        from .report.patient import write_patient_report
+
+        html, pdf = write_patient_report(args.subject, results_dir=results, samples=Path(args.samples),
+                                         config=config, output_html=reports / f"{sanitise_name(args.subject)}.html",
+                                         deidentify=config["deidentify"])
+    print(html)
+    if pdf:
+        print(pdf)
+    return 0
+
+
 def _cmd_collect(args: argparse.Namespace) -> int:
     from .cohort import collect_study_tables
     from .config import load_sample_sheet
@@ -479,6 +506,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figures", metavar="DIR", help="figure folder (default: figures/ beside the output)")
     p.add_argument("-o", "--output", required=True, metavar="stats.csv")
     p.set_defaults(func=_cmd_stats)
+
+    p = sub.add_parser(
+        "report", help="per-patient report (HTML + PDF), or the cohort report with --cohort",
+        description="Writes REPORTS/SUBJECT.html (self-contained) and SUBJECT.pdf (A4): header with the SUV "
+                    "provenance, QC panel with every warning, coronal and sagittal MIPs on a common SUV window, "
+                    "lesion and organ tables and their changes, PERCIST/EORTC, RECIST 1.1/iRECIST, heterogeneity, "
+                    "IHC and histology. With --cohort: REPORTS/cohort.html and cohort.pdf. Prints the paths.")
+    p.add_argument("subject", metavar="SUBJECT", nargs="?", help="subject_id of the sample sheet")
+    p.add_argument("--cohort", action="store_true", help="write the cohort report instead")
+    p.add_argument("--config", required=True, metavar="CONFIG.yaml", help="e.g. results/config.resolved.yaml")
+    p.add_argument("--samples", required=True, metavar="samples.tsv")
+    p.add_argument("--results", default="results", metavar="DIR", help="results folder (default results)")
+    p.add_argument("--output-dir", metavar="DIR", help="reports folder (default RESULTS/reports)")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("collect", help="stack per-study tables into a cohort table (CSV or Parquet)")
     p.add_argument("--samples", required=True, metavar="samples.tsv")

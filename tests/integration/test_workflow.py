@@ -43,7 +43,7 @@ def test_dry_run_plans_every_stage(repo: Path, workdir: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     for rule in ("index", "suv", "ct", "vois", "uptake", "cohort_table", "texture", "heterogeneity", "inter_lesion",
-                 "deltas", "cohort_deltas", "recist", "stats"):
+                 "deltas", "cohort_deltas", "recist", "stats", "report", "cohort_report"):
         assert rule in out
     assert "synth" not in out  # synth.generate is false for a user cohort
 
@@ -89,6 +89,9 @@ def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_1: Path) 
     stats = pd.read_csv(workdir / "results" / "cohort" / "stats.csv")
     assert {"suv_vs_ihc", "diagnostic", "survival"} <= set(stats["endpoint"])  # one subject: rows say n, no crash
     assert (workdir / "results" / "cohort" / "figures" / "biodistribution.png").is_file()
+    for name in ("P01", "cohort"):
+        assert (workdir / "results" / "reports" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
+        assert "data:image/png;base64," in (workdir / "results" / "reports" / f"{name}.html").read_text()
     response = pd.read_csv(workdir / "results" / "cohort" / "response.csv")
     assert list(response["timepoint"]) == ["baseline", "on_treatment"]
     # no patient identifier from the DICOM header reaches outputs or logs
