@@ -109,6 +109,8 @@ def run_suv(series_dir: Path, output: Path, options: SuvOptions, *, workers: int
         "petvoi_version": __version__,
         "series_instance_uid": str(series.headers[0].get("SeriesInstanceUID", "")),
         "frame_of_reference_uid": str(series.headers[0].get("FrameOfReferenceUID", "")),
+        "manufacturer": str(series.headers[0].get("Manufacturer", "")),
+        "manufacturer_model_name": str(series.headers[0].get("ManufacturerModelName", "")),
         "sop_class_uid": series.sop_class_uid,
         "transfer_syntax_uid": series.transfer_syntax_uid,
         "n_frames": len(series.frames),

@@ -141,6 +141,7 @@ def test_synthetic_cohort_truth_all_vendors_and_tracers(cohort_3: Path, tmp_path
             mean = float(suv[labels == voi["label"]].astype(np.float64).mean())
             assert mean == pytest.approx(voi["suv_mean"], rel=1e-5), (study, voi["name"])
         seen.add((truth["nuclide"], truth["vendor"]))
+        assert sidecar["manufacturer"] == truth["manufacturer"]  # the report header's scanner
         assert 0.1 < sidecar["activity_balance"] <= 1.05  # torso phantom: ~0.29 of the dose in the FOV
     assert {n for n, _ in seen} == {"F18", "Ga68", "Zr89"}
     assert {v for _, v in seen} == {"siemens", "ge", "philips"}
