@@ -1,0 +1,1 @@
+"""Plasma-input and reference-tissue kinetic modelling (compartment models, graphical methods, fits)."""
