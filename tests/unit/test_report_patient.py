@@ -119,7 +119,7 @@ def test_html_is_self_contained_and_complete(report: dict) -> None:
                  report["context"]["config_hash"], "[18F]AlF-RESCA-IL2"):
         assert text in html
     assert "Kinetics" not in html  # no kinetics.csv in the subject's folder
-    assert report["context"]["header"][0]["scanner"] == "not recorded"
+    assert report["context"]["header"][0]["scanner"].startswith("SIEMENS")  # Manufacturer + model from suv.json
     positions = [html.index(f'id="{section}"') for section in ("qc", "mip", "lesions", "organs", "changes",
                                                                  "response", "heterogeneity", "pathology")]
     assert positions == sorted(positions)
