@@ -293,6 +293,37 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tacs(args: argparse.Namespace) -> int:
+    from .kinetics.stage import run_tacs
+
+    table = run_tacs(Path(args.pet4d), Path(args.vois), Path(args.output))
+    log.info("TACs of %d VOIs x %d frames -> %s", table["name"].nunique(), table["frame"].nunique(), args.output)
+    return 0
+
+
+def _cmd_kinetics(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .kinetics.blood import build_input_function
+    from .kinetics.stage import run_kinetics
+    from .suv.nuclides import get_nuclide
+
+    blood = None
+    if args.blood:
+        half_life = get_nuclide(args.nuclide).half_life_s if args.nuclide else None
+        blood = build_input_function(pd.read_csv(args.blood), decay_corrected=not args.blood_not_decay_corrected,
+                                     half_life_s=half_life, kind=args.input_kind, delay_s=args.delay,
+                                     parent_model=None if args.input_kind != "parent_plasma" else "hill",
+                                     source=args.blood)
+    table = run_kinetics(Path(args.tacs), Path(args.output), models=args.model, blood=blood,
+                         reference=args.reference, t_star_min=args.t_star)
+    failed = table.loc[~table["converged"].astype(bool), ["name", "model"]].drop_duplicates()
+    for row in failed.itertuples():
+        log.warning("%s %s: fit did not converge (flagged in the table)", row.name, row.model)
+    log.info("%d parameter rows -> %s", len(table), args.output)
+    return 0
+
+
 def _cmd_collect(args: argparse.Namespace) -> int:
     from .cohort import collect_study_tables
     from .config import load_sample_sheet
@@ -520,6 +551,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default="results", metavar="DIR", help="results folder (default results)")
     p.add_argument("--output-dir", metavar="DIR", help="reports folder (default RESULTS/reports)")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("tacs", help="time-activity curves per VOI from a dynamic SUV volume")
+    p.add_argument("--pet4d", required=True, metavar="suv.nii.gz", help="4D SUV volume with its suv.json frame table")
+    p.add_argument("--vois", required=True, metavar="vois.nii.gz")
+    p.add_argument("-o", "--output", required=True, metavar="tacs.csv")
+    p.set_defaults(func=_cmd_tacs)
+
+    p = sub.add_parser("kinetics", help="kinetic models (1TCM, 2TCM, Logan, Patlak, SRTM, reference Logan, MRTM)",
+                       description="One row per VOI, model and parameter with standard errors, macro-parameters "
+                                   "(VT, VND, BPND, Ki), AIC/AICc, t* of graphical methods and convergence; a fit "
+                                   "that did not converge is flagged, never silent.")
+    p.add_argument("--tacs", required=True, metavar="tacs.csv")
+    p.add_argument("--model", action="append", required=True,
+                   choices=["1tcm", "2tcm", "2tcm_irr", "logan", "patlak", "srtm", "logan_ref", "mrtm"])
+    p.add_argument("--blood", metavar="blood.csv",
+                   help="time_s, whole_blood, plasma, parent_fraction (kBq/mL columns *_kbq_ml)")
+    p.add_argument("--input-kind", choices=["parent_plasma", "total_plasma", "whole_blood"], default="parent_plasma")
+    p.add_argument("--blood-not-decay-corrected", action="store_true", help="decay-correct the samples to injection")
+    p.add_argument("--nuclide", help="nuclide key for decay correction of the samples (e.g. F18)")
+    p.add_argument("--delay", type=float, default=0.0, metavar="S", help="input delay in seconds")
+    p.add_argument("--reference", metavar="VOI", help="reference region for SRTM, reference Logan, MRTM")
+    p.add_argument("--t-star", type=float, metavar="MIN", help="graphical methods: start of the fit window (min)")
+    p.add_argument("-o", "--output", required=True, metavar="kinetics.csv")
+    p.set_defaults(func=_cmd_kinetics)
 
     p = sub.add_parser("collect", help="stack per-study tables into a cohort table (CSV or Parquet)")
     p.add_argument("--samples", required=True, metavar="samples.tsv")
