@@ -324,6 +324,15 @@ def _cmd_kinetics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pk(args: argparse.Namespace) -> int:
+    from .config import load_sample_sheet
+    from .kinetics.stage import run_pk
+
+    table = run_pk(load_sample_sheet(args.samples), args.template, Path(args.output))
+    log.info("%d PK rows -> %s", len(table), args.output)
+    return 0
+
+
 def _cmd_collect(args: argparse.Namespace) -> int:
     from .cohort import collect_study_tables
     from .config import load_sample_sheet
@@ -575,6 +584,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--t-star", type=float, metavar="MIN", help="graphical methods: start of the fit window (min)")
     p.add_argument("-o", "--output", required=True, metavar="kinetics.csv")
     p.set_defaults(func=_cmd_kinetics)
+
+    p = sub.add_parser("pk", help="multi-day PK from static scans (e.g. 89Zr): AUC, effective and biological half-life",
+                       description="Scans of a subject after one injection (same injection datetime in suv.json) "
+                                   "form a time-activity curve in days per VOI: AUC (trapezoid plus the tail from "
+                                   "the terminal effective half-life) and effective/biological half-lives.")
+    p.add_argument("--samples", required=True, metavar="samples.tsv")
+    p.add_argument("--template", required=True, help="e.g. results/{subject}/{timepoint}")
+    p.add_argument("-o", "--output", required=True, metavar="pk.csv")
+    p.set_defaults(func=_cmd_pk)
 
     p = sub.add_parser("collect", help="stack per-study tables into a cohort table (CSV or Parquet)")
     p.add_argument("--samples", required=True, metavar="samples.tsv")

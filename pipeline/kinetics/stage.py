@@ -160,3 +160,52 @@ def run_kinetics(tacs_path: Path, output: Path, *, models: Sequence[str], blood:
     table = pd.DataFrame(rows, columns=KINETICS_COLUMNS)
     write_csv(output, table)
     return table
+
+
+def run_pk(samples: pd.DataFrame, template: str, output: Path, *, half_life_s: float | None = None) -> pd.DataFrame:
+    """Multi-day PK from static scans: scans of a subject that share one injection form a curve.
+
+    Parameters
+    ----------
+    samples : DataFrame
+        Validated sample sheet.
+    template : str
+        Folder of each study's ``uptake.csv`` and ``suv.json``, with ``{subject}`` and ``{timepoint}``.
+    output : Path
+        ``pk.csv``: one row per subject, injection and VOI (AUC, effective and biological half-lives);
+        injections with fewer than two scans are listed with a note instead.
+    half_life_s : float, optional
+        Physical half-life; default: the one in the sidecars.
+    """
+    from .pk import pk_table
+
+    rows, notes = [], []
+    for row in samples.itertuples(index=False):
+        folder = Path(template.format(subject=row.subject_id, timepoint=row.timepoint))
+        uptake, sidecar_file = folder / "uptake.csv", folder / "suv.json"
+        if not (uptake.is_file() and sidecar_file.is_file()):
+            raise InvalidInputError("uptake.csv or suv.json missing", source=str(folder),
+                                    remedy="run `petvoi suv` and `petvoi uptake` for this study first")
+        sidecar = json.loads(sidecar_file.read_text("utf-8"))
+        table = pd.read_csv(uptake)
+        factor = float(np.atleast_1d(suv_to_kbq_ml_factor(sidecar))[0])
+        for voi in table.itertuples(index=False):
+            rows.append({"subject_id": row.subject_id, "injection": sidecar.get("injection_datetime"),
+                         "timepoint": row.timepoint, "voi": voi.name, "kind": voi.kind,
+                         "time_days": float(sidecar["uptake_time_s"]) / 86400.0,
+                         "activity_kbq_ml": float(voi.suv_mean) * factor, "suv_mean": float(voi.suv_mean),
+                         "half_life_s": float(half_life_s or sidecar["half_life_s"])})
+    scans = pd.DataFrame(rows)
+    results = []
+    for (subject, injection), group in scans.groupby(["subject_id", "injection"], sort=True):
+        n_scans = group["timepoint"].nunique()
+        if n_scans < 2:
+            notes.append({"subject_id": subject, "injection": injection, "voi": "", "kind": "",
+                          "note": f"{n_scans} scan after this injection: no PK curve"})
+            continue
+        table = pk_table(group, decay_corrected=True, half_life_s=float(group["half_life_s"].iloc[0]))
+        table.insert(1, "injection", injection)
+        results.append(table)
+    out = pd.concat([*results, pd.DataFrame(notes)], ignore_index=True) if results or notes else pd.DataFrame()
+    write_csv(output, out)
+    return out

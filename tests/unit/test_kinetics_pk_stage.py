@@ -1,0 +1,45 @@
+"""`petvoi pk`: scans after one injection form a curve; single scans are listed with a note."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.kinetics.stage import run_pk
+
+T_BIO_DAYS = 3.0  # the decay-corrected curve falls with the biological half-life
+HALF_LIFE_S = 282276.0  # 89Zr
+
+
+def _study(root: Path, subject: str, timepoint: str, injection: str, day: float) -> None:
+    folder = root / subject / timepoint
+    folder.mkdir(parents=True)
+    suv = 5.0 * math.exp(-math.log(2) * day / T_BIO_DAYS)
+    pd.DataFrame({"name": ["liver"], "kind": ["reference"], "suv_mean": [suv]}).to_csv(folder / "uptake.csv",
+                                                                                        index=False)
+    sidecar = {"injection_datetime": injection, "uptake_time_s": day * 86400.0, "half_life_s": HALF_LIFE_S,
+               "suv_kind": "bw", "suv_factor": 1e-3, "injected_dose_bq": 37e6, "normaliser_value": 70000.0,
+               "decay_correction": "START", "decay_factor": 2 ** (day * 86400.0 / HALF_LIFE_S)}
+    (folder / "suv.json").write_text(json.dumps(sidecar))
+
+
+def test_three_scans_after_one_injection(tmp_path: Path) -> None:
+    inj = "2025-01-01T10:00:00+01:00"
+    for tp, day in (("d1", 1.0), ("d3", 3.0), ("d6", 6.0)):
+        _study(tmp_path, "P01", tp, inj, day)
+    _study(tmp_path, "P02", "d1", "2025-02-01T10:00:00+01:00", 1.0)
+    sheet = pd.DataFrame({"subject_id": ["P01", "P01", "P01", "P02"], "timepoint": ["d1", "d3", "d6", "d1"]})
+    table = run_pk(sheet, str(tmp_path / "{subject}" / "{timepoint}"), tmp_path / "pk.csv")
+    p01 = table[(table["subject_id"] == "P01") & (table["voi"] == "liver")].iloc[0]
+    t_phys_days = HALF_LIFE_S / 86400.0
+    t_eff_col = [c for c in table.columns if c.startswith("t_eff")][0]
+    t_bio_col = [c for c in table.columns if c.startswith("t_bio")][0]
+    assert p01[t_eff_col] == pytest.approx(1.0 / (1.0 / T_BIO_DAYS + 1.0 / t_phys_days), rel=1e-9)
+    assert p01[t_bio_col] == pytest.approx(T_BIO_DAYS, rel=1e-9)
+    p02 = table[table["subject_id"] == "P02"].iloc[0]
+    assert "1 scan after this injection" in p02["note"]
+    assert (tmp_path / "pk.csv").is_file()
