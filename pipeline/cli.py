@@ -44,6 +44,13 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int]
 def _cmd_synth(args: argparse.Namespace) -> int:
     from .synthetic import generate_cohort
 
+    if args.dynamic:
+        from .synthetic.kinetic import write_kinetic_study
+
+        truth = write_kinetic_study(Path(args.out), seed=args.seed)
+        log.info("wrote a dynamic PET study (%d VOIs with known 2TCM rates), blood.csv and truth.json under %s",
+                 len(truth.get("vois", [])), args.out)
+        return 0
     summary = generate_cohort(Path(args.out), n_subjects=args.subjects, seed=args.seed, noise_sd=args.noise)
     log.info("wrote %d studies of %d subjects under %s", len(summary.study_dirs), len(summary.subject_ids), args.out)
     return 0
@@ -377,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, identical bytes (default 0)")
     p.add_argument("--noise", type=float, default=0.0, metavar="SD",
                    help="relative Gaussian noise SD on PET activity (default 0: noiseless)")
+    p.add_argument("--dynamic", action="store_true",
+                   help="write one dynamic PET study (28 frames, 90 min) with VOIs of known 2TCM rates, a blood "
+                        "table and truth.json instead of the cohort")
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("index", help="index a DICOM tree: one row per series",

@@ -36,8 +36,12 @@ _IMPLEMENTATION_VERSION = "PETVOI_SYNTH_1"
 
 
 def make_uid(*parts: object) -> str:
-    """A UID derived deterministically from ``parts`` (seed, subject, role, index...)."""
-    return generate_uid(entropy_srcs=["petvoi.synthetic", *(str(p) for p in parts)])
+    """A UID derived deterministically from ``parts`` (seed, subject, role, index...).
+
+    The parts are joined with a separator before hashing (pydicom concatenates its entropy sources,
+    so ("1", "10") and ("11", "0") would otherwise give the same UID).
+    """
+    return generate_uid(entropy_srcs=["|".join(["petvoi.synthetic", *(str(p) for p in parts)])])
 
 
 def ds_str(value: float) -> str:
