@@ -161,19 +161,10 @@ def _cmd_texture(args: argparse.Namespace) -> int:
 
 
 def _cmd_heterogeneity(args: argparse.Namespace) -> int:
-    from .dicom.geometry import read_nifti
-    from .errors import InvalidInputError
-    from .io import write_csv
-    from .metrics.heterogeneity import heterogeneity_table
-    from .voi.catalogue import read_voiset
+    from .metrics.stage import run_heterogeneity
 
-    suv, geometry = read_nifti(args.suv)
-    voiset = read_voiset(args.vois)
-    if suv.ndim != 3 or not voiset.geometry.same_grid(geometry):
-        raise InvalidInputError("VOI set and SUV image are not on one 3D grid", source=args.vois,
-                                remedy="build the VOIs with `petvoi vois --pet` on this SUV image")
-    write_csv(args.output, heterogeneity_table(suv, voiset, bin_width=args.bin_width))
-    log.info("heterogeneity of %d VOIs -> %s", len(voiset), args.output)
+    table = run_heterogeneity(Path(args.suv), Path(args.vois), Path(args.output), bin_width=args.bin_width)
+    log.info("heterogeneity of %d VOIs -> %s", len(table), args.output)
     return 0
 
 

@@ -12,7 +12,7 @@ from ..io import write_csv, write_json
 from ..voi.catalogue import read_voiset
 from .uptake import read_sidecar, uptake_table
 
-__all__ = ["run_uptake"]
+__all__ = ["run_uptake", "run_heterogeneity"]
 
 
 def run_uptake(suv_path: Path, vois_path: Path, output: Path, *, exclude_tumours_from_organs: bool = True,
@@ -55,4 +55,24 @@ def run_uptake(suv_path: Path, vois_path: Path, output: Path, *, exclude_tumours
     write_csv(output, table)
     provenance = {**table.attrs.get("provenance", {}), "suv": Path(suv_path).name, "vois": Path(vois_path).name}
     write_json(Path(output).with_suffix(".json"), provenance)
+    return table
+
+
+def run_heterogeneity(suv_path: Path, vois_path: Path, output: Path, *, bin_width: float = 0.25) -> pd.DataFrame:
+    """Per-VOI CoV, AUC-CSH and histogram entropy (:mod:`.heterogeneity`), written as CSV (atomically).
+
+    Raises
+    ------
+    InvalidInputError
+        When the VOI set and the SUV image are not on one 3D grid.
+    """
+    from .heterogeneity import heterogeneity_table
+
+    suv, geometry = read_nifti(suv_path)
+    voiset = read_voiset(vois_path)
+    if suv.ndim != 3 or not voiset.geometry.same_grid(geometry):
+        raise InvalidInputError("VOI set and SUV image are not on one 3D grid", source=str(vois_path),
+                                remedy="build the VOIs with `petvoi vois --pet` on this SUV image")
+    table = heterogeneity_table(suv, voiset, bin_width=bin_width)
+    write_csv(output, table)
     return table

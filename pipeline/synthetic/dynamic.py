@@ -22,7 +22,7 @@ Files: ``PT_F<tt>_<kkkk>.dcm`` (frame ``tt``, slice ``kkkk``, 1-based).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -50,7 +50,7 @@ from .geometry import Shape
 from .raster import Grid, rasterise
 from .vendors import VENDORS, frame_reference_time_ms
 
-__all__ = ["DEFAULT_FRAME_DURATIONS_S", "DYNAMIC_GRID", "DynamicPet", "default_activity_bq_ml",
+__all__ = ["DEFAULT_FRAME_DURATIONS_S", "DYNAMIC_GRID", "DynamicPet", "default_activity_bq_ml", "write_dynamic_series",
            "write_dynamic_pet"]
 
 #: 6 x 10 s, 3 x 60 s, 2 x 300 s (14 min).
@@ -149,6 +149,82 @@ def _radiopharmaceutical(nuclide_key: str, injection: datetime, dose_bq: float) 
     return item
 
 
+def write_dynamic_series(out_dir: Path, frame_bq_ml: Callable[[int], NDArray[np.float64]],
+                         starts: NDArray[np.float64], durations: NDArray[np.float64], *, grid: Grid, nuclide: str,
+                         dose_bq: float, weight_kg: float, scan_start: datetime, seed: int, role: str,
+                         description: str, rng_key: int
+                         ) -> tuple[list[Path], str, NDArray[np.float64], list[EncodedPet], float]:
+    """Write the DICOM files of a dynamic PET series, one file per slice and frame (Units BQML, START).
+
+    Parameters
+    ----------
+    out_dir : Path
+        Series folder.
+    frame_bq_ml : callable
+        ``frame_bq_ml(t)`` gives frame ``t``'s activity (Bq/mL, decay-corrected to injection), (z, y, x).
+    starts, durations : ndarray
+        Frame starts from injection (= ``scan_start``) and durations (s).
+    grid, nuclide, dose_bq, weight_kg, scan_start, seed
+        As for :func:`write_dynamic_pet`.
+    role : str
+        Distinguishes the UIDs of different synthetic series of one seed.
+    description : str
+        SeriesDescription.
+    rng_key : int
+        Second seed of the per-slice quantisation.
+
+    Returns
+    -------
+    tuple
+        (paths, series UID, FrameReferenceTime written per frame (ms), encoded frames, half-life (s)).
+    """
+    half_life = get_nuclide(nuclide).half_life_s
+    vendor = VENDORS["siemens"]
+    n_frames, n_slices = durations.size, grid.shape[0]
+    rng = np.random.default_rng([seed, rng_key])
+    study = _study(seed, scan_start, weight_kg)
+    series_uid = make_uid(seed, role, "series")
+    series = SeriesHeader("PT", series_uid, 3, description, scan_start)
+    ds = image_series_template(PET_IMAGE_STORAGE, study, series, grid, signed=True, bits_stored=16,
+                               content=scan_start, acquisition=scan_start, image_type=["ORIGINAL", "PRIMARY"])
+    ds.SeriesType = ["DYNAMIC", "IMAGE"]
+    ds.Units = "BQML"
+    ds.CountsSource = "EMISSION"
+    ds.NumberOfSlices = n_slices
+    ds.NumberOfTimeSlices = n_frames
+    ds.CorrectedImage = ["NORM", "DTIM", "ATTN", "SCAT", "DECY", "RAN"]
+    ds.DecayCorrection = "START"
+    ds.RandomsCorrectionMethod = "DLYD"
+    ds.AttenuationCorrectionMethod = "CT-based"
+    ds.ReconstructionMethod = "OSEM 3i21s"
+    ds.CollimatorType = "NONE"
+    ds.RadiopharmaceuticalInformationSequence = [_radiopharmaceutical(nuclide, scan_start, dose_bq)]
+
+    paths: list[Path] = []
+    encoded_frames: list[EncodedPet] = []
+    frt_written = np.empty(n_frames)
+    for t in range(n_frames):
+        encoded = encode_pet(frame_bq_ml(t), 1.0, rng)
+        encoded_frames.append(encoded)
+        frame_start = scan_start + timedelta(seconds=float(starts[t]))
+        frt = ds_str(frame_reference_time_ms(vendor, float(starts[t]), float(durations[t]), half_life))
+        frt_written[t] = float(frt)
+        ds.AcquisitionDate, ds.AcquisitionTime = da_str(frame_start), tm_str(frame_start)
+        ds.AcquisitionDateTime = dt_str(frame_start)
+        ds.ActualFrameDuration = int(round(durations[t] * 1000.0))
+        ds.FrameReferenceTime = frt
+        ds.DecayFactor = ds_str(2.0 ** (float(frt) / 1000.0 / half_life))
+
+        def per_slice(item: Dataset, k: int, t: int = t, encoded: EncodedPet = encoded) -> None:
+            item.RescaleSlope = encoded.slope_strings[k]
+            item.InstanceNumber = t * n_slices + k + 1
+            item.ImageIndex = t * n_slices + k + 1
+
+        uids = [make_uid(seed, role, "PT", t, k) for k in range(n_slices)]
+        paths.extend(write_slices(ds, grid, encoded.stored, out_dir, f"PT_F{t + 1:02d}", uids, per_slice))
+    return paths, series_uid, frt_written, encoded_frames, half_life
+
+
 def write_dynamic_pet(out_dir: str | Path, *, frame_durations_s: Sequence[float] = DEFAULT_FRAME_DURATIONS_S,
                       activity_bq_ml: Sequence[float] | None = None, grid: Grid = DYNAMIC_GRID,
                       nuclide: str = "F18", dose_bq: float = 185e6, weight_kg: float = 70.0,
@@ -191,57 +267,14 @@ def write_dynamic_pet(out_dir: str | Path, *, frame_durations_s: Sequence[float]
         activity = np.asarray(activity_bq_ml, dtype=np.float64)
         if activity.shape != durations.shape or (activity <= 0).any():
             raise ValueError("activity_bq_ml needs one positive value per frame")
-    out_dir = Path(out_dir)
-    half_life = get_nuclide(nuclide).half_life_s
-    vendor = VENDORS["siemens"]
-    n_frames, n_slices = durations.size, grid.shape[0]
-
     radius = 0.35 * min(grid.shape[1] * grid.spacing[1], grid.shape[2] * grid.spacing[2])
     cylinder = Shape("elliptic_cylinder", (0.0, 0.0, 0.0), (radius, radius, 10.0 * grid.shape[0] * grid.spacing[0]))
     labels, _ = rasterise([cylinder], grid)
     mask = labels == 1
-
-    rng = np.random.default_rng([seed, 0xD1])
-    study = _study(seed, scan_start, weight_kg)
-    series_uid = make_uid(seed, "dynamic", "series")
-    series = SeriesHeader("PT", series_uid, 3, "PET dynamic (synthetic)", scan_start)
-    ds = image_series_template(PET_IMAGE_STORAGE, study, series, grid, signed=True, bits_stored=16,
-                               content=scan_start, acquisition=scan_start, image_type=["ORIGINAL", "PRIMARY"])
-    ds.SeriesType = ["DYNAMIC", "IMAGE"]
-    ds.Units = "BQML"
-    ds.CountsSource = "EMISSION"
-    ds.NumberOfSlices = n_slices
-    ds.NumberOfTimeSlices = n_frames
-    ds.CorrectedImage = ["NORM", "DTIM", "ATTN", "SCAT", "DECY", "RAN"]
-    ds.DecayCorrection = "START"
-    ds.RandomsCorrectionMethod = "DLYD"
-    ds.AttenuationCorrectionMethod = "CT-based"
-    ds.ReconstructionMethod = "OSEM 3i21s"
-    ds.CollimatorType = "NONE"
-    ds.RadiopharmaceuticalInformationSequence = [_radiopharmaceutical(nuclide, scan_start, dose_bq)]
-
-    paths: list[Path] = []
-    encoded_frames: list[EncodedPet] = []
-    frt_written = np.empty(n_frames)
-    for t in range(n_frames):
-        encoded = encode_pet(np.where(mask, activity[t], 0.0), 1.0, rng)
-        encoded_frames.append(encoded)
-        frame_start = scan_start + timedelta(seconds=float(starts[t]))
-        frt = ds_str(frame_reference_time_ms(vendor, float(starts[t]), float(durations[t]), half_life))
-        frt_written[t] = float(frt)
-        ds.AcquisitionDate, ds.AcquisitionTime = da_str(frame_start), tm_str(frame_start)
-        ds.AcquisitionDateTime = dt_str(frame_start)
-        ds.ActualFrameDuration = int(round(durations[t] * 1000.0))
-        ds.FrameReferenceTime = frt
-        ds.DecayFactor = ds_str(2.0 ** (float(frt) / 1000.0 / half_life))
-
-        def per_slice(item: Dataset, k: int, t: int = t, encoded: EncodedPet = encoded) -> None:
-            item.RescaleSlope = encoded.slope_strings[k]
-            item.InstanceNumber = t * n_slices + k + 1
-            item.ImageIndex = t * n_slices + k + 1
-
-        uids = [make_uid(seed, "dynamic", "PT", t, k) for k in range(n_slices)]
-        paths.extend(write_slices(ds, grid, encoded.stored, out_dir, f"PT_F{t + 1:02d}", uids, per_slice))
-
+    series = write_dynamic_series(Path(out_dir), lambda t: np.where(mask, activity[t], 0.0), starts, durations,
+                                  grid=grid, nuclide=nuclide, dose_bq=dose_bq, weight_kg=weight_kg,
+                                  scan_start=scan_start, seed=seed, role="dynamic",
+                                  description="PET dynamic (synthetic)", rng_key=0xD1)
+    paths, series_uid, frt_written, encoded_frames, half_life = series
     return DynamicPet(tuple(paths), series_uid, grid, scan_start, durations, starts, frt_written, activity, mask,
                       tuple(encoded_frames), half_life)

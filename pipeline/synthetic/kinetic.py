@@ -24,21 +24,16 @@ Each VOI's activity in a frame is the frame average of ``(1 - vB) CT + vB Cp`` f
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydicom.dataset import Dataset
 
 from ..dicom.geometry import Geometry, write_nifti
+from ..kinetics.fit import compartment_macro
 from ..kinetics.models import feng_input, simulate_frames, standard_frames
-from ..suv.nuclides import get_nuclide
-from .dicom_common import SeriesHeader, da_str, ds_str, dt_str, image_series_template, make_uid, tm_str, write_slices
-from .dicom_pet import PET_IMAGE_STORAGE, encode_pet
-from .dynamic import _SCAN_START, DYNAMIC_GRID, _radiopharmaceutical, _study
-from .vendors import VENDORS, frame_reference_time_ms
+from .dynamic import _SCAN_START, DYNAMIC_GRID, write_dynamic_series
 
 __all__ = ["KINETIC_VOIS", "write_kinetic_study"]
 
@@ -48,12 +43,6 @@ KINETIC_VOIS: dict[int, tuple[str, str, dict[str, float]]] = {
     2: ("medium_binding", "2tcm", {"K1": 0.12, "k2": 0.20, "k3": 0.10, "k4": 0.05, "vB": 0.04}),
     3: ("low_binding", "2tcm", {"K1": 0.05, "k2": 0.10, "k3": 0.04, "k4": 0.03, "vB": 0.03}),
 }
-
-
-def _vt(model: str, p: dict[str, float]) -> float:
-    if model == "1tcm":
-        return p["K1"] / p["k2"]
-    return p["K1"] / p["k2"] * (1.0 + p["k3"] / p["k4"])
 
 
 def _label_map() -> np.ndarray:
@@ -98,48 +87,15 @@ def write_kinetic_study(out_dir: str | Path, *, seed: int = 0) -> dict[str, Any]
     tacs = {label: simulate_frames(model, params, fs_min, fe_min, feng_input)
             for label, (_, model, params) in KINETIC_VOIS.items()}
 
-    half_life = get_nuclide(nuclide).half_life_s
-    vendor = VENDORS["siemens"]
-    n_frames, n_slices = durations.size, grid.shape[0]
-    rng = np.random.default_rng([seed, 0x4B1])
-    study = _study(seed, scan_start, 70.0)
-    series = SeriesHeader("PT", make_uid(seed, "kinetic", "series"), 3, "PET dynamic kinetic (synthetic)", scan_start)
-    ds = image_series_template(PET_IMAGE_STORAGE, study, series, grid, signed=True, bits_stored=16,
-                               content=scan_start, acquisition=scan_start, image_type=["ORIGINAL", "PRIMARY"])
-    ds.SeriesType = ["DYNAMIC", "IMAGE"]
-    ds.Units = "BQML"
-    ds.CountsSource = "EMISSION"
-    ds.NumberOfSlices = n_slices
-    ds.NumberOfTimeSlices = n_frames
-    ds.CorrectedImage = ["NORM", "DTIM", "ATTN", "SCAT", "DECY", "RAN"]
-    ds.DecayCorrection = "START"
-    ds.RandomsCorrectionMethod = "DLYD"
-    ds.AttenuationCorrectionMethod = "CT-based"
-    ds.ReconstructionMethod = "OSEM 3i21s"
-    ds.CollimatorType = "NONE"
-    ds.RadiopharmaceuticalInformationSequence = [_radiopharmaceutical(nuclide, scan_start, 185e6)]
-
-    dicom_dir = out / "dicom"
-    for t in range(n_frames):
+    def frame_bq_ml(t: int) -> np.ndarray:
         bq_ml = np.zeros(labels.shape)
         for label, tac in tacs.items():
             bq_ml[labels == label] = tac[t] * 1000.0  # kBq/mL -> Bq/mL
-        encoded = encode_pet(bq_ml, 1.0, rng)
-        frame_start = scan_start + timedelta(seconds=float(starts[t]))
-        frt = ds_str(frame_reference_time_ms(vendor, float(starts[t]), float(durations[t]), half_life))
-        ds.AcquisitionDate, ds.AcquisitionTime = da_str(frame_start), tm_str(frame_start)
-        ds.AcquisitionDateTime = dt_str(frame_start)
-        ds.ActualFrameDuration = int(round(durations[t] * 1000.0))
-        ds.FrameReferenceTime = frt
-        ds.DecayFactor = ds_str(2.0 ** (float(frt) / 1000.0 / half_life))
+        return bq_ml
 
-        def per_slice(item: Dataset, k: int, t: int = t, slopes: list[str] = encoded.slope_strings) -> None:
-            item.RescaleSlope = slopes[k]
-            item.InstanceNumber = t * n_slices + k + 1
-            item.ImageIndex = t * n_slices + k + 1
-
-        uids = [make_uid(seed, "kinetic", "PT", f"{t}.{k}") for k in range(n_slices)]
-        write_slices(ds, grid, encoded.stored, dicom_dir, f"PT_F{t + 1:02d}", uids, per_slice)
+    write_dynamic_series(out / "dicom", frame_bq_ml, starts, durations, grid=grid, nuclide=nuclide, dose_bq=185e6,
+                         weight_kg=70.0, scan_start=scan_start, seed=seed, role="kinetic",
+                         description="PET dynamic kinetic (synthetic)", rng_key=0x4B1)
 
     geometry = Geometry(grid.shape, tuple(grid.spacing[::-1]), grid.origin, np.eye(3))  # type: ignore[arg-type]
     write_nifti(out / "vois.nii.gz", labels, geometry)
@@ -150,7 +106,7 @@ def write_kinetic_study(out_dir: str | Path, *, seed: int = 0) -> dict[str, Any]
     truth: dict[str, Any] = {
         "input": "feng_input (kBq/mL, decay-corrected to injection)",
         "frames": {"start_s": starts.tolist(), "duration_s": durations.tolist()},
-        "vois": {name: {"label": label, "model": model, "params": params, "VT": _vt(model, params),
+        "vois": {name: {"label": label, "model": model, "params": params, "VT": compartment_macro(model, params)["VT"],
                         "tac_kbq_ml": tacs[label].tolist()}
                  for label, (name, model, params) in KINETIC_VOIS.items()},
         "paths": {"dicom": "dicom", "mask": "vois.nii.gz", "blood": "blood.csv"},
