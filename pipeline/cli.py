@@ -300,21 +300,34 @@ def _cmd_tacs(args: argparse.Namespace) -> int:
 
 
 def _cmd_kinetics(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from .kinetics.blood import build_input_function
-    from .kinetics.stage import run_kinetics
+    from .errors import InvalidInputError
+    from .kinetics.stage import load_input, run_kinetics
     from .suv.nuclides import get_nuclide
 
     blood = None
+    delay_voi = None
     if args.blood:
+        if args.delay == "fit":
+            delay_s, delay_voi = 0.0, args.delay_voi
+            if not delay_voi:
+                raise InvalidInputError("--delay fit needs the VOI to fit it on", attribute="--delay-voi",
+                                        remedy="name a high-flow VOI of tacs.csv")
+        else:
+            try:
+                delay_s = float(args.delay)
+            except ValueError:
+                raise InvalidInputError(f"--delay {args.delay!r} is neither seconds nor 'fit'", attribute="--delay",
+                                        remedy="give seconds, e.g. --delay 8, or --delay fit") from None
         half_life = get_nuclide(args.nuclide).half_life_s if args.nuclide else None
-        blood = build_input_function(pd.read_csv(args.blood), decay_corrected=not args.blood_not_decay_corrected,
-                                     half_life_s=half_life, kind=args.input_kind, delay_s=args.delay,
-                                     parent_model=None if args.input_kind != "parent_plasma" else "hill",
-                                     source=args.blood)
+        parent_model = None if args.parent_model == "none" else args.parent_model
+        blood = load_input(Path(args.blood), decay_corrected=not args.blood_not_decay_corrected, half_life_s=half_life,
+                           kind=args.input_kind, parent_model=parent_model,
+                           ratio_model=args.ratio_model, delay_s=delay_s, dispersion_tau_s=args.dispersion_tau,
+                           idif_voi=args.idif, idif_min_time_s=args.idif_min_time * 60.0, tacs_path=Path(args.tacs))
     table = run_kinetics(Path(args.tacs), Path(args.output), models=args.model, blood=blood,
-                         reference=args.reference, t_star_min=args.t_star)
+                         reference=args.reference, t_star_min=args.t_star, delay_voi=delay_voi, idif_voi=args.idif,
+                         exclude=args.exclude or (),
+                         sidecar={"blood_table": args.blood, "nuclide": args.nuclide})
     failed = table.loc[~table["converged"].astype(bool), ["name", "model"]].drop_duplicates()
     for row in failed.itertuples():
         log.warning("%s %s: fit did not converge (flagged in the table)", row.name, row.model)
@@ -580,8 +593,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-kind", choices=["parent_plasma", "total_plasma", "whole_blood"], default="parent_plasma")
     p.add_argument("--blood-not-decay-corrected", action="store_true", help="decay-correct the samples to injection")
     p.add_argument("--nuclide", help="nuclide key for decay correction of the samples (e.g. F18)")
-    p.add_argument("--delay", type=float, default=0.0, metavar="S", help="input delay in seconds")
+    p.add_argument("--parent-model", choices=["hill", "biexp", "none"], default="hill",
+                   help="parent-fraction model (default hill; none: no metabolite correction)")
+    p.add_argument("--ratio-model", choices=["constant", "linear"], default="constant",
+                   help="plasma/whole-blood ratio model where a sample lacks one of them")
+    p.add_argument("--delay", default="0", metavar="S|fit",
+                   help="input delay in seconds (positive: blood later), or 'fit' (1TCM on --delay-voi's first 10 min)")
+    p.add_argument("--delay-voi", metavar="VOI", help="high-flow VOI to fit the delay on")
+    p.add_argument("--dispersion-tau", type=float, default=0.0, metavar="S",
+                   help="dispersion time constant of sampled blood (s; 0 = none)")
+    p.add_argument("--idif", metavar="VOI",
+                   help="image-derived input: this blood-pool VOI's TAC scaled to the whole-blood samples")
+    p.add_argument("--idif-min-time", type=float, default=0.0, metavar="MIN",
+                   help="earliest sample used to scale the image-derived input (min; venous: after equilibrium)")
     p.add_argument("--reference", metavar="VOI", help="reference region for SRTM, reference Logan, MRTM")
+    p.add_argument("--exclude", action="append", metavar="VOI", help="a VOI not to fit (e.g. a blood pool); repeatable")
     p.add_argument("--t-star", type=float, metavar="MIN", help="graphical methods: start of the fit window (min)")
     p.add_argument("-o", "--output", required=True, metavar="kinetics.csv")
     p.set_defaults(func=_cmd_kinetics)

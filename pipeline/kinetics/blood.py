@@ -40,7 +40,7 @@ from ..suv.decay import decay_constant
 __all__ = ["KINDS", "UNIT_TO_KBQ_ML", "InputFunction", "PlasmaBloodRatio", "ParentFractionModel",
            "normalise_blood_table", "decay_correct_samples", "fit_plasma_blood_ratio", "hill_parent_fraction",
            "biexp_parent_fraction", "fit_parent_fraction", "shift", "correct_dispersion", "build_input_function",
-           "image_derived_input"]
+           "image_derived_input", "image_derived_input_function"]
 
 KINDS = ("parent_plasma", "total_plasma", "whole_blood")
 UNIT_TO_KBQ_ML = {"bq/ml": 1e-3, "kbq/ml": 1.0, "mbq/ml": 1e3, "bq/cc": 1e-3, "kbq/cc": 1.0, "mbq/cc": 1e3}
@@ -352,9 +352,12 @@ def shift(curve: InputFunction, delay_s: float) -> InputFunction:
     """The curve delayed by ``delay_s`` (s): ``C'(t) = C(t - delay_s)`` (negative = earlier).
 
     Exact: the sample times move, the values do not; before the first (shifted) sample the curve is 0.
+    Moving the curve earlier ends it ``-delay_s`` seconds sooner; the tolerance past the last sample
+    (:attr:`InputFunction.tolerance_s`) grows by as much, so the last value is held over that gap.
     """
     prov = {**curve.provenance, "delay_s": float(curve.provenance.get("delay_s", 0.0)) + float(delay_s)}
-    return replace(curve, times_s=np.asarray(curve.times_s, dtype=np.float64) + float(delay_s), provenance=prov)
+    return replace(curve, times_s=np.asarray(curve.times_s, dtype=np.float64) + float(delay_s), provenance=prov,
+                   tolerance_s=curve.tolerance_s + max(0.0, -float(delay_s)))
 
 
 def _moving_average(y: FloatArray, window: int) -> FloatArray:
@@ -539,3 +542,60 @@ def image_derived_input(tac_times_s: ArrayLike, tac_kbq_ml: ArrayLike, sample_ti
     return InputFunction(tt, curves["parent_plasma"], curves["total_plasma"], curves["whole_blood"], kind,
                          float(tolerance_s), prov), scale
 
+
+
+def image_derived_input_function(tac_times_s: ArrayLike, tac_kbq_ml: ArrayLike, table: pd.DataFrame, *,
+                                 decay_corrected: bool, half_life_s: float | None = None,
+                                 kind: str = "parent_plasma", ratio_model: str = "constant",
+                                 parent_model: str | None = "hill", min_time_s: float = 0.0,
+                                 units: str | Mapping[str, str] | None = None, tolerance_s: float = 0.0,
+                                 source: str = "blood table") -> InputFunction:
+    """An image-derived whole-blood curve scaled to the samples, then converted like sampled blood.
+
+    1. The samples are decay-corrected (step 1 of the module docstring).
+    2. The blood-pool TAC is scaled to the whole-blood samples at or after ``min_time_s``
+       (:func:`image_derived_input`).
+    3. Total plasma = ``r(t)`` x scaled TAC, ``r`` fitted on the samples with both plasma and whole
+       blood; parent plasma = total plasma x ``f_p(t)``, ``f_p`` fitted on the sampled fractions.
+
+    Parameters
+    ----------
+    tac_times_s, tac_kbq_ml : array_like
+        Blood-pool VOI: frame mid-times (s from injection) and mean activity (kBq/mL, decay-corrected).
+    table : DataFrame
+        Blood samples (see :func:`normalise_blood_table`).
+    decay_corrected, half_life_s, kind, ratio_model, parent_model, units, tolerance_s, source
+        As for :func:`build_input_function`; ``kind='whole_blood'`` needs neither ratio nor fractions.
+    min_time_s : float
+        Earliest sample used for scaling (s): after arterio-venous equilibrium for venous samples.
+    """
+    if kind not in KINDS:
+        raise InvalidInputError(f"input kind must be one of {', '.join(KINDS)}, got {kind!r}", attribute="kind")
+    df = normalise_blood_table(table, units=units, source=source)
+    t = df["time_s"].to_numpy(dtype=np.float64)
+    wb = df["whole_blood_kbq_ml"].to_numpy(dtype=np.float64)
+    pl = df["plasma_kbq_ml"].to_numpy(dtype=np.float64)
+    if not decay_corrected:
+        if half_life_s is None:
+            raise InvalidInputError("samples are not decay-corrected and no half-life was given", source=source,
+                                    attribute="half_life_s", remedy="give the nuclide")
+        wb, pl = decay_correct_samples(t, wb, half_life_s), decay_correct_samples(t, pl, half_life_s)
+    curve, scale = image_derived_input(tac_times_s, tac_kbq_ml, t, wb, min_time_s=min_time_s, kind="whole_blood",
+                                       tolerance_s=tolerance_s)
+    tt, blood = curve.times_s, curve.whole_blood
+    prov: dict = {**curve.provenance, "decay_corrected_input": bool(decay_corrected),
+                  "order": ["decay", "scale to samples", "plasma/blood ratio", "parent fraction"]}
+    total = np.full(tt.shape, np.nan)
+    parent = np.full(tt.shape, np.nan)
+    if kind != "whole_blood":
+        ratio = fit_plasma_blood_ratio(t, pl, wb, model=ratio_model)
+        prov["plasma_blood_ratio"] = {"model": ratio.model, "intercept": ratio.intercept, "slope": ratio.slope}
+        total = ratio(tt) * blood
+    if kind == "parent_plasma":
+        if parent_model is None:
+            raise InvalidInputError("kind='parent_plasma' needs a parent fraction model", source=source,
+                                    attribute="parent_model", remedy="give parent fractions and parent_model")
+        fp_model = fit_parent_fraction(t, df["parent_fraction"].to_numpy(dtype=np.float64), model=parent_model)
+        prov["parent_fraction"] = {"model": fp_model.model, **fp_model.params, "rmse": fp_model.rmse}
+        parent = total * fp_model(tt)
+    return InputFunction(tt, parent, total, blood, kind, float(tolerance_s), prov)

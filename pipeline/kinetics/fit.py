@@ -73,7 +73,8 @@ class FitResult:
     macro, macro_se : dict
         VT, VND, BPND, VS, Ki (as applicable) with delta-method SEs.
     converged : bool
-        True only if the optimiser reported convergence and the covariance is finite.
+        True only if the optimiser reported convergence, the covariance is finite and no parameter
+        other than vB lies at a bound.
     message : str
         Optimiser message plus warnings (parameters at bounds, singular covariance).
     wrss : float
@@ -193,6 +194,8 @@ def _finish(model: str, names: Sequence[str], r: object, sw: FloatArray, y: Floa
                  <= 1e-6 * (bounds[k][1] - bounds[k][0])]
     if at_bounds:
         msgs.append(f"parameters at bounds: {', '.join(at_bounds)}")
+    if set(at_bounds) - {"vB"}:  # vB = 0 is a physical limit; a rate or BPND at its bound is no optimum
+        converged = False
     macro = macro_fn(params)
     macro_se: dict[str, float] = {}
     for key, val in macro.items():

@@ -23,10 +23,10 @@ import pandas as pd
 
 from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
-from ..io import write_csv
+from ..io import write_csv, write_json
 from ..suv.stage import sidecar_path
 from ..voi.catalogue import read_voiset
-from .blood import InputFunction
+from .blood import InputFunction, build_input_function, image_derived_input_function, shift
 from .fit import fit_compartment, fit_srtm
 from .graphical import logan_plasma, logan_reference, mrtm, patlak
 from .models import cumulative_integral
@@ -37,7 +37,8 @@ __all__ = ["PLASMA_MODELS", "REFERENCE_MODELS", "run_tacs", "run_kinetics", "KIN
 PLASMA_MODELS = ("1tcm", "2tcm", "2tcm_irr", "logan", "patlak")
 REFERENCE_MODELS = ("srtm", "logan_ref", "mrtm")
 KINETICS_COLUMNS = ["label", "name", "model", "parameter", "value", "se", "t_star_min", "aic", "aicc", "r2",
-                    "converged", "message"]
+                    "converged", "chosen", "message"]
+COMPARTMENT_MODELS = ("1tcm", "2tcm", "2tcm_irr")
 
 
 def run_tacs(pet4d_path: Path, vois_path: Path, output: Path) -> pd.DataFrame:
@@ -79,9 +80,77 @@ def _rows(label: int, name: str, model: str, values: dict[str, float], ses: dict
              "se": ses.get(key, math.nan), **extra} for key, value in values.items()]
 
 
+def load_input(blood_path: Path, *, decay_corrected: bool, half_life_s: float | None, kind: str = "parent_plasma",
+               parent_model: str | None = "hill", ratio_model: str = "constant", delay_s: float = 0.0,
+               dispersion_tau_s: float = 0.0, idif_voi: str | None = None, idif_min_time_s: float = 0.0,
+               tacs_path: Path | None = None) -> InputFunction:
+    """The model input from a blood table, sampled or as an image-derived input scaled to it.
+
+    Parameters
+    ----------
+    blood_path : Path
+        Blood table (:func:`~pipeline.kinetics.blood.normalise_blood_table`).
+    decay_corrected : bool
+        Whether the samples are decay-corrected to injection.
+    half_life_s : float or None
+        Physical half-life (s), needed when they are not.
+    kind : str
+        ``parent_plasma``, ``total_plasma`` or ``whole_blood``.
+    parent_model, ratio_model : str
+        Parent-fraction (``hill``, ``biexp``, None) and plasma/blood ratio (``constant``, ``linear``) models.
+    delay_s, dispersion_tau_s : float
+        Given delay and dispersion time constant (s) of sampled blood.
+    idif_voi : str, optional
+        Blood-pool VOI of ``tacs_path`` whose TAC, scaled to the whole-blood samples at or after
+        ``idif_min_time_s`` (s), replaces the sampled whole-blood curve.
+    """
+    if not Path(blood_path).is_file():
+        raise InvalidInputError("blood table not found", source=str(blood_path), remedy="give the blood samples")
+    table = pd.read_csv(blood_path)
+    if idif_voi is None:
+        return build_input_function(table, decay_corrected=decay_corrected, half_life_s=half_life_s, kind=kind,
+                                    parent_model=parent_model, ratio_model=ratio_model, delay_s=delay_s,
+                                    dispersion_tau_s=dispersion_tau_s, source=str(blood_path))
+    tac = pd.read_csv(tacs_path) if tacs_path is not None else pd.DataFrame(columns=["name"])
+    pool = tac[tac["name"] == idif_voi].sort_values("frame")
+    if pool.empty:
+        raise InvalidInputError(f"blood-pool VOI {idif_voi!r} is not in the TAC table", source=str(tacs_path),
+                                attribute="idif_voi", remedy="name the blood-pool VOI of tacs.csv")
+    return image_derived_input_function(
+        pool["mid_s"].to_numpy(float), pool["activity_kbq_ml"].to_numpy(float), table,
+        decay_corrected=decay_corrected, half_life_s=half_life_s, kind=kind, ratio_model=ratio_model,
+        parent_model=parent_model, min_time_s=idif_min_time_s, tolerance_s=float(pool["duration_s"].iloc[-1]) / 2,
+        source=str(blood_path))
+
+
+def _finite(obj: Any) -> Any:
+    """JSON-safe copy: NaN and infinities become None, numpy scalars plain numbers."""
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _choose_models(table: pd.DataFrame) -> pd.Series:
+    """Per VOI, True on the rows of the converged compartment model with the lowest AICc."""
+    chosen = pd.Series(False, index=table.index)
+    fits = table[table["model"].isin(COMPARTMENT_MODELS) & table["converged"].astype(bool)]
+    for _, group in fits.groupby("name"):
+        best = group.loc[group["aicc"].idxmin(), "model"]
+        chosen[group.index[group["model"] == best]] = True
+    return chosen
+
+
 def run_kinetics(tacs_path: Path, output: Path, *, models: Sequence[str], blood: InputFunction | None = None,
                  reference: str | None = None, t_star_min: float | None = None,
-                 targets: Sequence[str] | None = None) -> pd.DataFrame:
+                 targets: Sequence[str] | None = None, delay_voi: str | None = None,
+                 idif_voi: str | None = None, exclude: Sequence[str] = (),
+                 sidecar: dict[str, Any] | None = None) -> pd.DataFrame:
     """Fit kinetic models to every target VOI of a TAC table and write ``kinetics.csv``.
 
     Parameters
@@ -100,7 +169,21 @@ def run_kinetics(tacs_path: Path, output: Path, *, models: Sequence[str], blood:
     t_star_min : float, optional
         Start of the linear window of graphical methods (min); None: chosen automatically and reported.
     targets : sequence of str, optional
-        VOI names to fit (default: every VOI except the reference).
+        VOI names to fit (default: every VOI except the reference and ``idif_voi``).
+    idif_voi : str, optional
+        The blood-pool VOI of an image-derived input (not fitted).
+    exclude : sequence of str
+        VOI names not to fit (e.g. a blood pool).
+    delay_voi : str, optional
+        Fit the input delay on this VOI's early frames (:func:`~pipeline.kinetics.delay.fit_delay`)
+        and shift the blood input by it before any plasma-input model; an optimum at the end of the
+        search range is refused.
+    sidecar : dict, optional
+        Extra provenance for ``kinetics.json`` (written next to ``output``), which also records the
+        input-function processing, the fitted delay, the models and the reference region.
+
+    The ``chosen`` column marks, per VOI, the converged compartment model (1TCM, 2TCM, irreversible
+    2TCM) with the lowest AICc.
     """
     tac = pd.read_csv(tacs_path)
     unknown = [m for m in models if m not in PLASMA_MODELS + REFERENCE_MODELS]
@@ -115,7 +198,25 @@ def run_kinetics(tacs_path: Path, output: Path, *, models: Sequence[str], blood:
                                 attribute="--reference", remedy="name a VOI of tacs.csv")
     mid, dur = _times(tac)
     end_s = float((tac["mid_s"] + tac["duration_s"] / 2).max())
+    provenance: dict[str, Any] = {"models": list(models), "reference": reference, "t_star_min": t_star_min,
+                                  **(sidecar or {})}
+    if blood is not None and delay_voi is not None:
+        if delay_voi not in set(tac["name"]):
+            raise InvalidInputError(f"delay VOI {delay_voi!r} is not a VOI of the TAC table", source=str(tacs_path),
+                                    attribute="delay_voi", remedy="name a high-flow VOI of tacs.csv")
+        from .delay import fit_delay
+
+        early = tac[tac["name"] == delay_voi].sort_values("frame")["activity_kbq_ml"].to_numpy(float)
+        delay = fit_delay(mid, dur, early, blood, weights=dur)
+        if delay.at_bound:
+            raise InvalidInputError(f"fitted input delay {delay.delay_s:+.1f} s is at the end of the search range",
+                                    source=str(tacs_path), attribute="delay",
+                                    remedy="check the blood and scan clocks, or give the delay in seconds")
+        blood = shift(blood, delay.delay_s)
+        provenance["delay_fit"] = {"voi": delay_voi, "delay_s": delay.delay_s, "window_min": delay.window_min,
+                                   "model": delay.model, "wrss": delay.wrss, "params": delay.params}
     if blood is not None:
+        provenance["input_function"] = {"kind": blood.kind, **blood.provenance}
         blood.check_covers(end_s)
         plasma = (blood.times_s / 60.0, np.asarray(getattr(blood, blood.kind), float))
         whole = (blood.times_s / 60.0, np.asarray(blood.whole_blood, float))
@@ -131,7 +232,7 @@ def run_kinetics(tacs_path: Path, output: Path, *, models: Sequence[str], blood:
         ref_curve = tac[tac["name"] == reference].sort_values("frame")["activity_kbq_ml"].to_numpy(float)
     rows: list[dict[str, Any]] = []
     for (label, name), group in tac.groupby(["label", "name"], sort=True):
-        if name == reference or (targets and name not in targets):
+        if name in (reference, idif_voi, *exclude) or (targets and name not in targets):
             continue
         y = group.sort_values("frame")["activity_kbq_ml"].to_numpy(float)
         for model in models:
@@ -141,7 +242,7 @@ def run_kinetics(tacs_path: Path, output: Path, *, models: Sequence[str], blood:
                               t_star_min=math.nan, aic=fit.aic, aicc=fit.aicc, r2=math.nan,
                               converged=fit.converged, message=fit.message)
             elif model == "srtm":
-                fit = fit_srtm(mid, dur, y, ref_curve)
+                fit = fit_srtm(mid, dur, y, ref_curve, weights=dur)
                 rows += _rows(label, name, model, {**fit.params, **fit.macro}, {**fit.se, **fit.macro_se},
                               t_star_min=math.nan, aic=fit.aic, aicc=fit.aicc, r2=math.nan,
                               converged=fit.converged, message=fit.message)
@@ -158,7 +259,9 @@ def run_kinetics(tacs_path: Path, output: Path, *, models: Sequence[str], blood:
                               aicc=math.nan, r2=res.r2, converged=True,
                               message=f"t* {res.t_star_mode}, {res.n_points} points")
     table = pd.DataFrame(rows, columns=KINETICS_COLUMNS)
+    table["chosen"] = _choose_models(table) if len(table) else pd.Series(dtype=bool)
     write_csv(output, table)
+    write_json(Path(output).with_suffix(".json"), _finite(provenance))
     return table
 
 

@@ -152,7 +152,7 @@ def _radiopharmaceutical(nuclide_key: str, injection: datetime, dose_bq: float) 
 def write_dynamic_series(out_dir: Path, frame_bq_ml: Callable[[int], NDArray[np.float64]],
                          starts: NDArray[np.float64], durations: NDArray[np.float64], *, grid: Grid, nuclide: str,
                          dose_bq: float, weight_kg: float, scan_start: datetime, seed: int, role: str,
-                         description: str, rng_key: int
+                         description: str, rng_key: int, study: StudyHeader | None = None
                          ) -> tuple[list[Path], str, NDArray[np.float64], list[EncodedPet], float]:
     """Write the DICOM files of a dynamic PET series, one file per slice and frame (Units BQML, START).
 
@@ -172,6 +172,8 @@ def write_dynamic_series(out_dir: Path, frame_bq_ml: Callable[[int], NDArray[np.
         SeriesDescription.
     rng_key : int
         Second seed of the per-slice quantisation.
+    study : StudyHeader, optional
+        Patient and study of the series (default: a synthetic patient derived from ``seed``).
 
     Returns
     -------
@@ -182,7 +184,7 @@ def write_dynamic_series(out_dir: Path, frame_bq_ml: Callable[[int], NDArray[np.
     vendor = VENDORS["siemens"]
     n_frames, n_slices = durations.size, grid.shape[0]
     rng = np.random.default_rng([seed, rng_key])
-    study = _study(seed, scan_start, weight_kg)
+    study = study or _study(seed, scan_start, weight_kg)
     series_uid = make_uid(seed, role, "series")
     series = SeriesHeader("PT", series_uid, 3, description, scan_start)
     ds = image_series_template(PET_IMAGE_STORAGE, study, series, grid, signed=True, bits_stored=16,
