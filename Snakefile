@@ -36,8 +36,12 @@ if not STATS_CONFIG.is_file() or STATS_CONFIG.read_text() != _resolved:
     STATS_CONFIG.parent.mkdir(parents=True, exist_ok=True)
     STATS_CONFIG.write_text(_resolved)
 CONFIG_FILES = [str(STATS_CONFIG)]
-SUBJECTS = sorted(SHEET["subject_id"].unique())
-STUDIES = list(zip(SHEET["subject_id"], SHEET["timepoint"]))
+_static = SHEET[SHEET["acquisition"] == "static"]
+_dynamic = SHEET[SHEET["acquisition"] == "dynamic"]
+STUDIES = list(zip(_static["subject_id"], _static["timepoint"]))  # static studies: uptake, texture, response
+DYNAMIC = list(zip(_dynamic["subject_id"], _dynamic["timepoint"]))  # dynamic studies: tacs, kinetics
+ALL_STUDIES = list(zip(SHEET["subject_id"], SHEET["timepoint"]))
+SUBJECTS = sorted(_static["subject_id"].unique())  # reports are per subject with static studies
 
 # The console script of the interpreter running Snakemake (works without an activated venv and on SLURM nodes).
 _exe = Path(sys.executable).with_name("petvoi")
@@ -45,11 +49,14 @@ PETVOI = str(_exe) if _exe.exists() else f"{sys.executable} -m pipeline.cli"
 
 
 wildcard_constraints:
-    subject="|".join(re.escape(s) for s in SUBJECTS),
+    subject="|".join(re.escape(s) for s in sorted(SHEET["subject_id"].unique())),
     timepoint="|".join(re.escape(t) for t in sorted(SHEET["timepoint"].unique())),
 
 
 SYNTH_DONE = DATA_ROOT / "dicom" / ".synth.complete"
+BLOOD = {(r.subject_id, r.timepoint): r.blood for r in _dynamic.itertuples() if r.blood}
+NUCLIDE = {(r.subject_id, r.timepoint): r.nuclide for r in SHEET.itertuples()}
+DYNAMIC_WITH_BLOOD = [study for study in DYNAMIC if study in BLOOD]
 
 
 def repo_path(path):
@@ -58,9 +65,9 @@ def repo_path(path):
     return str(p if p.is_absolute() or p.exists() else Path(workflow.basedir) / p)
 
 
-def per_study(name):
-    """One output path per (subject, timepoint) of the sample sheet."""
-    return [str(RESULTS / s / t / name) for s, t in STUDIES]
+def per_study(name, studies=None):
+    """One output path per static (subject, timepoint) of the sample sheet, or per study of ``studies``."""
+    return [str(RESULTS / s / t / name) for s, t in (STUDIES if studies is None else studies)]
 
 
 rule all:
@@ -75,6 +82,10 @@ rule all:
         RESULTS / "cohort" / "stats.csv",
         [RESULTS / "reports" / f"{s}.pdf" for s in SUBJECTS],
         RESULTS / "reports" / "cohort.pdf",
+        per_study("kinetics.csv", DYNAMIC),
+        [RESULTS / s / t / "parametric" / f"{m}.nii.gz" for s, t in DYNAMIC_WITH_BLOOD
+         for m in CFG["kinetics"]["parametric"]],
+        [RESULTS / "cohort" / "kinetics.parquet"] if DYNAMIC else [],
 
 
 include: "rules/synth.smk"
@@ -84,3 +95,4 @@ include: "rules/vois.smk"
 include: "rules/texture.smk"
 include: "rules/response.smk"
 include: "rules/report.smk"
+include: "rules/kinetics.smk"

@@ -14,10 +14,13 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import PipelineError
+
+if TYPE_CHECKING:
+    from .kinetics.blood import InputFunction
 
 __all__ = ["main", "build_parser"]
 
@@ -192,7 +195,7 @@ def _cmd_deltas(args: argparse.Namespace) -> int:
     from .errors import InvalidInputError
     from .io import write_csv
 
-    sheet = load_sample_sheet(args.samples)
+    sheet = load_sample_sheet(args.samples, acquisition="static")
     rows = sheet[sheet["subject_id"] == args.subject]
     if rows.empty:
         raise InvalidInputError(f"subject {args.subject} is not in the sample sheet", source=args.samples,
@@ -299,35 +302,43 @@ def _cmd_tacs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_kinetics(args: argparse.Namespace) -> int:
+def _blood_input(args: argparse.Namespace) -> tuple[InputFunction | None, str | None]:
+    """The processed model input of ``kinetics``/``parametric`` and the VOI to fit the delay on."""
     from .errors import InvalidInputError
-    from .kinetics.stage import load_input, run_kinetics
+    from .kinetics.stage import load_input
     from .suv.nuclides import get_nuclide
 
-    blood = None
-    delay_voi = None
-    if args.blood:
-        if args.delay == "fit":
-            delay_s, delay_voi = 0.0, args.delay_voi
-            if not delay_voi:
-                raise InvalidInputError("--delay fit needs the VOI to fit it on", attribute="--delay-voi",
-                                        remedy="name a high-flow VOI of tacs.csv")
-        else:
-            try:
-                delay_s = float(args.delay)
-            except ValueError:
-                raise InvalidInputError(f"--delay {args.delay!r} is neither seconds nor 'fit'", attribute="--delay",
-                                        remedy="give seconds, e.g. --delay 8, or --delay fit") from None
-        half_life = get_nuclide(args.nuclide).half_life_s if args.nuclide else None
-        parent_model = None if args.parent_model == "none" else args.parent_model
-        blood = load_input(Path(args.blood), decay_corrected=not args.blood_not_decay_corrected, half_life_s=half_life,
-                           kind=args.input_kind, parent_model=parent_model,
-                           ratio_model=args.ratio_model, delay_s=delay_s, dispersion_tau_s=args.dispersion_tau,
-                           idif_voi=args.idif, idif_min_time_s=args.idif_min_time * 60.0, tacs_path=Path(args.tacs))
+    if not args.blood:
+        return None, None
+    delay_s, delay_voi = 0.0, None
+    if args.delay == "fit":
+        delay_voi = args.delay_voi
+        if not delay_voi:
+            raise InvalidInputError("--delay fit needs the VOI to fit it on", attribute="--delay-voi",
+                                    remedy="name a high-flow VOI of tacs.csv")
+    else:
+        try:
+            delay_s = float(args.delay)
+        except ValueError:
+            raise InvalidInputError(f"--delay {args.delay!r} is neither seconds nor 'fit'", attribute="--delay",
+                                    remedy="give seconds, e.g. --delay 8, or --delay fit") from None
+    half_life = get_nuclide(args.nuclide).half_life_s if args.nuclide else None
+    parent_model = None if args.parent_model == "none" else args.parent_model
+    tacs = Path(args.tacs) if args.tacs else None
+    blood = load_input(Path(args.blood), decay_corrected=not args.blood_not_decay_corrected, half_life_s=half_life,
+                       kind=args.input_kind, parent_model=parent_model, ratio_model=args.ratio_model, delay_s=delay_s,
+                       dispersion_tau_s=args.dispersion_tau, idif_voi=args.idif,
+                       idif_min_time_s=args.idif_min_time * 60.0, tacs_path=tacs)
+    return blood, delay_voi
+
+
+def _cmd_kinetics(args: argparse.Namespace) -> int:
+    from .kinetics.stage import run_kinetics
+
+    blood, delay_voi = _blood_input(args)
     table = run_kinetics(Path(args.tacs), Path(args.output), models=args.model, blood=blood,
                          reference=args.reference, t_star_min=args.t_star, delay_voi=delay_voi, idif_voi=args.idif,
-                         exclude=args.exclude or (),
-                         sidecar={"blood_table": args.blood, "nuclide": args.nuclide})
+                         exclude=args.exclude or (), sidecar={"blood_table": args.blood, "nuclide": args.nuclide})
     failed = table.loc[~table["converged"].astype(bool), ["name", "model"]].drop_duplicates()
     for row in failed.itertuples():
         log.warning("%s %s: fit did not converge (flagged in the table)", row.name, row.model)
@@ -335,11 +346,30 @@ def _cmd_kinetics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_parametric(args: argparse.Namespace) -> int:
+    from .errors import InvalidInputError
+    from .kinetics.stage import run_parametric
+
+    if not args.blood:
+        raise InvalidInputError("parametric maps need a plasma input", attribute="--blood",
+                                remedy="give the blood table")
+    if (args.delay == "fit" or args.idif) and not args.tacs:
+        raise InvalidInputError("--delay fit and --idif need the TAC table", attribute="--tacs",
+                                remedy="give tacs.csv of this study")
+    blood, delay_voi = _blood_input(args)
+    written = run_parametric(Path(args.pet4d), Path(args.output_dir), blood=blood, maps=args.map,
+                             t_star_min=args.t_star, workers=args.workers, delay_voi=delay_voi,
+                             tacs_path=Path(args.tacs) if args.tacs else None)
+    for name, path in written.items():
+        log.info("%s map -> %s", name, path)
+    return 0
+
+
 def _cmd_pk(args: argparse.Namespace) -> int:
     from .config import load_sample_sheet
     from .kinetics.stage import run_pk
 
-    table = run_pk(load_sample_sheet(args.samples), args.template, Path(args.output))
+    table = run_pk(load_sample_sheet(args.samples, acquisition="static"), args.template, Path(args.output))
     log.info("%d PK rows -> %s", len(table), args.output)
     return 0
 
@@ -349,7 +379,8 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     from .config import load_sample_sheet
     from .io import write_table
 
-    table = collect_study_tables(load_sample_sheet(args.samples), args.template, allow_missing=args.allow_missing)
+    table = collect_study_tables(load_sample_sheet(args.samples, acquisition=args.acquisition), args.template,
+                                 allow_missing=args.allow_missing)
     write_table(args.output, table)
     log.info("%d rows -> %s", len(table), args.output)
     return 0
@@ -359,13 +390,35 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from .config import load_config, load_sample_sheet
 
     config = load_config(args.config)
-    sheet = load_sample_sheet(args.samples or config["samples"])
+    sheet = load_sample_sheet(args.samples or config["samples"], acquisition="static")
     print(f"{args.config}: valid; sample sheet {args.samples or config['samples']}: "
           f"{len(sheet)} rows, {sheet['subject_id'].nunique()} subjects")
     return 0
 
 
 # --------------------------------------------------------------------------- parser
+
+
+def _add_blood_options(p: argparse.ArgumentParser) -> None:
+    """Blood-input options shared by ``kinetics`` and ``parametric``."""
+    p.add_argument("--blood", metavar="blood.csv",
+                   help="time_s, whole_blood, plasma, parent_fraction (kBq/mL columns *_kbq_ml)")
+    p.add_argument("--input-kind", choices=["parent_plasma", "total_plasma", "whole_blood"], default="parent_plasma")
+    p.add_argument("--blood-not-decay-corrected", action="store_true", help="decay-correct the samples to injection")
+    p.add_argument("--nuclide", help="nuclide key for decay correction of the samples (e.g. F18)")
+    p.add_argument("--parent-model", choices=["hill", "biexp", "none"], default="hill",
+                   help="parent-fraction model (default hill; none: no metabolite correction)")
+    p.add_argument("--ratio-model", choices=["constant", "linear"], default="constant",
+                   help="plasma/whole-blood ratio model where a sample lacks one of them")
+    p.add_argument("--delay", default="0", metavar="S|fit",
+                   help="input delay in seconds (positive: blood later), or 'fit' (1TCM on --delay-voi's first 10 min)")
+    p.add_argument("--delay-voi", metavar="VOI", help="high-flow VOI to fit the delay on")
+    p.add_argument("--dispersion-tau", type=float, default=0.0, metavar="S",
+                   help="dispersion time constant of sampled blood (s; 0 = none)")
+    p.add_argument("--idif", metavar="VOI",
+                   help="image-derived input: this blood-pool VOI's TAC scaled to the whole-blood samples")
+    p.add_argument("--idif-min-time", type=float, default=0.0, metavar="MIN",
+                   help="earliest sample used to scale the image-derived input (min; venous: after equilibrium)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -588,29 +641,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tacs", required=True, metavar="tacs.csv")
     p.add_argument("--model", action="append", required=True,
                    choices=["1tcm", "2tcm", "2tcm_irr", "logan", "patlak", "srtm", "logan_ref", "mrtm"])
-    p.add_argument("--blood", metavar="blood.csv",
-                   help="time_s, whole_blood, plasma, parent_fraction (kBq/mL columns *_kbq_ml)")
-    p.add_argument("--input-kind", choices=["parent_plasma", "total_plasma", "whole_blood"], default="parent_plasma")
-    p.add_argument("--blood-not-decay-corrected", action="store_true", help="decay-correct the samples to injection")
-    p.add_argument("--nuclide", help="nuclide key for decay correction of the samples (e.g. F18)")
-    p.add_argument("--parent-model", choices=["hill", "biexp", "none"], default="hill",
-                   help="parent-fraction model (default hill; none: no metabolite correction)")
-    p.add_argument("--ratio-model", choices=["constant", "linear"], default="constant",
-                   help="plasma/whole-blood ratio model where a sample lacks one of them")
-    p.add_argument("--delay", default="0", metavar="S|fit",
-                   help="input delay in seconds (positive: blood later), or 'fit' (1TCM on --delay-voi's first 10 min)")
-    p.add_argument("--delay-voi", metavar="VOI", help="high-flow VOI to fit the delay on")
-    p.add_argument("--dispersion-tau", type=float, default=0.0, metavar="S",
-                   help="dispersion time constant of sampled blood (s; 0 = none)")
-    p.add_argument("--idif", metavar="VOI",
-                   help="image-derived input: this blood-pool VOI's TAC scaled to the whole-blood samples")
-    p.add_argument("--idif-min-time", type=float, default=0.0, metavar="MIN",
-                   help="earliest sample used to scale the image-derived input (min; venous: after equilibrium)")
+    _add_blood_options(p)
     p.add_argument("--reference", metavar="VOI", help="reference region for SRTM, reference Logan, MRTM")
     p.add_argument("--exclude", action="append", metavar="VOI", help="a VOI not to fit (e.g. a blood pool); repeatable")
     p.add_argument("--t-star", type=float, metavar="MIN", help="graphical methods: start of the fit window (min)")
     p.add_argument("-o", "--output", required=True, metavar="kinetics.csv")
     p.set_defaults(func=_cmd_kinetics)
+
+    p = sub.add_parser("parametric", help="voxel-wise Logan VT and Patlak Ki maps of a dynamic SUV volume (dask)",
+                       description="Maps as NIfTI (logan_vt.nii.gz, patlak_ki.nii.gz) with parametric.json; the "
+                                   "blood input is processed as for `petvoi kinetics`.")
+    p.add_argument("--pet4d", required=True, metavar="suv.nii.gz", help="4D SUV volume with its suv.json frame table")
+    p.add_argument("--map", action="append", required=True, choices=["logan_vt", "patlak_ki"])
+    p.add_argument("--t-star", type=float, required=True, metavar="MIN", help="start of the linear window (min)")
+    p.add_argument("--tacs", metavar="tacs.csv", help="TAC table (for --delay fit and --idif)")
+    _add_blood_options(p)
+    p.add_argument("--workers", type=int, default=1, help="dask threads (default 1)")
+    p.add_argument("-o", "--output-dir", required=True, metavar="DIR")
+    p.set_defaults(func=_cmd_parametric)
 
     p = sub.add_parser("pk", help="multi-day PK from static scans (e.g. 89Zr): AUC, effective and biological half-life",
                        description="Scans of a subject after one injection (same injection datetime in suv.json) "
@@ -625,6 +673,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", required=True, metavar="samples.tsv")
     p.add_argument("--template", required=True, help="e.g. results/{subject}/{timepoint}/uptake.csv")
     p.add_argument("--allow-missing", action="store_true", help="skip studies without a table")
+    p.add_argument("--acquisition", choices=["static", "dynamic"], default="static",
+                   help="which studies of the sheet (default static)")
     p.add_argument("-o", "--output", required=True, metavar="cohort.parquet")
     p.set_defaults(func=_cmd_collect)
 

@@ -143,19 +143,22 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
-def load_sample_sheet(path: str | Path) -> pd.DataFrame:
+def load_sample_sheet(path: str | Path, acquisition: str | None = None) -> pd.DataFrame:
     """Read and validate a sample sheet (TSV).
 
     Parameters
     ----------
     path : path-like
         Tab-separated file with the columns of ``configs/samples.schema.yaml``.
+    acquisition : {"static", "dynamic"}, optional
+        Keep only these studies (the whole sheet is validated either way). An empty or missing
+        ``acquisition`` cell means ``static``.
 
     Returns
     -------
     pandas.DataFrame
         One row per (subject_id, timepoint), all columns as strings, empty
-        optional cells as empty strings.
+        optional cells as empty strings, ``acquisition`` always filled.
 
     Raises
     ------
@@ -198,4 +201,9 @@ def load_sample_sheet(path: str | Path) -> pd.DataFrame:
         raise SampleSheetError(
             f"subject {first['subject_id']} timepoint {first['timepoint']} appears more than once",
             source=source, attribute="subject_id, timepoint", remedy="keep one row per subject and timepoint")
+    if "acquisition" not in table:
+        table["acquisition"] = ""
+    table["acquisition"] = table["acquisition"].replace("", "static")
+    if acquisition is not None:
+        table = table[table["acquisition"] == acquisition].reset_index(drop=True)
     return table

@@ -5,6 +5,9 @@ def _subject_inputs(wc):
         if s == wc.subject:
             files += [str(RESULTS / s / t / n) for n in ("suv.nii.gz", "vois.nii.gz", "uptake.csv",
                                                         "heterogeneity.csv")]
+    for s, t in DYNAMIC:  # the kinetics section
+        if s == wc.subject:
+            files += [str(RESULTS / s / t / n) for n in ("tacs.csv", "kinetics.csv", "kinetics.json")]
     return files
 
 

@@ -5,7 +5,7 @@ if CFG["synth"]["generate"]:
         output:
             done=touch(SYNTH_DONE),
             truth=expand(str(DATA_ROOT / "dicom" / "{s}" / "{t}" / "truth.json"), zip,
-                         s=[s for s, _ in STUDIES], t=[t for _, t in STUDIES]),
+                         s=[s for s, _ in ALL_STUDIES], t=[t for _, t in ALL_STUDIES]),
         params:
             out=str(DATA_ROOT),
             subjects=CFG["synth"]["subjects"],

@@ -1,5 +1,27 @@
 # VOI set per study (RTSTRUCT from the index, plus configured spheres and thresholds), uptake per VOI,
-# and the cohort uptake table.
+# and the cohort uptake table. A dynamic study takes its SEG (or RTSTRUCT) only.
+
+
+def _voi_sources(wc):
+    """`petvoi vois` source options of a study: static as configured; dynamic its SEG, else its RTSTRUCT."""
+    if (wc.subject, wc.timepoint) not in DYNAMIC:
+        sources = []
+        if CFG["vois"]["rtstruct"]:
+            sources.append("--rtstruct " + shlex.quote(
+                _study_series("RTSTRUCT", CFG["vois"]["rtstruct_description"])(wc)))
+        if CFG["vois"]["spheres"]:
+            sources.append(f"--spheres {shlex.quote(CFG['vois']['spheres'])}")
+        if CFG["vois"]["thresholds"]:
+            sources.append(f"--threshold {shlex.quote(CFG['vois']['thresholds'])}")
+        return " ".join(sources)
+    index_csv = checkpoints.index.get().output[0]
+    table = pd.read_csv(index_csv, dtype=str, keep_default_na=False)
+    study = table[(table["subject_id"] == wc.subject) & (table["timepoint"] == wc.timepoint)]
+    modality = "SEG" if (study["modality"] == "SEG").any() else "RTSTRUCT"
+    option = "--seg" if modality == "SEG" else "--rtstruct"
+    return f"{option} " + shlex.quote(select_series(table, wc.subject, wc.timepoint, modality, "", source=index_csv))
+
+
 rule vois:
     input:
         suv=RESULTS / "{subject}" / "{timepoint}" / "suv.nii.gz",
@@ -9,10 +31,7 @@ rule vois:
         vois=RESULTS / "{subject}" / "{timepoint}" / "vois.nii.gz",
         catalogue=RESULTS / "{subject}" / "{timepoint}" / "vois.json",
     params:
-        rtstruct=lambda wc: "--rtstruct " + shlex.quote(_study_series("RTSTRUCT", CFG["vois"]["rtstruct_description"])(wc))
-        if CFG["vois"]["rtstruct"] else "",
-        spheres=f"--spheres {shlex.quote(CFG['vois']['spheres'])}" if CFG["vois"]["spheres"] else "",
-        thresholds=f"--threshold {shlex.quote(CFG['vois']['thresholds'])}" if CFG["vois"]["thresholds"] else "",
+        sources=_voi_sources,
         rules=lambda wc, input: f"--name-rules {input.rules[0]}" if input.rules else "",
         inclusion=CFG["vois"]["inclusion"],
         resample="--allow-resample" if CFG["vois"]["allow_resample"] else "",
@@ -21,7 +40,7 @@ rule vois:
     benchmark:
         RESULTS / "benchmarks" / "vois" / "{subject}_{timepoint}.tsv"
     shell:
-        "{PETVOI} vois --pet {input.suv} {params.rtstruct} {params.spheres} {params.thresholds} {params.rules}"
+        "{PETVOI} vois --pet {input.suv} {params.sources} {params.rules}"
         " --inclusion {params.inclusion} {params.resample} -o {output.vois} > {log} 2>&1"
 
 

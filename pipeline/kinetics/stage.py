@@ -30,7 +30,7 @@ from .blood import InputFunction, build_input_function, image_derived_input_func
 from .fit import fit_compartment, fit_srtm
 from .graphical import logan_plasma, logan_reference, mrtm, patlak
 from .models import cumulative_integral
-from .tacs import extract_tacs, suv_to_kbq_ml_factor
+from .tacs import extract_tacs, suv_to_kbq_ml_factor, validate_frames
 
 __all__ = ["PLASMA_MODELS", "REFERENCE_MODELS", "run_tacs", "run_kinetics", "KINETICS_COLUMNS"]
 
@@ -123,6 +123,110 @@ def load_input(blood_path: Path, *, decay_corrected: bool, half_life_s: float | 
         source=str(blood_path))
 
 
+def apply_fitted_delay(blood: InputFunction, tac: pd.DataFrame, delay_voi: str, *, source: str
+                       ) -> tuple[InputFunction, dict[str, Any]]:
+    """Fit the input delay on ``delay_voi``'s early frames and return the shifted input and a record.
+
+    Raises
+    ------
+    InvalidInputError
+        The VOI is not in the TAC table, or the optimum lies at the end of the search range.
+    """
+    from .delay import fit_delay
+
+    if delay_voi not in set(tac["name"]):
+        raise InvalidInputError(f"delay VOI {delay_voi!r} is not a VOI of the TAC table", source=source,
+                                attribute="delay_voi", remedy="name a high-flow VOI of tacs.csv")
+    mid, dur = _times(tac)
+    early = tac[tac["name"] == delay_voi].sort_values("frame")["activity_kbq_ml"].to_numpy(float)
+    delay = fit_delay(mid, dur, early, blood, weights=dur)
+    if delay.at_bound:
+        raise InvalidInputError(f"fitted input delay {delay.delay_s:+.1f} s is at the end of the search range",
+                                source=source, attribute="delay",
+                                remedy="check the blood and scan clocks, or give the delay in seconds")
+    record = {"voi": delay_voi, "delay_s": delay.delay_s, "window_min": delay.window_min, "model": delay.model,
+              "wrss": delay.wrss, "params": delay.params}
+    return shift(blood, delay.delay_s), record
+
+
+def plasma_at_frames(blood: InputFunction, mid_min: np.ndarray, end_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Model input at the frame mid-times and its integral from 0 (kBq/mL, kBq min/mL).
+
+    The integral is taken on the samples' piecewise-linear curve (a 4001-point grid plus the sample
+    times), not on the frame mid-times, which would miss the bolus peak.
+    """
+    blood.check_covers(end_s)
+    t_min, values = blood.times_s / 60.0, np.asarray(getattr(blood, blood.kind), float)
+    grid = np.union1d(np.linspace(0.0, end_s / 60.0, 4001), t_min[t_min <= end_s / 60.0])
+    integral = cumulative_integral(grid, np.interp(grid, t_min, values, left=0.0), mid_min)
+    return np.interp(mid_min, t_min, values, left=0.0), integral
+
+
+def run_parametric(pet4d_path: Path, out_dir: Path, *, blood: InputFunction, maps: Sequence[str],
+                   t_star_min: float, workers: int = 1, tacs_path: Path | None = None,
+                   delay_voi: str | None = None) -> dict[str, Path]:
+    """Voxel-wise Logan VT and/or Patlak Ki maps of a dynamic SUV volume, written as NIfTI.
+
+    Parameters
+    ----------
+    pet4d_path : Path
+        4D ``suv.nii.gz`` with its ``suv.json`` frame table (converted back to kBq/mL).
+    out_dir : Path
+        Folder of ``logan_vt.nii.gz`` / ``patlak_ki.nii.gz`` and ``parametric.json``.
+    blood : InputFunction
+        Processed model input.
+    maps : sequence of str
+        ``logan_vt`` and/or ``patlak_ki``.
+    t_star_min : float
+        Start of the linear window (min).
+    workers : int
+        dask threads.
+    tacs_path, delay_voi : optional
+        Fit the input delay on this VOI of the TAC table first (as :func:`run_kinetics` does).
+    """
+    from .parametric import logan_vt_map, patlak_ki_map, write_parametric
+
+    unknown = [m for m in maps if m not in ("logan_vt", "patlak_ki")]
+    if unknown:
+        raise InvalidInputError(f"unknown map {unknown[0]!r}", attribute="--map", remedy="use logan_vt or patlak_ki")
+    volume, geometry = read_nifti(pet4d_path)
+    sidecar_file = sidecar_path(pet4d_path)
+    if volume.ndim != 4 or not sidecar_file.is_file():
+        raise InvalidInputError("not a dynamic SUV volume with its suv.json", source=str(pet4d_path),
+                                remedy="run `petvoi suv` on a dynamic PET series")
+    sidecar = json.loads(sidecar_file.read_text("utf-8"))
+    frames = validate_frames(sidecar.get("frames") or [], source=str(sidecar_file))
+    if len(frames) != volume.shape[0]:
+        raise InvalidInputError(f"{len(frames)} frames in suv.json for {volume.shape[0]} volumes",
+                                source=str(sidecar_file), attribute="frames", remedy="rewrite both with `petvoi suv`")
+    provenance: dict[str, Any] = {"t_star_min": t_star_min, "maps": list(maps)}
+    if delay_voi is not None:
+        if tacs_path is None:
+            raise InvalidInputError("fitting the delay needs the TAC table", attribute="--tacs",
+                                    remedy="give tacs.csv of this study")
+        blood, provenance["delay_fit"] = apply_fitted_delay(blood, pd.read_csv(tacs_path), delay_voi,
+                                                            source=str(tacs_path))
+    factor = np.asarray(suv_to_kbq_ml_factor(sidecar), float).reshape(-1, 1, 1, 1)
+    kbq = np.asarray(volume, np.float32) * factor.astype(np.float32)
+    mid_min = frames["mid_s"].to_numpy(float) / 60.0
+    end_s = float((frames["start_s"] + frames["duration_s"]).max())
+    cp, integral = plasma_at_frames(blood, mid_min, end_s)
+    provenance["input_function"] = {"kind": blood.kind, **blood.provenance}
+    body = (kbq[mid_min >= t_star_min] > 0).any(axis=0)  # voxels with no activity in the window are NaN
+    provenance["mask"] = "voxels with activity > 0 in a frame of the window"
+    written: dict[str, Path] = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in maps:
+        fn = logan_vt_map if name == "logan_vt" else patlak_ki_map
+        values = fn(kbq, mid_min, cp, integral, t_star_min=t_star_min, mask=body, workers=workers)
+        written[name] = write_parametric(out_dir / f"{name}.nii.gz", values, geometry)
+        finite = values[np.isfinite(values)]
+        provenance[name] = {"n_voxels": int(finite.size),
+                            "median": float(np.median(finite)) if finite.size else None}
+    write_json(out_dir / "parametric.json", _finite(provenance))
+    return written
+
+
 def _finite(obj: Any) -> Any:
     """JSON-safe copy: NaN and infinities become None, numpy scalars plain numbers."""
     if isinstance(obj, dict):
@@ -201,32 +305,14 @@ def run_kinetics(tacs_path: Path, output: Path, *, models: Sequence[str], blood:
     provenance: dict[str, Any] = {"models": list(models), "reference": reference, "t_star_min": t_star_min,
                                   **(sidecar or {})}
     if blood is not None and delay_voi is not None:
-        if delay_voi not in set(tac["name"]):
-            raise InvalidInputError(f"delay VOI {delay_voi!r} is not a VOI of the TAC table", source=str(tacs_path),
-                                    attribute="delay_voi", remedy="name a high-flow VOI of tacs.csv")
-        from .delay import fit_delay
-
-        early = tac[tac["name"] == delay_voi].sort_values("frame")["activity_kbq_ml"].to_numpy(float)
-        delay = fit_delay(mid, dur, early, blood, weights=dur)
-        if delay.at_bound:
-            raise InvalidInputError(f"fitted input delay {delay.delay_s:+.1f} s is at the end of the search range",
-                                    source=str(tacs_path), attribute="delay",
-                                    remedy="check the blood and scan clocks, or give the delay in seconds")
-        blood = shift(blood, delay.delay_s)
-        provenance["delay_fit"] = {"voi": delay_voi, "delay_s": delay.delay_s, "window_min": delay.window_min,
-                                   "model": delay.model, "wrss": delay.wrss, "params": delay.params}
+        blood, provenance["delay_fit"] = apply_fitted_delay(blood, tac, delay_voi, source=str(tacs_path))
     if blood is not None:
         provenance["input_function"] = {"kind": blood.kind, **blood.provenance}
-        blood.check_covers(end_s)
+        plasma_at_mid, plasma_integral = plasma_at_frames(blood, mid, end_s)
         plasma = (blood.times_s / 60.0, np.asarray(getattr(blood, blood.kind), float))
         whole = (blood.times_s / 60.0, np.asarray(blood.whole_blood, float))
         if not np.isfinite(whole[1]).all():
             whole = plasma
-        # plasma integrals on the samples' piecewise-linear curve (not on frame mid-times, which miss the peak)
-        grid = np.union1d(np.linspace(0.0, end_s / 60.0, 4001), plasma[0][plasma[0] <= end_s / 60.0])
-        plasma_on_grid = np.interp(grid, plasma[0], plasma[1], left=0.0)
-        plasma_integral = cumulative_integral(grid, plasma_on_grid, mid)
-        plasma_at_mid = np.interp(mid, plasma[0], plasma[1], left=0.0)
     ref_curve = None
     if reference is not None and reference in set(tac["name"]):
         ref_curve = tac[tac["name"] == reference].sort_values("frame")["activity_kbq_ml"].to_numpy(float)

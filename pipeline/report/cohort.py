@@ -296,7 +296,7 @@ def build_cohort_report(*, results_dir: Path, samples: Path, config: Mapping[str
     """
     results_dir = Path(results_dir)
     cohort = results_dir / "cohort" if (results_dir / "cohort").is_dir() else results_dir
-    sheet = load_sample_sheet(samples)
+    sheet = load_sample_sheet(samples, acquisition="static")
     subjects = set(sheet["subject_id"])
     warnings: list[str] = []
 

@@ -27,6 +27,7 @@ from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
 from ..io import atomic_path
 from ..voi.catalogue import read_voiset
+from .kinetics import kinetics_summary
 from .mip import data_uri, mip_images, suv_window
 
 __all__ = ["build_patient_report", "write_patient_report", "fmt", "LIVER_SUV_MEAN_RANGE", "UPTAKE_WINDOW_MIN"]
@@ -356,6 +357,25 @@ def _records(table: pd.DataFrame | None, drop: tuple[str, ...] = ("subject_id",)
     return {"columns": columns_out, "rows": rows}
 
 
+def _kinetics(timepoint: str, study_dir: Path) -> dict[str, Any]:
+    """One dynamic study's kinetics summary with formatted cells (``missing`` when not run)."""
+    summary = kinetics_summary(study_dir)
+    if summary is None:
+        return {"timepoint": timepoint, "missing": True}
+    rows = []
+    for row in summary["rows"]:
+        cells = []
+        for value, flagged in zip(row["values"], row["flags"], strict=True):
+            cell = _cell(value, 4) if value is not None else {"text": "", "value": None}
+            if flagged:
+                cell = {**cell, "text": cell["text"] + " \u2020"}
+            cells.append(cell)
+        rows.append({"name": row["name"], "cells": cells, "chosen": row["chosen"]})
+    figure = data_uri(summary["figure"]) if summary["figure"] else None
+    return {"timepoint": timepoint, "missing": False, "columns": summary["columns"], "rows": rows,
+            "notes": summary["notes"], "figure": figure, "flagged": any(any(r["flags"]) for r in summary["rows"])}
+
+
 def _heterogeneity(timepoints: list[str], tables: dict[str, pd.DataFrame | None],
                    uptake: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
     out = []
@@ -441,7 +461,10 @@ def build_patient_report(subject_id: str, *, results_dir: str | Path, samples: p
 
     results_dir = Path(results_dir)
     cfg = _config(config)
-    sheet = samples if isinstance(samples, pd.DataFrame) else load_sample_sheet(samples)
+    full = samples if isinstance(samples, pd.DataFrame) else load_sample_sheet(samples)
+    acquisition = full["acquisition"] if "acquisition" in full else pd.Series("static", index=full.index)
+    sheet = full[acquisition.replace("", "static") == "static"]
+    dynamic = full[(acquisition == "dynamic") & (full["subject_id"].astype(str) == subject_id)]
     rows = sheet[sheet["subject_id"].astype(str) == subject_id]
     if not len(rows):
         raise InvalidInputError(f"subject {subject_id} is not in the sample sheet", attribute="subject_id",
@@ -483,8 +506,7 @@ def build_patient_report(subject_id: str, *, results_dir: str | Path, samples: p
     ihc_table = _subject_rows(_table(ihc) if ihc is not None else _clinical_default(cfg, "ihc"), subject_id)
     histology_table = _subject_rows(_table(histology) if histology is not None
                                     else _clinical_default(cfg, "histology"), subject_id)
-    kinetics_path = subject_dir / "kinetics.csv"
-    kinetics = _read_csv(kinetics_path)
+    kinetics = [_kinetics(str(tp), subject_dir / str(tp)) for tp in dynamic["timepoint"]]
 
     css = resources.files(__package__).joinpath("templates/report.css").read_text("utf-8")
     context: dict[str, Any] = {
@@ -514,7 +536,7 @@ def build_patient_report(subject_id: str, *, results_dir: str | Path, samples: p
         "heterogeneity": _heterogeneity(timepoints, heterogeneity, uptake),
         "ihc": _ihc(ihc_table, uptake),
         "histology": _records(histology_table),
-        "kinetics": _records(kinetics),
+        "kinetics": kinetics,
         "version": __version__,
         "config_hash": config_hash(cfg),
         "run_date": (run_date or dt.datetime.now(dt.UTC).date()).isoformat(),

@@ -1,6 +1,7 @@
 """Clinical tables of the synthetic cohort, with built-in relationships to the imaging truth.
 
-* ``samples.tsv``: one row per study (subject, timepoint, tracer, DICOM folder, study UID, arm, route).
+* ``samples.tsv``: one row per study (subject, timepoint, tracer, DICOM folder, study UID, arm, route,
+  acquisition static/dynamic, blood table of a dynamic study).
 * ``dosing.csv``: syringe activity before and residual after injection; the net activity at the
   injection time equals the DICOM RadionuclideTotalDose (formula in :mod:`.protocol`).
 * ``ihc.csv``: one biopsied lesion per subject (the largest malignant baseline lesion);
@@ -29,14 +30,15 @@ import pandas as pd
 
 from .anatomy import TIMEPOINTS, Lesion, Phantom
 from .dicom_common import iso
-from .protocol import STREAM_CLINICAL, StudyPlan, SubjectPlan, subject_rng
+from .protocol import DYNAMIC_TIMEPOINT, STREAM_CLINICAL, DynamicPlan, StudyPlan, SubjectPlan, subject_rng
 
 __all__ = ["SubjectRecord", "build_tables", "TABLE_FILES", "COLUMNS"]
 
 TABLE_FILES = {"samples": "samples.tsv", "dosing": "dosing.csv", "ihc": "ihc.csv", "recist": "recist.csv",
                "histology": "histology.csv", "outcomes": "outcomes.csv"}
 COLUMNS = {
-    "samples": ["subject_id", "timepoint", "tracer", "nuclide", "dicom", "study_uid", "arm", "route"],
+    "samples": ["subject_id", "timepoint", "tracer", "nuclide", "dicom", "study_uid", "arm", "route", "acquisition",
+                "blood"],
     "dosing": ["subject_id", "timepoint", "injected_activity_mbq", "injected_activity_datetime",
                "residual_activity_mbq", "residual_activity_datetime", "injection_datetime", "weight_kg",
                "height_cm", "sex"],
@@ -60,12 +62,15 @@ class SubjectRecord:
         Study plan per timepoint.
     seed : int
         Cohort seed.
+    dynamic : DynamicPlan or None
+        The subject's dynamic (kinetic) study, if any.
     """
 
     subject: SubjectPlan
     phantom: Phantom
     studies: Mapping[str, StudyPlan]
     seed: int
+    dynamic: DynamicPlan | None = None
 
 
 def _measure(lesion: Lesion, timepoint: str) -> float:
@@ -157,13 +162,28 @@ def build_tables(records: Sequence[SubjectRecord]) -> dict[str, pd.DataFrame]:
             rows["samples"].append({
                 "subject_id": subject.subject_id, "timepoint": tp, "tracer": subject.tracer.name,
                 "nuclide": subject.tracer.nuclide, "dicom": f"dicom/{subject.subject_id}/{tp}",
-                "study_uid": plan.study_uid, "arm": subject.arm, "route": subject.route})
+                "study_uid": plan.study_uid, "arm": subject.arm, "route": subject.route, "acquisition": "static",
+                "blood": ""})
             rows["dosing"].append({
                 "subject_id": subject.subject_id, "timepoint": tp, "injected_activity_mbq": plan.syringe_pre_mbq,
                 "injected_activity_datetime": iso(plan.syringe_pre_time),
                 "residual_activity_mbq": plan.syringe_post_mbq,
                 "residual_activity_datetime": iso(plan.syringe_post_time),
                 "injection_datetime": iso(plan.injection), "weight_kg": plan.weight_kg,
+                "height_cm": round(subject.height_m * 100.0, 1), "sex": subject.sex})
+        if rec.dynamic is not None:
+            dyn, tp = rec.dynamic, DYNAMIC_TIMEPOINT
+            rows["samples"].append({
+                "subject_id": subject.subject_id, "timepoint": tp, "tracer": subject.tracer.name,
+                "nuclide": subject.tracer.nuclide, "dicom": f"dicom/{subject.subject_id}/{tp}",
+                "study_uid": dyn.study_uid, "arm": subject.arm, "route": subject.route, "acquisition": "dynamic",
+                "blood": f"dicom/{subject.subject_id}/{tp}/blood.csv"})
+            rows["dosing"].append({
+                "subject_id": subject.subject_id, "timepoint": tp, "injected_activity_mbq": dyn.syringe_pre_mbq,
+                "injected_activity_datetime": iso(dyn.syringe_pre_time),
+                "residual_activity_mbq": dyn.syringe_post_mbq,
+                "residual_activity_datetime": iso(dyn.syringe_post_time),
+                "injection_datetime": iso(dyn.injection), "weight_kg": dyn.weight_kg,
                 "height_cm": round(subject.height_m * 100.0, 1), "sex": subject.sex})
         rng = subject_rng(rec.seed, STREAM_CLINICAL, subject.index)
         biopsied = _biopsied(rec.phantom.lesions)

@@ -6,6 +6,7 @@ Layout written under ``out_dir``::
     dicom/<subject_id>/<timepoint>/CT/CT_0001.dcm ...      CT Image Storage, same frame of reference
     dicom/<subject_id>/<timepoint>/RTSTRUCT/RTSTRUCT_0001.dcm
     dicom/<subject_id>/<timepoint>/truth.json              see :mod:`pipeline.synthetic.truth`
+    dicom/<subject_id>/dynamic/PT/, SEG/, blood.csv, truth.json   18F subjects: see :mod:`.kinetic`
     samples.tsv dosing.csv ihc.csv recist.csv histology.csv outcomes.csv   see :mod:`.clinical`
 
 The same arguments give byte-identical files.
@@ -29,9 +30,21 @@ from .dicom_common import StudyHeader
 from .dicom_ct import AIR_HU, ct_uids, write_ct
 from .dicom_pet import encode_pet, write_pet
 from .dicom_rtstruct import write_rtstruct
-from .protocol import STREAM_ANATOMY, STREAM_NOISE, StudyPlan, plan_study, plan_subjects, subject_rng
+from .protocol import (
+    DYNAMIC_NUCLIDES,
+    DYNAMIC_TIMEPOINT,
+    STREAM_ANATOMY,
+    STREAM_NOISE,
+    DynamicPlan,
+    StudyPlan,
+    plan_dynamic,
+    plan_study,
+    plan_subjects,
+    subject_rng,
+)
 from .raster import Grid, rasterise
 from .truth import study_truth, voi_truth
+from .vendors import VENDORS
 
 __all__ = ["CohortSummary", "generate_cohort", "cohort_tables", "PET_GRID", "CT_GRID"]
 
@@ -101,14 +114,32 @@ def _write_study(study_dir: Path, plan: StudyPlan, record: SubjectRecord, noise_
     write_json(study_dir / "truth.json", study_truth(plan, vois, PET_GRID, CT_GRID, noise_sd))
 
 
+def _write_dynamic(study_dir: Path, plan: DynamicPlan) -> None:
+    """The subject's dynamic PET, SEG, blood table and truth (:func:`.kinetic.write_kinetic_study`)."""
+    from .kinetic import write_kinetic_study
+
+    subject = plan.subject
+    header = StudyHeader(
+        patient_name=f"SYNTHETIC^{subject.subject_id}", patient_id=subject.patient_id,
+        birth_date=subject.birth_date, sex=subject.sex, weight_kg=plan.weight_kg, height_m=subject.height_m,
+        study_uid=plan.study_uid, frame_of_reference_uid=plan.frame_of_reference_uid, study_datetime=plan.injection,
+        study_id=f"{subject.subject_id}D", accession_number=f"ACC{subject.index + 1:02d}D{plan.seed % 100000:05d}",
+        description=f"PET dynamic {subject.tracer.name}", manufacturer=VENDORS["siemens"].manufacturer,
+        model=VENDORS["siemens"].model, software=VENDORS["siemens"].software)
+    write_kinetic_study(study_dir, seed=plan.seed, study=header, scan_start=plan.injection, dose_bq=plan.dose_bq,
+                        weight_kg=plan.weight_kg, blood_delay_s=plan.blood_delay_s,
+                        role=f"{subject.subject_id}/{DYNAMIC_TIMEPOINT}")
+
+
 def _records(subjects: Iterable, seed: int) -> list[SubjectRecord]:
     """Phantom and study plans of each subject (no pixel data)."""
     records = []
     for subject in subjects:
         phantom = build_phantom(subject_rng(seed, STREAM_ANATOMY, subject.index), subject.tracer, subject.scale,
                                 subject.tendency, subject.new_lesion)
+        dynamic = plan_dynamic(subject, seed) if subject.tracer.nuclide in DYNAMIC_NUCLIDES else None
         records.append(SubjectRecord(subject, phantom, {tp: plan_study(subject, tp, seed) for tp in TIMEPOINTS},
-                                     seed))
+                                     seed, dynamic))
     return records
 
 
@@ -179,6 +210,10 @@ def generate_cohort(out_dir: Path, n_subjects: int = 6, seed: int = 0, noise_sd:
         for tp in TIMEPOINTS:
             study_dir = out_dir / "dicom" / subject.subject_id / tp
             _write_study(study_dir, record.studies[tp], record, float(noise_sd))
+            study_dirs.append(study_dir)
+        if record.dynamic is not None:
+            study_dir = out_dir / "dicom" / subject.subject_id / DYNAMIC_TIMEPOINT
+            _write_dynamic(study_dir, record.dynamic)
             study_dirs.append(study_dir)
 
     tables = {name: write_table(out_dir / TABLE_FILES[name], frame)

@@ -2,12 +2,12 @@
 
 :func:`write_kinetic_study` writes, into ``out_dir``:
 
-* ``dicom/PT/``: a classic dynamic PET series (the 28-frame, 90-min schedule of
+* ``PT/``: a classic dynamic PET series (the 28-frame, 90-min schedule of
   :func:`~pipeline.kinetics.models.standard_frames`: 6 x 10 s, 4 x 30 s, 4 x 60 s, 4 x 120 s,
   5 x 300 s, 5 x 600 s) on :data:`KINETIC_GRID`, with the header conventions of
   :func:`~pipeline.synthetic.dynamic.write_dynamic_series` (Units BQML, DecayCorrection START,
   scan start = injection, so stored activity is decay-corrected to injection).
-* ``dicom/SEG/SEG_0001.dcm``: the VOIs as a binary DICOM SEG (highdicom) on the first frame's
+* ``SEG/SEG_0001.dcm``: the VOIs as a binary DICOM SEG (highdicom) on the first frame's
   slices, one segment per VOI; and the same VOIs as ``vois.nii.gz`` + ``vois.tsv`` (a label map on
   the PET grid and its ``index``/``name`` sidecar, read by :func:`~pipeline.voi.masks.label_names`).
   The ``aorta`` VOI holds whole blood (frame averages, no partial-volume loss), for an
@@ -153,8 +153,11 @@ def _write_seg(path: Path, series_dir: Path, labels: np.ndarray, *, seed: int, r
         manufacturer="petvoi synthetic", manufacturer_model_name="kinetic VOIs", software_versions="1",
         device_serial_number="0", series_description="VOIs (synthetic)")
     # highdicom stamps the current time and a fresh dimension-organisation UID: pin them for byte-identical output
-    seg.SeriesDate = seg.ContentDate = ref.SeriesDate
-    seg.SeriesTime = seg.ContentTime = ref.SeriesTime
+    seg.SeriesDate = seg.ContentDate = seg.InstanceCreationDate = ref.SeriesDate
+    seg.SeriesTime = seg.ContentTime = seg.InstanceCreationTime = ref.SeriesTime
+    for item in seg.get("ContributingEquipmentSequence", []):
+        if "ContributionDateTime" in item:
+            item.ContributionDateTime = ref.SeriesDate + ref.SeriesTime
     dim_uid = make_uid(seed, role, "SEG", "dimensions")
     for item in seg.DimensionOrganizationSequence:
         item.DimensionOrganizationUID = dim_uid
@@ -173,7 +176,7 @@ def write_kinetic_study(out_dir: str | Path, *, seed: int = 0, study: StudyHeade
     Parameters
     ----------
     out_dir : path-like
-        Study folder (created); DICOM goes to ``out_dir/dicom``.
+        Study folder (created); DICOM goes to ``PT/`` and ``SEG/`` inside it.
     seed : int
         Seeds the UIDs and the per-slice quantisation.
     study : StudyHeader, optional
@@ -211,10 +214,10 @@ def write_kinetic_study(out_dir: str | Path, *, seed: int = 0, study: StudyHeade
             bq_ml[labels == label] = tac[t] * 1000.0  # kBq/mL -> Bq/mL
         return bq_ml
 
-    write_dynamic_series(out / "dicom" / "PT", frame_bq_ml, starts, durations, grid=grid, nuclide=nuclide,
+    write_dynamic_series(out / "PT", frame_bq_ml, starts, durations, grid=grid, nuclide=nuclide,
                          dose_bq=dose_bq, weight_kg=weight_kg, scan_start=scan_start, seed=seed, role=role,
                          description="PET dynamic 90 min", rng_key=0x4B1, study=study)
-    _write_seg(out / "dicom" / "SEG" / "SEG_0001.dcm", out / "dicom" / "PT", labels, seed=seed, role=role)
+    _write_seg(out / "SEG" / "SEG_0001.dcm", out / "PT", labels, seed=seed, role=role)
 
     geometry = Geometry(grid.shape, tuple(grid.spacing[::-1]), grid.origin, np.eye(3))  # type: ignore[arg-type]
     write_nifti(out / "vois.nii.gz", labels, geometry)
@@ -246,7 +249,7 @@ def write_kinetic_study(out_dir: str | Path, *, seed: int = 0, study: StudyHeade
         "blood_pool": BLOOD_POOL_VOI,
         "vois": vois,
         "scan_start": scan_start.isoformat(),
-        "paths": {"pet": "dicom/PT", "seg": "dicom/SEG/SEG_0001.dcm", "mask": "vois.nii.gz", "blood": "blood.csv"},
+        "paths": {"pet": "PT", "seg": "SEG/SEG_0001.dcm", "mask": "vois.nii.gz", "blood": "blood.csv"},
     }
     (out / "truth.json").write_text(json.dumps(truth, indent=2), encoding="utf-8")
     return truth

@@ -28,14 +28,19 @@ from .dicom_common import ds_value, make_uid
 from .tracers import TRACER_CYCLE, TRACERS, Tracer
 from .vendors import VENDOR_CYCLE, VENDORS, Vendor
 
-__all__ = ["SubjectPlan", "StudyPlan", "plan_subjects", "plan_study", "subject_rng"]
+__all__ = ["SubjectPlan", "StudyPlan", "DynamicPlan", "DYNAMIC_TIMEPOINT", "DYNAMIC_NUCLIDES", "plan_subjects",
+           "plan_study", "plan_dynamic", "subject_rng"]
 
 FIRST_BASELINE = date(2025, 3, 3)
 N_BEDS = 4
 BED_GAP_S = 20.0
 
 # Random streams (second entry of the seed sequence).
-STREAM_COHORT, STREAM_SUBJECT, STREAM_ANATOMY, STREAM_TIMING, STREAM_NOISE, STREAM_CLINICAL = range(6)
+STREAM_COHORT, STREAM_SUBJECT, STREAM_ANATOMY, STREAM_TIMING, STREAM_NOISE, STREAM_CLINICAL, STREAM_DYNAMIC = range(7)
+#: Timepoint label of the dynamic (kinetic) study of a subject.
+DYNAMIC_TIMEPOINT = "dynamic"
+#: Subjects whose tracer has one of these nuclides also get a dynamic study (the IL-2R trial's 18F tracer).
+DYNAMIC_NUCLIDES = ("F18",)
 
 
 def subject_rng(seed: int, stream: int, *keys: int) -> np.random.Generator:
@@ -258,3 +263,70 @@ def plan_study(subject: SubjectPlan, timepoint: str, seed: int) -> StudyPlan:
         pet_series_uid=make_uid(*uid_key, "PT"), ct_series_uid=make_uid(*uid_key, "CT"),
         rtstruct_series_uid=make_uid(*uid_key, "RTSTRUCT"), seed=seed,
     )
+
+
+@dataclass(frozen=True)
+class DynamicPlan:
+    """Dosing, timing and identifiers of a subject's dynamic study (injection at the start of frame 0).
+
+    Attributes
+    ----------
+    subject : SubjectPlan
+    weight_kg : float
+        Weight (kg, DS-exact).
+    syringe_pre_mbq, syringe_post_mbq : float
+        Syringe activity before and residual after injection (MBq).
+    syringe_pre_time, syringe_post_time : datetime
+        Times of these measurements.
+    injection : datetime
+        Injection = scan start.
+    dose_bq : float
+        Net injected activity at ``injection`` (Bq, DS-exact).
+    blood_delay_s : float
+        Lag of the blood samples behind the tissue input (s).
+    study_uid, frame_of_reference_uid : str
+        Deterministic UIDs.
+    seed : int
+        Cohort seed.
+    """
+
+    subject: SubjectPlan
+    weight_kg: float
+    syringe_pre_mbq: float
+    syringe_pre_time: datetime
+    syringe_post_mbq: float
+    syringe_post_time: datetime
+    injection: datetime
+    dose_bq: float
+    blood_delay_s: float
+    study_uid: str
+    frame_of_reference_uid: str
+    seed: int
+
+
+def plan_dynamic(subject: SubjectPlan, seed: int) -> DynamicPlan:
+    """Plan the dynamic study of a subject: the day before baseline, 90 min from injection.
+
+    Parameters
+    ----------
+    subject : SubjectPlan
+        The subject (its tracer's nuclide should be in :data:`DYNAMIC_NUCLIDES`).
+    seed : int
+        Cohort seed.
+    """
+    rng = subject_rng(seed, STREAM_DYNAMIC, subject.index)
+    half_life = get_nuclide(subject.tracer.nuclide).half_life_s
+    scan_date = FIRST_BASELINE + timedelta(days=2 * subject.index - 1)
+    injection = datetime.combine(scan_date, datetime.min.time()) + timedelta(
+        hours=8, minutes=30, seconds=int(rng.integers(0, 2 * 3600)))
+    t_pre = injection - timedelta(seconds=int(rng.integers(300, 600)))
+    t_post = injection + timedelta(seconds=int(rng.integers(120, 600)))
+    pre_mbq = round(rng.uniform(180.0, 220.0), 3)
+    post_mbq = round(pre_mbq * rng.uniform(0.01, 0.04), 3)
+    uid_key = (seed, subject.subject_id, DYNAMIC_TIMEPOINT)
+    return DynamicPlan(
+        subject=subject, weight_kg=ds_value(subject.weight_kg), syringe_pre_mbq=pre_mbq, syringe_pre_time=t_pre,
+        syringe_post_mbq=post_mbq, syringe_post_time=t_post, injection=injection,
+        dose_bq=ds_value(net_dose_bq(pre_mbq, t_pre, post_mbq, t_post, injection, half_life)),
+        blood_delay_s=round(float(rng.uniform(2.0, 10.0)), 1), study_uid=make_uid(*uid_key, "study"),
+        frame_of_reference_uid=make_uid(*uid_key, "for"), seed=seed)

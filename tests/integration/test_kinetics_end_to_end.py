@@ -33,8 +33,8 @@ BLOOD = ["--blood-not-decay-corrected", "--nuclide", "F18", "--exclude", "aorta"
 
 def _prepare(out: Path, delay_s: float) -> dict:
     truth = write_kinetic_study(out, seed=0, blood_delay_s=delay_s)
-    assert main(["suv", str(out / "dicom" / "PT"), "-o", str(out / "suv.nii.gz")]) == 0
-    assert main(["vois", "--pet", str(out / "suv.nii.gz"), "--seg", str(out / "dicom" / "SEG" / "SEG_0001.dcm"),
+    assert main(["suv", str(out / "PT"), "-o", str(out / "suv.nii.gz")]) == 0
+    assert main(["vois", "--pet", str(out / "suv.nii.gz"), "--seg", str(out / "SEG" / "SEG_0001.dcm"),
                  "-o", str(out / "vois_set.nii.gz")]) == 0
     assert main(["tacs", "--pet4d", str(out / "suv.nii.gz"), "--vois", str(out / "vois_set.nii.gz"),
                  "-o", str(out / "tacs.csv")]) == 0
@@ -148,3 +148,23 @@ def test_bad_delay_and_missing_delay_voi_are_refused(study: tuple[Path, dict], c
     err = capsys.readouterr().err
     assert "--delay 'soon' is neither seconds nor 'fit'" in err and "--delay-voi" in err and "'liver'" in err
     assert not (out / "bad.csv").exists()
+
+
+def test_parametric_logan_map_equals_the_voi_fit(study: tuple[Path, dict]) -> None:
+    """Each VOI is uniform, so every voxel of the Logan VT map equals the VOI-level Logan VT (same t*)."""
+    import nibabel as nib
+
+    out, truth = study
+    assert main(["parametric", "--pet4d", str(out / "suv.nii.gz"), "--map", "logan_vt", "--map", "patlak_ki",
+                 "--t-star", "30", "--blood", str(out / "blood.csv"), "--blood-not-decay-corrected", "--nuclide",
+                 "F18", "--workers", "2", "-o", str(out / "maps")]) == 0
+    vt = np.asanyarray(nib.load(out / "maps" / "logan_vt.nii.gz").dataobj)
+    labels = np.asanyarray(nib.load(out / "vois.nii.gz").dataobj)
+    table = pd.read_csv(out / "kinetics.csv")
+    for name in _targets(truth):
+        values = vt[labels == truth["vois"][name]["label"]]
+        np.testing.assert_allclose(values, _value(table, name, "logan", "VT"), rtol=1e-5)
+    assert np.isnan(vt[labels == 0]).all()  # no activity: no value
+    provenance = json.loads((out / "maps" / "parametric.json").read_text())
+    assert provenance["logan_vt"]["n_voxels"] == int((labels > 0).sum())
+    assert (out / "maps" / "patlak_ki.nii.gz").is_file()

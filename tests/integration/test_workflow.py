@@ -43,7 +43,8 @@ def test_dry_run_plans_every_stage(repo: Path, workdir: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     for rule in ("index", "suv", "ct", "vois", "uptake", "cohort_table", "texture", "heterogeneity", "inter_lesion",
-                 "deltas", "cohort_deltas", "recist", "stats", "report", "cohort_report"):
+                 "deltas", "cohort_deltas", "recist", "stats", "report", "cohort_report", "tacs", "kinetics",
+                 "parametric", "cohort_kinetics"):
         assert rule in out
     assert "synth" not in out  # synth.generate is false for a user cohort
 
@@ -62,7 +63,7 @@ def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_1: Path) 
     proc = snakemake(repo, workdir)
     assert proc.returncode == 0, proc.stderr[-3000:]
     series = pd.read_csv(workdir / "results" / "index" / "series.csv", dtype=str, keep_default_na=False)
-    assert sorted(series["modality"]) == ["CT", "CT", "PT", "PT", "RTSTRUCT", "RTSTRUCT"]
+    assert sorted(series["modality"]) == ["CT", "CT", "PT", "PT", "PT", "RTSTRUCT", "RTSTRUCT", "SEG"]
     assert set(series["subject_id"]) == {"P01"}
     assert (series["problems"] == "").all()
     # every rule leaves a log and a benchmark
@@ -92,6 +93,18 @@ def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_1: Path) 
     for name in ("P01", "cohort"):
         assert (workdir / "results" / "reports" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
         assert "data:image/png;base64," in (workdir / "results" / "reports" / f"{name}.html").read_text()
+    # the dynamic study (18F subject): SEG VOIs, TACs, kinetic models with a fitted delay, Logan VT map
+    truth = json.loads((cohort_1 / "dicom" / "P01" / "dynamic" / "truth.json").read_text())
+    kinetics = pd.read_parquet(workdir / "results" / "cohort" / "kinetics.parquet")
+    assert set(kinetics["timepoint"]) == {"dynamic"} and set(kinetics["name"]) == {"lesion_01", "lesion_02", "spleen"}
+    for name in ("lesion_01", "lesion_02", "spleen"):
+        row = kinetics[(kinetics["name"] == name) & (kinetics["model"] == "2tcm") & (kinetics["parameter"] == "VT")]
+        assert bool(row["converged"].iloc[0]) and bool(row["chosen"].iloc[0])
+        assert float(row["value"].iloc[0]) == pytest.approx(truth["vois"][name]["VT"], rel=1e-2)
+    sidecar = json.loads((workdir / "results" / "P01" / "dynamic" / "kinetics.json").read_text())
+    assert sidecar["delay_fit"]["delay_s"] == pytest.approx(-truth["blood"]["delay_s"], abs=3.0)
+    assert (workdir / "results" / "P01" / "dynamic" / "parametric" / "logan_vt.nii.gz").is_file()
+    assert not (workdir / "results" / "P01" / "dynamic" / "uptake.csv").exists()  # static stages skip it
     response = pd.read_csv(workdir / "results" / "cohort" / "response.csv")
     assert list(response["timepoint"]) == ["baseline", "on_treatment"]
     # no patient identifier from the DICOM header reaches outputs or logs

@@ -15,15 +15,19 @@ from pipeline.dicom.index import index_tree, pseudonym
 def test_index_groups_series_and_labels_subjects(cohort_1: Path) -> None:
     result = index_tree(cohort_1 / "dicom", workers=4, samples=cohort_1 / "samples.tsv", data_root=cohort_1)
     table = result.series
-    assert len(table) == 6
+    assert len(table) == 8
     assert set(table["subject_id"]) == {"P01"}
-    assert sorted(table["timepoint"]) == ["baseline"] * 3 + ["on_treatment"] * 3
-    pet = table[table["modality"] == "PT"]
+    assert sorted(table["timepoint"]) == ["baseline"] * 3 + ["dynamic"] * 2 + ["on_treatment"] * 3
+    dynamic = table[table["timepoint"] == "dynamic"]
+    assert sorted(dynamic["modality"]) == ["PT", "SEG"]
+    pet = table[(table["modality"] == "PT") & (table["timepoint"] != "dynamic")]
     n_pet_files = len(list((cohort_1 / "dicom" / "P01" / "baseline" / "PT").glob("*.dcm")))
     assert pet["n_instances"].tolist() == [n_pet_files, n_pet_files]
+    assert [int(n) for n in dynamic.loc[dynamic["modality"] == "PT", "n_instances"]] == [28 * 20]  # frames x slices
     assert set(pet["units"]) <= {"BQML", "CNTS"}
     assert (table["problems"] == "").all()
-    assert result.n_skipped == 2  # the two truth.json files of the synthetic cohort
+    # truth.json of each study, and the dynamic study's blood.csv, vois.nii.gz and vois.tsv
+    assert result.n_skipped == 3 + 3
     assert result.unreadable == []
 
 
@@ -73,7 +77,7 @@ def test_cli_index_writes_csv(cohort_1: Path, tmp_path: Path) -> None:
     assert list(table.columns)[:11] == ["subject_id", "timepoint", "study_uid", "series_uid", "modality",
                                         "series_description", "n_instances", "radionuclide", "acquisition_datetime",
                                         "manufacturer", "path"]
-    assert len(table) == 6
+    assert len(table) == 8
 
 
 @pytest.mark.parametrize("workers", [1, 8])

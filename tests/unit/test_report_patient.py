@@ -118,20 +118,40 @@ def test_html_is_self_contained_and_complete(report: dict) -> None:
                  "EORTC", "RECIST 1.1", "iRECIST", "Best overall response", "Heterogeneity", "IHC",
                  report["context"]["config_hash"], "[18F]AlF-RESCA-IL2"):
         assert text in html
-    assert "Kinetics" not in html  # no kinetics.csv in the subject's folder
     assert report["context"]["header"][0]["scanner"].startswith("SIEMENS")  # Manufacturer + model from suv.json
     positions = [html.index(f'id="{section}"') for section in ("qc", "mip", "lesions", "organs", "changes",
                                                                  "response", "heterogeneity", "pathology")]
     assert positions == sorted(positions)
 
 
-def test_kinetics_section_only_with_kinetics_csv(cohort_1: Path, results: Path, tmp_path: Path) -> None:
+def test_kinetics_section_for_the_dynamic_study(cohort_1: Path, results: Path, tmp_path: Path) -> None:
+    """The sheet's dynamic study: a note until it is run, then its key parameters, flags, notes and TACs."""
+    html, context = build_patient_report(SUBJECT, results_dir=results, samples=cohort_1 / "samples.tsv",
+                                         config=CONFIG)
+    assert [k["timepoint"] for k in context["kinetics"]] == ["dynamic"] and context["kinetics"][0]["missing"]
+    assert "No kinetics.csv for this dynamic study" in html
     copy = tmp_path / "results"
     shutil.copytree(results, copy)
-    pd.DataFrame({"voi": ["lesion_01"], "model": ["logan"], "vt": [2.5]}).to_csv(copy / SUBJECT / "kinetics.csv",
-                                                                                 index=False)
-    html, _ = build_patient_report(SUBJECT, results_dir=copy, samples=cohort_1 / "samples.tsv", config=CONFIG)
+    study = copy / SUBJECT / "dynamic"
+    study.mkdir(parents=True)
+    rows = [("lesion_01", "2tcm", "VT", 2.5, True, True), ("lesion_01", "1tcm", "VT", 2.1, True, False),
+            ("lesion_01", "srtm", "BPND", 20.0, False, False), ("spleen", "2tcm", "VT", 1.5, True, True)]
+    pd.DataFrame(rows, columns=["name", "model", "parameter", "value", "converged", "chosen"]).assign(
+        t_star_min=np.nan).to_csv(study / "kinetics.csv", index=False)
+    (study / "kinetics.json").write_text('{"delay_fit": {"voi": "spleen", "model": "1tcm", "window_min": 10, '
+                                         '"delay_s": -4.2}, "reference": "muscle"}')
+    frames = pd.DataFrame({"name": ["lesion_01"] * 3, "frame": [1, 2, 3], "mid_s": [30.0, 90.0, 150.0],
+                           "activity_kbq_ml": [1.0, 2.0, 2.5]})
+    frames.to_csv(study / "tacs.csv", index=False)
+    html, context = build_patient_report(SUBJECT, results_dir=copy, samples=cohort_1 / "samples.tsv", config=CONFIG)
+    section = context["kinetics"][0]
+    assert section["columns"] == ["VT 2TCM", "VT 1TCM", "BPND SRTM"]
+    assert [r["name"] for r in section["rows"]] == ["lesion_01", "spleen"]
+    assert [r["chosen"] for r in section["rows"]] == ["2TCM", "2TCM"]
     assert 'id="kinetics"' in html and 'data-value="2.5"' in html
+    assert "20.00 \u2020" in html and "did not converge" in html  # the SRTM fit at its bound is flagged
+    assert "Input delay fitted on spleen (1TCM, first 10 min): -4.2 s." in html
+    assert html.count('src="data:image/png;base64,') == 2 * len(TIMEPOINTS) + 1  # MIPs and the TAC figure
 
 
 @needs_poppler

@@ -30,9 +30,14 @@ def test_committed_tables_match_generator(repo: Path, default_config: dict, tmp_
 
 def test_sample_sheet_is_valid(repo: Path, default_config: dict) -> None:
     sheet = load_sample_sheet(repo / default_config["samples"])
-    assert len(sheet) == 12
+    assert len(sheet) == 14
     assert sorted(sheet["nuclide"].unique()) == ["F18", "Ga68", "Zr89"]
-    assert set(sheet["timepoint"]) == {"baseline", "on_treatment"}
+    assert set(sheet["timepoint"]) == {"baseline", "on_treatment", "dynamic"}
+    static = load_sample_sheet(repo / default_config["samples"], acquisition="static")
+    assert len(static) == 12 and set(static["timepoint"]) == {"baseline", "on_treatment"}
+    dynamic = load_sample_sheet(repo / default_config["samples"], acquisition="dynamic")
+    assert list(dynamic["subject_id"]) == ["P01", "P04"]  # the IL-2R (18F) subjects
+    assert list(dynamic["blood"]) == ["dicom/P01/dynamic/blood.csv", "dicom/P04/dynamic/blood.csv"]
 
 
 def test_profiles_parse(repo: Path) -> None:

@@ -34,7 +34,8 @@ def cohort(cohort_3: Path) -> Path:
 
 
 def _studies(*roots: Path) -> list[Path]:
-    return [study for root in roots for study in sorted(root.glob("dicom/*/*")) if study.is_dir()]
+    return [study for root in roots for study in sorted(root.glob("dicom/*/*"))
+            if study.is_dir() and study.name != "dynamic"]  # static studies
 
 
 def _truth(study: Path) -> dict:
@@ -86,7 +87,10 @@ def test_same_seed_gives_identical_files_and_other_seed_differs(cohort: Path, tm
     full = {k: v for k, v in _hashes(cohort).items() if k.startswith("dicom/P01/")}
     first = _hashes(again)
     dicom = [name for name in first if name.startswith("dicom/")]
-    assert len(dicom) == 2 * (80 + 104 + 1 + 1)  # (PT, CT, RTSTRUCT, truth) x 2 timepoints
+    static = [name for name in dicom if "/dynamic/" not in name]
+    assert len(static) == 2 * (80 + 104 + 1 + 1)  # (PT, CT, RTSTRUCT, truth) x 2 timepoints
+    # the 18F subject's dynamic study: 28 frames x 20 slices, SEG, blood, truth, label map and its names
+    assert len(dicom) - len(static) == 28 * 20 + 1 + 4
     assert {k: first[k] for k in dicom} == full  # a filtered subject is byte-identical to the full cohort's
     second = _hashes(generate_cohort(tmp_path / "second", n_subjects=3, seed=11, subjects_filter=["P01"]).out_dir)
     assert second == first
@@ -95,16 +99,19 @@ def test_same_seed_gives_identical_files_and_other_seed_differs(cohort: Path, tm
     generate_cohort(other, n_subjects=3, seed=12, subjects_filter=["P01"])
     third = _hashes(other)
     assert set(third) == set(first)
-    assert sum(first[name] != third[name] for name in dicom) == len(dicom)
+    seeded = [name for name in dicom if not name.endswith(("/vois.nii.gz", "/vois.tsv"))]  # the label map is fixed
+    assert sum(first[name] != third[name] for name in seeded) == len(seeded) == len(dicom) - 2
     assert first["samples.tsv"] != third["samples.tsv"] and first["dosing.csv"] != third["dosing.csv"]
 
 
 def test_subject_filter_keeps_the_subjects_rows(cohort: Path, tmp_path: Path) -> None:
     full = pd.read_csv(cohort / "samples.tsv", sep="\t")
-    assert list(full["subject_id"]) == ["P01", "P01", "P02", "P02", "P03", "P03"]
-    assert list(full["nuclide"]) == ["F18", "F18", "Ga68", "Ga68", "Zr89", "Zr89"]
+    assert list(full["subject_id"]) == ["P01", "P01", "P01", "P02", "P02", "P03", "P03"]
+    assert list(full["nuclide"]) == ["F18", "F18", "F18", "Ga68", "Ga68", "Zr89", "Zr89"]
+    assert list(full["acquisition"]) == ["static", "static", "dynamic", *["static"] * 4]
+    assert list(full["blood"].fillna("")) == ["", "", "dicom/P01/dynamic/blood.csv", *[""] * 4]
     assert list(full.columns) == ["subject_id", "timepoint", "tracer", "nuclide", "dicom", "study_uid", "arm",
-                                  "route"]
+                                  "route", "acquisition", "blood"]
     generate_cohort(tmp_path, n_subjects=3, seed=11, subjects_filter=["P02"])
     one = pd.read_csv(tmp_path / "samples.tsv", sep="\t")
     assert list(one["subject_id"]) == ["P02", "P02"]
@@ -230,11 +237,17 @@ def test_header_identity_and_timing(cohort: Path) -> None:
 def test_dosing_net_activity_equals_dicom_dose(cohort: Path) -> None:
     for root in (cohort,):
         dosing = pd.read_csv(root / "dosing.csv")
-        assert len(dosing) == 2 * len(dosing["subject_id"].unique())
+        static = dosing[dosing["timepoint"] != "dynamic"]
+        assert len(static) == 2 * len(dosing["subject_id"].unique())
+        assert list(dosing.loc[dosing["timepoint"] == "dynamic", "subject_id"]) == ["P01"]  # the 18F subject
         for row in dosing.itertuples():
             study = root / "dicom" / row.subject_id / row.timepoint
-            truth = _truth(study)
-            rp = pydicom.dcmread(study / "PT" / "PT_0001.dcm").RadiopharmaceuticalInformationSequence[0]
+            first = "PT_F01_0001.dcm" if row.timepoint == "dynamic" else "PT_0001.dcm"
+            header = pydicom.dcmread(study / "PT" / first)
+            rp = header.RadiopharmaceuticalInformationSequence[0]
+            truth = _truth(study) if row.timepoint != "dynamic" else {
+                "half_life_s": float(rp.RadionuclideHalfLife), "weight_kg": float(header.PatientWeight),
+                "height_m": float(header.PatientSize)}
             t_inj = datetime.fromisoformat(row.injection_datetime)
             t_pre = datetime.fromisoformat(row.injected_activity_datetime)
             t_post = datetime.fromisoformat(row.residual_activity_datetime)
