@@ -10,7 +10,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
-from pipeline.config import load_sample_sheet, validate_config
+from pipeline.config import check_dynamic_studies, load_sample_sheet, validate_config
 
 min_version("8.0")
 
@@ -27,6 +27,8 @@ CFG = validate_config(config, source="snakemake config")
 DATA_ROOT = Path(CFG["data_root"])
 RESULTS = Path(CFG["results"])
 SHEET = load_sample_sheet(CFG["samples"])
+# generated blood tables appear with the synth rule
+check_dynamic_studies(CFG, SHEET, source=CFG["samples"], check_files=not CFG["synth"]["generate"])
 
 # The validated, merged configuration as one file (provenance, and what `petvoi stats --config` reads);
 # rewritten only when it changes so that Snakemake's mtime checks stay quiet.

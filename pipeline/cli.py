@@ -387,12 +387,15 @@ def _cmd_collect(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .config import load_config, load_sample_sheet
+    from .config import check_dynamic_studies, load_config, load_sample_sheet
 
     config = load_config(args.config)
-    sheet = load_sample_sheet(args.samples or config["samples"], acquisition="static")
-    print(f"{args.config}: valid; sample sheet {args.samples or config['samples']}: "
-          f"{len(sheet)} rows, {sheet['subject_id'].nunique()} subjects")
+    samples = args.samples or config["samples"]
+    sheet = load_sample_sheet(samples)
+    check_dynamic_studies(config, sheet, source=str(samples))
+    n_dynamic = int((sheet["acquisition"] == "dynamic").sum())
+    print(f"{args.config}: valid; sample sheet {samples}: {len(sheet)} rows ({n_dynamic} dynamic), "
+          f"{sheet['subject_id'].nunique()} subjects")
     return 0
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "load_config",
     "validate_config",
     "load_sample_sheet",
+    "check_dynamic_studies",
     "config_hash",
     "schema",
 ]
@@ -207,3 +208,58 @@ def load_sample_sheet(path: str | Path, acquisition: str | None = None) -> pd.Da
     if acquisition is not None:
         table = table[table["acquisition"] == acquisition].reset_index(drop=True)
     return table
+
+
+#: Kinetic models that need a blood (plasma) input.
+PLASMA_INPUT_MODELS = ("1tcm", "2tcm", "2tcm_irr", "logan", "patlak")
+
+
+def check_dynamic_studies(config: Mapping[str, Any], sheet: pd.DataFrame, *, source: str = "sample sheet",
+                          check_files: bool = True) -> None:
+    """Check that the dynamic studies of a sheet can run with the ``kinetics:`` configuration.
+
+    Parameters
+    ----------
+    config : mapping
+        Validated configuration (``kinetics`` and ``data_root`` are read).
+    sheet : pandas.DataFrame
+        The whole sample sheet from :func:`load_sample_sheet`.
+    source : str
+        Named in errors (the sheet's path).
+    check_files : bool
+        Also require the blood tables to exist (False before the synthetic data are generated).
+
+    Raises
+    ------
+    ConfigError
+        ``delay: fit`` without ``delay_voi``, or a reference model without ``reference``.
+    SampleSheetError
+        A dynamic study without a blood table while plasma-input models are configured, or a blood
+        table that does not exist.
+    """
+    kinetics = config.get("kinetics") or {}
+    dynamic = sheet[sheet.get("acquisition", pd.Series("static", index=sheet.index)) == "dynamic"]
+    if dynamic.empty:
+        return
+    if kinetics.get("delay") == "fit" and not kinetics.get("delay_voi"):
+        raise ConfigError("delay: fit needs the VOI to fit it on", source="config", attribute="kinetics.delay_voi",
+                          remedy="name a high-flow VOI, or give the delay in seconds")
+    models = list(kinetics.get("models") or [])
+    if any(m in ("srtm", "logan_ref", "mrtm") for m in models) and not kinetics.get("reference"):
+        raise ConfigError("reference-region models need a reference region", source="config",
+                          attribute="kinetics.reference", remedy="name the reference VOI or drop srtm/logan_ref/mrtm")
+    needs_blood = [m for m in models if m in PLASMA_INPUT_MODELS]
+    root = Path(config.get("data_root") or ".")
+    for row in dynamic.itertuples(index=False):
+        blood = getattr(row, "blood", "") or ""
+        where = f"{row.subject_id}/{row.timepoint}"
+        if not blood:
+            if needs_blood:
+                raise SampleSheetError(f"dynamic study {where} has no blood table for {', '.join(needs_blood)}",
+                                       source=source, attribute="blood",
+                                       remedy="give its blood table, or configure reference-region models only")
+            continue
+        path = Path(blood) if Path(blood).is_absolute() else root / blood
+        if check_files and not path.is_file():
+            raise SampleSheetError(f"blood table of {where} not found: {path}", source=source, attribute="blood",
+                                   remedy="fix the path (relative to data_root)")

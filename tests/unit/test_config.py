@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import config_hash, load_config, load_sample_sheet, validate_config
+from pipeline.config import check_dynamic_studies, config_hash, load_config, load_sample_sheet, validate_config
 from pipeline.errors import ConfigError, SampleSheetError
 
 
@@ -90,6 +90,8 @@ def test_good_sample_sheet(tmp_path: Path) -> None:
          "is not one of"),
         ("subject_id\ttimepoint\ttracer\tdicom\nP01\tb\tFDG\td\nP01\tb\tFDG\te\n", "subject_id, timepoint",
          "appears more than once"),
+        ("subject_id\ttimepoint\ttracer\tdicom\tacquisition\nP01\tb\tFDG\td\tlist\n", "row 1, column acquisition",
+         "is not one of"),
     ],
 )
 def test_bad_sample_sheet_names_row_and_column(tmp_path: Path, text: str, attribute: str, fragment: str) -> None:
@@ -97,3 +99,41 @@ def test_bad_sample_sheet_names_row_and_column(tmp_path: Path, text: str, attrib
         load_sample_sheet(_sheet(tmp_path, text))
     assert info.value.attribute == attribute
     assert fragment in info.value.message
+
+
+DYNAMIC_SHEET = ("subject_id\ttimepoint\ttracer\tnuclide\tdicom\tacquisition\tblood\n"
+                 "P01\tbaseline\tX\tF18\tdicom/P01/b\t\t\n"
+                 "P01\tdynamic\tX\tF18\tdicom/P01/d\tdynamic\t{blood}\n")
+
+
+def test_acquisition_defaults_to_static_and_filters(tmp_path: Path) -> None:
+    sheet = load_sample_sheet(_sheet(tmp_path, DYNAMIC_SHEET.format(blood="b.csv")))
+    assert list(sheet["acquisition"]) == ["static", "dynamic"]
+    assert list(load_sample_sheet(tmp_path / "samples.tsv", acquisition="static")["timepoint"]) == ["baseline"]
+    assert list(load_sample_sheet(tmp_path / "samples.tsv", acquisition="dynamic")["blood"]) == ["b.csv"]
+
+
+@pytest.mark.parametrize(
+    ("kinetics", "blood", "error", "attribute", "fragment"),
+    [
+        ({"delay": "fit"}, "b.csv", ConfigError, "kinetics.delay_voi", "delay: fit needs the VOI"),
+        ({"models": ["srtm"]}, "b.csv", ConfigError, "kinetics.reference", "need a reference region"),
+        ({"models": ["2tcm"]}, "", SampleSheetError, "blood", "P01/dynamic has no blood table for 2tcm"),
+        ({"models": ["2tcm"]}, "missing.csv", SampleSheetError, "blood", "blood table of P01/dynamic not found"),
+    ],
+)
+def test_dynamic_studies_checked_against_the_kinetics_config(tmp_path: Path, kinetics: dict, blood: str,
+                                                             error: type, attribute: str, fragment: str) -> None:
+    (tmp_path / "b.csv").write_text("time_s,whole_blood_kbq_ml\n0,0\n")
+    sheet = load_sample_sheet(_sheet(tmp_path, DYNAMIC_SHEET.format(blood=blood)))
+    config = validate_config({"data_root": str(tmp_path), "kinetics": kinetics})
+    with pytest.raises(error) as info:
+        check_dynamic_studies(config, sheet)
+    assert info.value.attribute == attribute and fragment in info.value.message
+
+
+def test_dynamic_studies_pass_with_reference_models_only_and_no_blood(tmp_path: Path) -> None:
+    sheet = load_sample_sheet(_sheet(tmp_path, DYNAMIC_SHEET.format(blood="")))
+    config = validate_config({"data_root": str(tmp_path), "kinetics": {"models": ["srtm"], "reference": "muscle"}})
+    check_dynamic_studies(config, sheet)  # raises nothing
+    assert validate_config({})["kinetics"]["delay"] == 0
