@@ -7,13 +7,17 @@ the piecewise-linear curve through those samples, so they cannot be exact; measu
 
 * TACs vs the simulated frame averages: max relative error 5.2e-8 (tolerance 1e-5).
 * Input function at the samples after decay, ratio and Hill parent fraction: exact to 5e-16.
-* 2TCM VT: -0.16 %, -0.17 %, -0.11 % (tolerance 0.5 %); K1 within 1 %; BPND = k3/k4 within 5 %.
-* SRTM BPND (muscle reference, frame-duration weights): -6.7 %, -3.5 %, -2.3 % (tolerance 10 %:
+* 2TCM VT: -0.16 %, -0.17 %, -0.18 % (tolerance 0.5 %); K1 within 1 %; BPND = k3/k4 -4.3 %, -2.2 %,
+  -1.6 % (tolerance 5 %).
+* SRTM BPND (muscle reference, frame-duration weights): -6.8 %, -3.5 %, -2.3 % (tolerance 10 %:
   the targets are two-tissue and carry blood volume, which SRTM ignores).
-* Blood 8 s late, delay fitted on the spleen (1TCM, first 10 min): -5.9 s; 2TCM VT then within
-  0.6 % (tolerance 1 %), against -0.9 % with no delay correction.
-* Image-derived input from the aorta VOI scaled to the samples from 10 min: scale 1.000 (no
-  partial-volume loss in the phantom), 2TCM VT within 1 %.
+* Logan VT (t* = 30 min): +1.5 %, +3.9 %, +3.8 % (tolerance 10 %: vB is not removed by Logan).
+* Blood 8 s late, delay fitted on the spleen (1TCM, first 10 min): -5.9 s (on data without delay
+  it gives +2.1 s: the bias of a 1TCM fit to a 2TCM region). 2TCM VT then -0.4 %, -0.7 %, -0.7 %
+  (tolerance 1 %), against -0.9 %, -2.0 %, -1.8 % without delay correction.
+* Image-derived input from the aorta VOI scaled to the samples from 10 min: scale 0.9986 (frame
+  averages against point samples), 2TCM VT -0.1 %, -0.4 %, -0.3 % (tolerance 1 %).
+* Logan VT map: every voxel of a VOI equals the VOI-level Logan VT to 1e-5 (uniform VOIs).
 """
 
 from __future__ import annotations
