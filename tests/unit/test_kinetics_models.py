@@ -373,6 +373,24 @@ def test_non_converging_fit_is_flagged():
     assert "not converged" in r.message
 
 
+def test_rate_at_its_bound_is_not_converged():
+    """SRTM on a two-tissue target with 6 % blood, unweighted: BPND runs to its upper bound (20) and is flagged."""
+    ref = simulate_frames("1tcm", {"K1": 0.05, "k2": 0.1, "vB": 0.0}, FS, FE, feng_input)
+    y = simulate_frames("2tcm", {"K1": 0.2, "k2": 0.4, "k3": 0.2, "k4": 0.1, "vB": 0.06}, FS, FE, feng_input)
+    r = fit_srtm(MID, DUR, y, ref)
+    assert r.params["BPND"] == pytest.approx(20.0) and r.at_bounds == ["BPND"]
+    assert r.converged is False and "parameters at bounds: BPND" in r.message
+    weighted = fit_srtm(MID, DUR, y, ref, weights=DUR)  # frame-duration weights, as the kinetics stage uses
+    assert weighted.converged and weighted.params["BPND"] == pytest.approx(2.0, rel=0.03)
+
+
+def test_vb_at_zero_stays_converged():
+    """vB = 0 is a physical limit, not a failed fit."""
+    y = simulate_frames("2tcm", {"K1": 0.1, "k2": 0.1, "k3": 0.05, "k4": 0.025, "vB": 0.0}, FS, FE, feng_input)
+    r = fit_compartment("2tcm", MID, DUR, y, feng_input)
+    assert r.params["vB"] < 1e-6 and r.converged and r.macro["VT"] == pytest.approx(3.0, rel=1e-4)
+
+
 def test_bad_inputs_raise():
     with pytest.raises(ValueError):
         fit_compartment("3tcm", MID, DUR, col("KAT1"), feng_input)
