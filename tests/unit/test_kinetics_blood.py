@@ -143,6 +143,9 @@ def test_blood_table_units_required_and_converted() -> None:
     np.testing.assert_allclose(out["whole_blood_kbq_ml"], [1.0, 0.5], rtol=1e-15)
     with pytest.raises(InvalidInputError, match="strictly increasing"):
         normalise_blood_table(pd.DataFrame({"time_s": [20.0, 10.0], "plasma_kbq_ml": [1.0, 1.0]}))
+    with pytest.raises(InvalidInputError, match="sample times must be finite and >= 0 s from injection") as info:
+        normalise_blood_table(pd.DataFrame({"time_s": [-5.0, 10.0], "plasma_kbq_ml": [1.0, 1.0]}))
+    assert info.value.attribute == "time_s"
 
 
 def test_image_derived_input_scaled_to_venous_samples() -> None:
