@@ -6,6 +6,7 @@ if CFG["synth"]["generate"]:
             done=touch(SYNTH_DONE),
             truth=expand(str(DATA_ROOT / "dicom" / "{s}" / "{t}" / "truth.json"), zip,
                          s=[s for s, _ in ALL_STUDIES], t=[t for _, t in ALL_STUDIES]),
+            blood=[str(DATA_ROOT / path) for path in BLOOD.values()],  # blood tables of the dynamic studies
         params:
             out=str(DATA_ROOT),
             subjects=CFG["synth"]["subjects"],

@@ -49,6 +49,21 @@ def test_dry_run_plans_every_stage(repo: Path, workdir: Path) -> None:
     assert "synth" not in out  # synth.generate is false for a user cohort
 
 
+def test_dry_run_from_nothing_plans_synth_before_kinetics(repo: Path, tmp_path: Path) -> None:
+    """`make demo` on a fresh clone: the synth rule must produce every input, blood tables included."""
+    sample = repo / "sample_data"
+    config = {"samples": str(sample / "samples.tsv"), "data_root": str(tmp_path / "data"),
+              "results": str(tmp_path / "results"), "suv": {"dosing": str(sample / "dosing.csv")},
+              "recist": {"measurements": str(sample / "recist.csv")},
+              "clinical": {name: str(sample / f"{name}.csv") for name in ("ihc", "histology", "outcomes")}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(repo, tmp_path, "--dry-run", "--quiet", "rules")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    out = proc.stdout + proc.stderr
+    for rule in ("synth", "index", "suv", "tacs", "kinetics", "parametric", "cohort_kinetics"):
+        assert rule in out
+
+
 def test_bad_config_is_reported_by_path(repo: Path, workdir: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({**yaml.safe_load((workdir / "config.yaml").read_text()), "threds": 2}))
