@@ -157,33 +157,23 @@ def build_tables(records: Sequence[SubjectRecord]) -> dict[str, pd.DataFrame]:
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLE_FILES}
     for rec in records:
         subject = rec.subject
-        for tp in TIMEPOINTS:
-            plan = rec.studies[tp]
+        studies: list[tuple[str, StudyPlan | DynamicPlan]] = [(tp, rec.studies[tp]) for tp in TIMEPOINTS]
+        if rec.dynamic is not None:
+            studies.append((DYNAMIC_TIMEPOINT, rec.dynamic))
+        for tp, plan in studies:
+            dynamic = isinstance(plan, DynamicPlan)
             rows["samples"].append({
                 "subject_id": subject.subject_id, "timepoint": tp, "tracer": subject.tracer.name,
                 "nuclide": subject.tracer.nuclide, "dicom": f"dicom/{subject.subject_id}/{tp}",
-                "study_uid": plan.study_uid, "arm": subject.arm, "route": subject.route, "acquisition": "static",
-                "blood": ""})
+                "study_uid": plan.study_uid, "arm": subject.arm, "route": subject.route,
+                "acquisition": "dynamic" if dynamic else "static",
+                "blood": f"dicom/{subject.subject_id}/{tp}/blood.csv" if dynamic else ""})
             rows["dosing"].append({
                 "subject_id": subject.subject_id, "timepoint": tp, "injected_activity_mbq": plan.syringe_pre_mbq,
                 "injected_activity_datetime": iso(plan.syringe_pre_time),
                 "residual_activity_mbq": plan.syringe_post_mbq,
                 "residual_activity_datetime": iso(plan.syringe_post_time),
                 "injection_datetime": iso(plan.injection), "weight_kg": plan.weight_kg,
-                "height_cm": round(subject.height_m * 100.0, 1), "sex": subject.sex})
-        if rec.dynamic is not None:
-            dyn, tp = rec.dynamic, DYNAMIC_TIMEPOINT
-            rows["samples"].append({
-                "subject_id": subject.subject_id, "timepoint": tp, "tracer": subject.tracer.name,
-                "nuclide": subject.tracer.nuclide, "dicom": f"dicom/{subject.subject_id}/{tp}",
-                "study_uid": dyn.study_uid, "arm": subject.arm, "route": subject.route, "acquisition": "dynamic",
-                "blood": f"dicom/{subject.subject_id}/{tp}/blood.csv"})
-            rows["dosing"].append({
-                "subject_id": subject.subject_id, "timepoint": tp, "injected_activity_mbq": dyn.syringe_pre_mbq,
-                "injected_activity_datetime": iso(dyn.syringe_pre_time),
-                "residual_activity_mbq": dyn.syringe_post_mbq,
-                "residual_activity_datetime": iso(dyn.syringe_post_time),
-                "injection_datetime": iso(dyn.injection), "weight_kg": dyn.weight_kg,
                 "height_cm": round(subject.height_m * 100.0, 1), "sex": subject.sex})
         rng = subject_rng(rec.seed, STREAM_CLINICAL, subject.index)
         biopsied = _biopsied(rec.phantom.lesions)
