@@ -404,6 +404,24 @@ def correct_dispersion(times_s: ArrayLike, values: ArrayLike, tau_s: float, *, s
     return ys + tau_s * np.gradient(ys, t)
 
 
+def _decay_corrected_samples(table: pd.DataFrame, *, decay_corrected: bool, half_life_s: float | None,
+                             units: str | Mapping[str, str] | None, source: str
+                             ) -> tuple[pd.DataFrame, FloatArray, FloatArray, FloatArray, dict]:
+    """Step 1: the normalised table, times (s), whole blood and plasma decay-corrected to injection, provenance."""
+    df = normalise_blood_table(table, units=units, source=source)
+    t = df["time_s"].to_numpy(dtype=np.float64)
+    wb = df["whole_blood_kbq_ml"].to_numpy(dtype=np.float64)
+    pl = df["plasma_kbq_ml"].to_numpy(dtype=np.float64)
+    prov: dict = {"decay_corrected_input": bool(decay_corrected)}
+    if not decay_corrected:
+        if half_life_s is None:
+            raise InvalidInputError("samples are not decay-corrected and no half-life was given", source=source,
+                                    attribute="half_life_s", remedy="give the nuclide")
+        wb, pl = decay_correct_samples(t, wb, half_life_s), decay_correct_samples(t, pl, half_life_s)
+        prov["half_life_s"] = float(half_life_s)
+    return df, t, wb, pl, prov
+
+
 def build_input_function(table: pd.DataFrame, *, decay_corrected: bool, half_life_s: float | None = None,
                          units: str | Mapping[str, str] | None = None, kind: str = "parent_plasma",
                          ratio_model: str = "constant", parent_model: str | None = "hill", delay_s: float = 0.0,
@@ -437,19 +455,10 @@ def build_input_function(table: pd.DataFrame, *, decay_corrected: bool, half_lif
     source : str
         Named in errors.
     """
-    df = normalise_blood_table(table, units=units, source=source)
-    t = df["time_s"].to_numpy(dtype=np.float64)
-    wb = df["whole_blood_kbq_ml"].to_numpy(dtype=np.float64)
-    pl = df["plasma_kbq_ml"].to_numpy(dtype=np.float64)
-    prov: dict = {"decay_corrected_input": bool(decay_corrected), "order": ["decay", "plasma/blood ratio",
-                                                                         "parent fraction", "delay", "dispersion"]}
     # 1. decay
-    if not decay_corrected:
-        if half_life_s is None:
-            raise InvalidInputError("samples are not decay-corrected and no half-life was given", source=source,
-                                    attribute="half_life_s", remedy="give the nuclide")
-        wb, pl = decay_correct_samples(t, wb, half_life_s), decay_correct_samples(t, pl, half_life_s)
-        prov["half_life_s"] = float(half_life_s)
+    df, t, wb, pl, prov = _decay_corrected_samples(table, decay_corrected=decay_corrected, half_life_s=half_life_s,
+                                                   units=units, source=source)
+    prov["order"] = ["decay", "plasma/blood ratio", "parent fraction", "delay", "dispersion"]
     # 2. plasma / blood
     if np.isnan(wb).any() or np.isnan(pl).any():
         ratio = fit_plasma_blood_ratio(t, pl, wb, model=ratio_model)
@@ -571,20 +580,12 @@ def image_derived_input_function(tac_times_s: ArrayLike, tac_kbq_ml: ArrayLike, 
     """
     if kind not in KINDS:
         raise InvalidInputError(f"input kind must be one of {', '.join(KINDS)}, got {kind!r}", attribute="kind")
-    df = normalise_blood_table(table, units=units, source=source)
-    t = df["time_s"].to_numpy(dtype=np.float64)
-    wb = df["whole_blood_kbq_ml"].to_numpy(dtype=np.float64)
-    pl = df["plasma_kbq_ml"].to_numpy(dtype=np.float64)
-    if not decay_corrected:
-        if half_life_s is None:
-            raise InvalidInputError("samples are not decay-corrected and no half-life was given", source=source,
-                                    attribute="half_life_s", remedy="give the nuclide")
-        wb, pl = decay_correct_samples(t, wb, half_life_s), decay_correct_samples(t, pl, half_life_s)
-    curve, scale = image_derived_input(tac_times_s, tac_kbq_ml, t, wb, min_time_s=min_time_s, kind="whole_blood",
-                                       tolerance_s=tolerance_s)
+    df, t, wb, pl, prov = _decay_corrected_samples(table, decay_corrected=decay_corrected, half_life_s=half_life_s,
+                                                   units=units, source=source)
+    curve, _ = image_derived_input(tac_times_s, tac_kbq_ml, t, wb, min_time_s=min_time_s, kind="whole_blood",
+                                   tolerance_s=tolerance_s)
     tt, blood = curve.times_s, curve.whole_blood
-    prov: dict = {**curve.provenance, "decay_corrected_input": bool(decay_corrected),
-                  "order": ["decay", "scale to samples", "plasma/blood ratio", "parent fraction"]}
+    prov.update(curve.provenance, order=["decay", "scale to samples", "plasma/blood ratio", "parent fraction"])
     total = np.full(tt.shape, np.nan)
     parent = np.full(tt.shape, np.nan)
     if kind != "whole_blood":

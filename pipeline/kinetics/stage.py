@@ -41,13 +41,13 @@ KINETICS_COLUMNS = ["label", "name", "model", "parameter", "value", "se", "t_sta
 COMPARTMENT_MODELS = ("1tcm", "2tcm", "2tcm_irr")
 
 
-def run_tacs(pet4d_path: Path, vois_path: Path, output: Path) -> pd.DataFrame:
-    """Extract TACs of every VOI from a dynamic SUV volume and write ``tacs.csv``.
+def read_dynamic(pet4d_path: Path) -> tuple[np.ndarray, Any, dict[str, Any]]:
+    """A dynamic SUV volume (t, z, y, x), its geometry and its ``suv.json``, one frame entry per volume.
 
     Raises
     ------
     InvalidInputError
-        For a static volume, a missing sidecar or frame table, or VOIs on another grid.
+        For a static volume, a missing sidecar, or a frame table of another length.
     """
     volume, geometry = read_nifti(pet4d_path)
     sidecar_file = sidecar_path(pet4d_path)
@@ -58,8 +58,20 @@ def run_tacs(pet4d_path: Path, vois_path: Path, output: Path) -> pd.DataFrame:
     frames = sidecar.get("frames") or []
     if len(frames) != volume.shape[0]:
         raise InvalidInputError(f"{len(frames)} frames in suv.json for {volume.shape[0]} volumes",
-                                source=str(sidecar_file), attribute="frames",
-                                remedy="rewrite both with `petvoi suv`")
+                                source=str(sidecar_file), attribute="frames", remedy="rewrite both with `petvoi suv`")
+    return volume, geometry, {**sidecar, "frames": frames}
+
+
+def run_tacs(pet4d_path: Path, vois_path: Path, output: Path) -> pd.DataFrame:
+    """Extract TACs of every VOI from a dynamic SUV volume and write ``tacs.csv``.
+
+    Raises
+    ------
+    InvalidInputError
+        For a static volume, a missing sidecar or frame table, or VOIs on another grid.
+    """
+    volume, geometry, sidecar = read_dynamic(pet4d_path)
+    frames = sidecar["frames"]
     voiset = read_voiset(vois_path)
     if not voiset.geometry.same_grid(geometry):
         raise InvalidInputError("VOI set is not on the grid of the dynamic volume", source=str(vois_path),
@@ -189,16 +201,8 @@ def run_parametric(pet4d_path: Path, out_dir: Path, *, blood: InputFunction, map
     unknown = [m for m in maps if m not in ("logan_vt", "patlak_ki")]
     if unknown:
         raise InvalidInputError(f"unknown map {unknown[0]!r}", attribute="--map", remedy="use logan_vt or patlak_ki")
-    volume, geometry = read_nifti(pet4d_path)
-    sidecar_file = sidecar_path(pet4d_path)
-    if volume.ndim != 4 or not sidecar_file.is_file():
-        raise InvalidInputError("not a dynamic SUV volume with its suv.json", source=str(pet4d_path),
-                                remedy="run `petvoi suv` on a dynamic PET series")
-    sidecar = json.loads(sidecar_file.read_text("utf-8"))
-    frames = validate_frames(sidecar.get("frames") or [], source=str(sidecar_file))
-    if len(frames) != volume.shape[0]:
-        raise InvalidInputError(f"{len(frames)} frames in suv.json for {volume.shape[0]} volumes",
-                                source=str(sidecar_file), attribute="frames", remedy="rewrite both with `petvoi suv`")
+    volume, geometry, sidecar = read_dynamic(pet4d_path)
+    frames = validate_frames(sidecar["frames"], source=str(sidecar_path(pet4d_path)))
     provenance: dict[str, Any] = {"t_star_min": t_star_min, "maps": list(maps)}
     if delay_voi is not None:
         if tacs_path is None:
