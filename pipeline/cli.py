@@ -102,12 +102,12 @@ def _suv_options(args: argparse.Namespace) -> Any:
 
 
 def _cmd_suv(args: argparse.Namespace) -> int:
-    from .suv.stage import run_suv, sidecar_path
+    from .suv.stage import run_suv
 
     sidecar = run_suv(Path(args.series_dir), Path(args.output), _suv_options(args), workers=args.workers)
     factor = sidecar.get("suv_factor")
     log.info("SUV%s written to %s (factor %s, rule %s; sidecar %s)", sidecar["suv_kind"], args.output,
-             "per frame" if factor is None else f"{factor:.6g}", sidecar.get("rule"), sidecar_path(args.output))
+             "per frame" if factor is None else f"{factor:.6g}", sidecar.get("rule"), sidecar.path)
     for warning in sidecar.get("warnings", []):
         log.warning("%s", warning)
     return 0
@@ -185,8 +185,6 @@ def _cmd_spread(args: argparse.Namespace) -> int:
 
 
 def _cmd_deltas(args: argparse.Namespace) -> int:
-    import json
-
     import pandas as pd
 
     from .clinical.deltas import DeltaOptions, compute_deltas
@@ -194,6 +192,7 @@ def _cmd_deltas(args: argparse.Namespace) -> int:
     from .config import load_sample_sheet
     from .errors import InvalidInputError
     from .io import write_csv
+    from .outputs import StudyPaths, SuvSidecar
 
     sheet = load_sample_sheet(args.samples, acquisition="static")
     rows = sheet[sheet["subject_id"] == args.subject]
@@ -202,15 +201,14 @@ def _cmd_deltas(args: argparse.Namespace) -> int:
                                 attribute="subject_id", remedy="use a subject_id of the sheet")
     studies, sidecars = {}, {}
     for timepoint in rows["timepoint"]:
-        folder = Path(args.template.format(subject=args.subject, timepoint=timepoint))
-        uptake = folder / "uptake.csv"
-        if not uptake.is_file():
-            raise InvalidInputError("uptake table missing", source=str(uptake),
+        study = StudyPaths.from_template(args.template, args.subject, timepoint)
+        if not study.uptake.is_file():
+            raise InvalidInputError("uptake table missing", source=str(study.uptake),
                                     remedy="run `petvoi uptake` for this study first")
-        studies[timepoint] = pd.read_csv(uptake)
-        sidecar = folder / "suv.json"
-        if sidecar.is_file():
-            sidecars[timepoint] = json.loads(sidecar.read_text("utf-8"))
+        studies[timepoint] = pd.read_csv(study.uptake)
+        sidecar = SuvSidecar.read_optional(study.suv_json)
+        if sidecar is not None:
+            sidecars[timepoint] = sidecar
     mapping = pd.read_csv(args.mapping, dtype=str, keep_default_na=False) if args.mapping else None
     options = DeltaOptions(baseline=args.baseline, percist=PercistOptions(
         reference=args.reference, after_one_cycle=args.eortc_after_one_cycle))

@@ -12,7 +12,6 @@ converge is written with ``converged = False`` and its message, never as a silen
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,8 +22,8 @@ import pandas as pd
 
 from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
-from ..io import write_csv, write_json
-from ..suv.stage import sidecar_path
+from ..io import write_csv
+from ..outputs import KineticsSidecar, StudyPaths, SuvSidecar, write_provenance
 from ..voi.catalogue import read_voiset
 from .blood import InputFunction, build_input_function, image_derived_input_function, shift
 from .fit import fit_compartment, fit_srtm
@@ -41,7 +40,7 @@ KINETICS_COLUMNS = ["label", "name", "model", "parameter", "value", "se", "t_sta
 COMPARTMENT_MODELS = ("1tcm", "2tcm", "2tcm_irr")
 
 
-def read_dynamic(pet4d_path: Path) -> tuple[np.ndarray, Any, dict[str, Any]]:
+def read_dynamic(pet4d_path: Path) -> tuple[np.ndarray, Any, SuvSidecar]:
     """A dynamic SUV volume (t, z, y, x), its geometry and its ``suv.json``, one frame entry per volume.
 
     Raises
@@ -50,16 +49,14 @@ def read_dynamic(pet4d_path: Path) -> tuple[np.ndarray, Any, dict[str, Any]]:
         For a static volume, a missing sidecar, or a frame table of another length.
     """
     volume, geometry = read_nifti(pet4d_path)
-    sidecar_file = sidecar_path(pet4d_path)
-    if volume.ndim != 4 or not sidecar_file.is_file():
+    sidecar = SuvSidecar.read_optional(pet4d_path)
+    if volume.ndim != 4 or sidecar is None:
         raise InvalidInputError("not a dynamic SUV volume with its suv.json", source=str(pet4d_path),
                                 remedy="run `petvoi suv` on a dynamic PET series")
-    sidecar = json.loads(sidecar_file.read_text("utf-8"))
-    frames = sidecar.get("frames") or []
-    if len(frames) != volume.shape[0]:
-        raise InvalidInputError(f"{len(frames)} frames in suv.json for {volume.shape[0]} volumes",
-                                source=str(sidecar_file), attribute="frames", remedy="rewrite both with `petvoi suv`")
-    return volume, geometry, {**sidecar, "frames": frames}
+    if len(sidecar.frames) != volume.shape[0]:
+        raise InvalidInputError(f"{len(sidecar.frames)} frames in suv.json for {volume.shape[0]} volumes",
+                                source=str(sidecar.path), attribute="frames", remedy="rewrite both with `petvoi suv`")
+    return volume, geometry, sidecar
 
 
 def run_tacs(pet4d_path: Path, vois_path: Path, output: Path) -> pd.DataFrame:
@@ -71,7 +68,7 @@ def run_tacs(pet4d_path: Path, vois_path: Path, output: Path) -> pd.DataFrame:
         For a static volume, a missing sidecar or frame table, or VOIs on another grid.
     """
     volume, geometry, sidecar = read_dynamic(pet4d_path)
-    frames = sidecar["frames"]
+    frames = sidecar.frames
     voiset = read_voiset(vois_path)
     if not voiset.geometry.same_grid(geometry):
         raise InvalidInputError("VOI set is not on the grid of the dynamic volume", source=str(vois_path),
@@ -202,7 +199,7 @@ def run_parametric(pet4d_path: Path, out_dir: Path, *, blood: InputFunction, map
     if unknown:
         raise InvalidInputError(f"unknown map {unknown[0]!r}", attribute="--map", remedy="use logan_vt or patlak_ki")
     volume, geometry, sidecar = read_dynamic(pet4d_path)
-    frames = validate_frames(sidecar["frames"], source=str(sidecar_path(pet4d_path)))
+    frames = validate_frames(sidecar.frames, source=str(sidecar.path))
     provenance: dict[str, Any] = {"t_star_min": t_star_min, "maps": list(maps)}
     if delay_voi is not None:
         if tacs_path is None:
@@ -227,7 +224,7 @@ def run_parametric(pet4d_path: Path, out_dir: Path, *, blood: InputFunction, map
         finite = values[np.isfinite(values)]
         provenance[name] = {"n_voxels": int(finite.size),
                             "median": float(np.median(finite)) if finite.size else None}
-    write_json(out_dir / "parametric.json", _finite(provenance))
+    write_provenance(out_dir / "parametric.json", _finite(provenance))
     return written
 
 
@@ -351,7 +348,7 @@ def run_kinetics(tacs_path: Path, output: Path, *, models: Sequence[str], blood:
     table = pd.DataFrame(rows, columns=KINETICS_COLUMNS)
     table["chosen"] = _choose_models(table) if len(table) else pd.Series(dtype=bool)
     write_csv(output, table)
-    write_json(Path(output).with_suffix(".json"), _finite(provenance))
+    KineticsSidecar(_finite(provenance)).write(output)
     return table
 
 
@@ -374,20 +371,19 @@ def run_pk(samples: pd.DataFrame, template: str, output: Path, *, half_life_s: f
 
     rows, notes = [], []
     for row in samples.itertuples(index=False):
-        folder = Path(template.format(subject=row.subject_id, timepoint=row.timepoint))
-        uptake, sidecar_file = folder / "uptake.csv", folder / "suv.json"
-        if not (uptake.is_file() and sidecar_file.is_file()):
-            raise InvalidInputError("uptake.csv or suv.json missing", source=str(folder),
+        study = StudyPaths.from_template(template, row.subject_id, row.timepoint)
+        if not (study.uptake.is_file() and study.suv_json.is_file()):
+            raise InvalidInputError("uptake.csv or suv.json missing", source=str(study.folder),
                                     remedy="run `petvoi suv` and `petvoi uptake` for this study first")
-        sidecar = json.loads(sidecar_file.read_text("utf-8"))
-        table = pd.read_csv(uptake)
+        sidecar = SuvSidecar.read(study.suv_json)
+        table = pd.read_csv(study.uptake)
         factor = float(np.atleast_1d(suv_to_kbq_ml_factor(sidecar))[0])
         for voi in table.itertuples(index=False):
             rows.append({"subject_id": row.subject_id, "injection": sidecar.get("injection_datetime"),
                          "timepoint": row.timepoint, "voi": voi.name, "kind": voi.kind,
-                         "time_days": float(sidecar["uptake_time_s"]) / 86400.0,
+                         "time_days": float(sidecar.require("uptake_time_s")) / 86400.0,
                          "activity_kbq_ml": float(voi.suv_mean) * factor, "suv_mean": float(voi.suv_mean),
-                         "half_life_s": float(half_life_s or sidecar["half_life_s"])})
+                         "half_life_s": float(half_life_s or sidecar.require("half_life_s"))})
     scans = pd.DataFrame(rows)
     results = []
     for (subject, injection), group in scans.groupby(["subject_id", "injection"], sort=True):

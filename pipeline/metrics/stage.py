@@ -8,9 +8,10 @@ import pandas as pd
 
 from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
-from ..io import write_csv, write_json
+from ..io import write_csv
+from ..outputs import read_suv_sidecar, write_provenance
 from ..voi.catalogue import read_voiset
-from .uptake import read_sidecar, uptake_table
+from .uptake import uptake_table
 
 __all__ = ["run_uptake", "run_heterogeneity"]
 
@@ -48,13 +49,13 @@ def run_uptake(suv_path: Path, vois_path: Path, output: Path, *, exclude_tumours
     if not voiset.geometry.same_grid(geometry):
         raise InvalidInputError("VOI set is not on the grid of the SUV image", source=str(vois_path),
                                 remedy="build the VOIs with `petvoi vois --pet` on this SUV image")
-    sidecar = read_sidecar(suv_path)
+    sidecar = read_suv_sidecar(suv_path)
     table = uptake_table(suv, geometry, voiset, sidecar=sidecar,
                          exclude_tumours_from_organs=exclude_tumours_from_organs, peak_mode=peak_mode,
                          min_voxels=min_voxels)
     write_csv(output, table)
     provenance = {**table.attrs.get("provenance", {}), "suv": Path(suv_path).name, "vois": Path(vois_path).name}
-    write_json(Path(output).with_suffix(".json"), provenance)
+    write_provenance(output, provenance)
     return table
 
 

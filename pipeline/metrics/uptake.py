@@ -41,10 +41,8 @@ to write as an ``uptake.json`` sidecar beside ``uptake.csv``.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,13 +51,11 @@ from numpy.typing import NDArray
 
 from ..dicom.geometry import Geometry
 from ..errors import InvalidInputError
-from ..suv.body import lbm_james128, lbm_janmahasatian
-from ..suv.options import LBM_FORMULAS
-from ..suv.stage import sidecar_path
+from ..suv.sul import sul_factor
 from ..voi.catalogue import VoiSet
 from .peak import PEAK_MODES, Crop, PeakKernel, PeakResult, crop_mask, peak_kernel, peaks_from_crops
 
-__all__ = ["COLUMNS", "REFERENCE_ROLES", "SD_DDOF", "uptake_table", "sul_factor", "read_sidecar"]
+__all__ = ["COLUMNS", "REFERENCE_ROLES", "SD_DDOF", "uptake_table"]
 
 COLUMNS: tuple[str, ...] = (
     "label", "name", "kind", "lesion_id", "organ",
@@ -81,122 +77,6 @@ REFERENCE_ROLES: dict[str, tuple[str, ...]] = {
 SD_DDOF = 1
 _STATS = ("max", "mean", "median", "min", "sd")
 _RATIO_KINDS = ("tumour", "organ")
-
-
-# ------------------------------------------------------------------------------------------------ sidecar and SUL
-def read_sidecar(suv_path: str | Path, *, required: bool = False) -> dict[str, Any] | None:
-    """Read the ``suv.json`` sidecar written beside an SUV volume.
-
-    Parameters
-    ----------
-    suv_path : path-like
-        ``.../suv.nii.gz``; the sidecar is ``.../suv.json``.
-    required : bool
-        Raise instead of returning None when the sidecar is missing.
-
-    Returns
-    -------
-    dict or None
-
-    Raises
-    ------
-    InvalidInputError
-        When the sidecar is not valid JSON, or is missing and ``required``.
-    """
-    path = sidecar_path(suv_path)
-    if not path.is_file():
-        if required:
-            raise InvalidInputError("SUV sidecar missing", source=str(path),
-                                    remedy="SUV volumes are written by `petvoi suv` with suv.json beside them")
-        return None
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInputError(f"cannot read the SUV sidecar: {exc}", source=str(path),
-                                remedy="rewrite it with `petvoi suv`") from None
-    if not isinstance(data, dict):
-        raise InvalidInputError("SUV sidecar is not a JSON object", source=str(path),
-                                remedy="rewrite it with `petvoi suv`")
-    return data
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number > 0 else None
-
-
-def sul_factor(sidecar: Mapping[str, Any] | None, lbm_formula: str = "janmahasatian") -> tuple[float | None,
-                                                                                             dict[str, Any]]:
-    """Multiplier from the SUV volume's values to SUL (SUV normalised by lean body mass).
-
-    ``SUL = SUV x LBM[g] / N``, N the normaliser of the SUV volume (``normaliser_value`` in the
-    sidecar: body weight in g for SUVbw, IBW in g, BSA in cm²; weight_kg x 1000 for SUVbw when
-    absent). LBM from the sidecar's ``weight_kg``, ``height_cm`` and ``sex`` (M or F). A volume of
-    kind ``lbm`` is already SUL (factor 1).
-
-    Parameters
-    ----------
-    sidecar : mapping or None
-        The ``suv.json`` content (:func:`read_sidecar`); body-size fields may be added by the caller.
-    lbm_formula : {"janmahasatian", "james128"}
-        LBM formula (``reference/suv.md`` section 4).
-
-    Returns
-    -------
-    factor : float or None
-        None when SUL cannot be computed.
-    provenance : dict
-        ``available``, ``factor``, ``formula`` or ``reason``, and the inputs used.
-
-    Raises
-    ------
-    InvalidInputError
-        For an unknown LBM formula.
-    """
-    if lbm_formula not in LBM_FORMULAS:
-        raise InvalidInputError(f"unknown LBM formula {lbm_formula!r}", attribute="lbm_formula",
-                                remedy=f"use one of {', '.join(LBM_FORMULAS)}")
-    if sidecar is None:
-        return None, {"available": False, "reason": "no SUV sidecar"}
-    kind = sidecar.get("suv_kind")
-    if kind == "lbm":
-        name = sidecar.get("normaliser_name") or "LBM"
-        return 1.0, {"available": True, "factor": 1.0, "suv_kind": "lbm",
-                     "formula": f"SUL = SUV values (the volume is SUVlbm, {name})"}
-    if kind not in ("bw", "ibw", "bsa"):
-        return None, {"available": False, "reason": f"unknown suv_kind {kind!r} in the sidecar"}
-    weight, height, sex = _number(sidecar.get("weight_kg")), _number(sidecar.get("height_cm")), sidecar.get("sex")
-    missing = [n for n, v in (("weight_kg", weight), ("height_cm", height)) if v is None]
-    if sex not in ("M", "F"):
-        missing.append("sex (M or F)")
-    if missing:
-        return None, {"available": False, "reason": f"{', '.join(missing)} not in the SUV sidecar"}
-    assert weight is not None and height is not None
-    normaliser = _number(sidecar.get("normaliser_value"))
-    if normaliser is None and kind == "bw":
-        normaliser = weight * 1000.0
-    if normaliser is None:
-        return None, {"available": False, "reason": f"normaliser_value of the SUV{kind} volume not in the sidecar"}
-    if lbm_formula == "janmahasatian":
-        lbm_kg = lbm_janmahasatian(weight, height, sex)
-        text = ("LBM Janmahasatian = 9270 W / (6680 + 216 BMI) (M), 9270 W / (8780 + 244 BMI) (F), "
-                "BMI = W / (H/100)^2")
-    else:
-        lbm_kg = lbm_james128(weight, height, sex)
-        text = "LBM James-128 = 1.10 W - 128 (W/H)^2 (M), 1.07 W - 148 (W/H)^2 (F)"
-    if not lbm_kg > 0:
-        return None, {"available": False, "reason": f"{lbm_formula} LBM is {lbm_kg:.2f} kg for {weight:g} kg / "
-                                                    f"{height:g} cm"}
-    unit = "cm2" if kind == "bsa" else "g"
-    factor = lbm_kg * 1000.0 / normaliser
-    formula = (f"SUL = SUV{kind} x LBM[g] / {sidecar.get('normaliser_name') or kind}[{unit}]; {text}; "
-               f"W {weight:g} kg, H {height:g} cm, sex {sex}: LBM {lbm_kg:.3f} kg, N {normaliser:.6g} {unit}")
-    return factor, {"available": True, "factor": factor, "suv_kind": kind, "lbm_formula": lbm_formula,
-                    "lbm_kg": lbm_kg, "normaliser_value": normaliser, "normaliser_unit": unit, "weight_kg": weight,
-                    "height_cm": height, "sex": sex, "formula": formula}
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -292,7 +172,7 @@ def uptake_table(suv: NDArray[Any], geometry: Geometry, voiset: VoiSet, *, sidec
     voiset : VoiSet
         The VOIs (masks kept whole, overlapping allowed).
     sidecar : mapping, optional
-        The ``suv.json`` content (:func:`read_sidecar`): ``suv_kind``, ``weight_kg``, ``height_cm``,
+        The ``suv.json`` content (:class:`~pipeline.outputs.SuvSidecar`): ``suv_kind``, ``weight_kg``, ``height_cm``,
         ``sex``, ``normaliser_value``, ``normaliser_name`` feed the SUL columns. Body-size values
         missing from it (an SUVbw sidecar records height and sex only when the SUV kind needed
         them) can be merged in by the caller.

@@ -32,6 +32,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from .. import __version__
 from ..config import config_hash, load_sample_sheet
 from ..io import atomic_path
+from ..outputs import CohortPaths, ResultsLayout
 
 __all__ = ["build_cohort_report", "write_cohort_report", "TEMPLATE_DIR", "FIGURE_CAPTIONS", "fmt_number"]
 
@@ -120,11 +121,10 @@ def _read_table(path: Path, columns: list[str]) -> pd.DataFrame | None:
     return pd.read_csv(path, usecols=lambda c: c in wanted)
 
 
-def _first_existing(folder: Path, *names: str) -> Path:
-    for name in names:
-        if (folder / name).is_file():
-            return folder / name
-    return folder / names[0]
+def _first_existing(parquet: Path) -> Path:
+    """The Parquet cohort table, or a CSV of the same name when only that exists."""
+    csv = parquet.with_suffix(".csv")
+    return csv if not parquet.is_file() and csv.is_file() else parquet
 
 
 def _data_uri(png: Path) -> str:
@@ -295,21 +295,22 @@ def build_cohort_report(*, results_dir: Path, samples: Path, config: Mapping[str
         The template context (section data, ``available`` flags per input, warnings).
     """
     results_dir = Path(results_dir)
-    cohort = results_dir / "cohort" if (results_dir / "cohort").is_dir() else results_dir
+    layout = ResultsLayout(results_dir)
+    cohort = layout.cohort if layout.cohort.folder.is_dir() else CohortPaths(results_dir)
     sheet = load_sample_sheet(samples, acquisition="static")
     subjects = set(sheet["subject_id"])
     warnings: list[str] = []
 
-    uptake = _read_table(_first_existing(cohort, "uptake.parquet", "uptake.csv"), _UPTAKE_COLUMNS)
-    deltas = _read_table(_first_existing(cohort, "deltas.parquet", "deltas.csv"), _DELTAS_COLUMNS)
-    bor = _read_table(cohort / "response_bor.csv", _BOR_COLUMNS)
-    bio = _read_table(cohort / "biodistribution.csv", _BIO_COLUMNS)
-    stats = _read_table(cohort / "stats.csv", _STATS_COLUMNS)
+    uptake = _read_table(_first_existing(cohort.table("uptake")), _UPTAKE_COLUMNS)
+    deltas = _read_table(_first_existing(cohort.table("deltas")), _DELTAS_COLUMNS)
+    bor = _read_table(cohort.response_bor, _BOR_COLUMNS)
+    bio = _read_table(cohort.biodistribution, _BIO_COLUMNS)
+    stats = _read_table(cohort.stats, _STATS_COLUMNS)
     uptake = _restrict(uptake, subjects, deidentify, "uptake", warnings)
     deltas = _restrict(deltas, subjects, deidentify, "deltas", warnings)
     bor = _restrict(bor, subjects, deidentify, "response_bor", warnings)
 
-    figure_dir = cohort / "figures"
+    figure_dir = cohort.figures
     pngs = sorted(figure_dir.glob("*.png")) if figure_dir.is_dir() else []
     figures = [_figure(p) for p in pngs]
     section_figures = {SECTION_FIGURES[f["stem"]]: f for f in figures if f["stem"] in SECTION_FIGURES}

@@ -8,12 +8,13 @@ Values are returned as numbers; the report formats them.
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
+
+from ..outputs import KineticsSidecar, StudyPaths
 
 __all__ = ["SUMMARY_COLUMNS", "kinetics_summary", "tac_figure"]
 
@@ -25,16 +26,16 @@ SUMMARY_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _notes(sidecar: dict[str, Any], table: pd.DataFrame) -> list[str]:
+def _notes(sidecar: KineticsSidecar, table: pd.DataFrame) -> list[str]:
     notes = []
-    source = sidecar.get("input_function") or {}
+    source = sidecar.input_function
     if source:
         kind = str(source.get("kind", "")).replace("_", " ")
         text = f"Input: {kind}" + (" (image-derived, scaled to the samples)" if source.get("image_derived") else "")
         if source.get("decay_corrected_input") is False:
             text += "; samples decay-corrected by petvoi"
         notes.append(text + ".")
-    delay = sidecar.get("delay_fit")
+    delay = sidecar.delay_fit
     if delay:
         notes.append(f"Input delay fitted on {delay['voi']} ({delay['model'].upper()}, first "
                      f"{delay['window_min']:g} min): {delay['delay_s']:+.1f} s.")
@@ -57,12 +58,12 @@ def kinetics_summary(study_dir: Path) -> dict[str, Any] | None:
         None per column, ``flags``: True where the fit did not converge, ``chosen``: the model with
         the lowest AICc), ``notes`` and ``figure`` (PNG bytes of the TACs, or None).
     """
-    path = Path(study_dir) / "kinetics.csv"
+    study = StudyPaths(Path(study_dir))
+    path = study.kinetics
     if not path.is_file():
         return None
     table = pd.read_csv(path)
-    sidecar_path = path.with_suffix(".json")
-    sidecar = json.loads(sidecar_path.read_text("utf-8")) if sidecar_path.is_file() else {}
+    sidecar = KineticsSidecar.read_optional(path) or KineticsSidecar({})
     present = [c for c in SUMMARY_COLUMNS if ((table["model"] == c[0]) & (table["parameter"] == c[1])).any()]
     rows = []
     for name, group in table.groupby("name", sort=True):
@@ -74,7 +75,7 @@ def kinetics_summary(study_dir: Path) -> dict[str, Any] | None:
         chosen = group.loc[group["chosen"].astype(bool), "model"].unique() if "chosen" in group else []
         rows.append({"name": str(name), "values": values, "flags": flags,
                      "chosen": str(chosen[0]).upper() if len(chosen) else ""})
-    tacs_path = Path(study_dir) / "tacs.csv"
+    tacs_path = study.tacs
     figure = tac_figure(pd.read_csv(tacs_path)) if tacs_path.is_file() else None
     return {"columns": [header for _, _, header in present], "rows": rows, "notes": _notes(sidecar, table),
             "figure": figure}

@@ -10,7 +10,6 @@ Reads the per-study outputs of the workflow under ``results_dir`` (``<subject>/<
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections.abc import Mapping
 from importlib import resources
@@ -26,6 +25,7 @@ from ..config import config_hash, load_sample_sheet
 from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
 from ..io import atomic_path
+from ..outputs import ResultsLayout, SuvSidecar, VoiCatalogue
 from ..voi.catalogue import read_voiset
 from .kinetics import kinetics_summary
 from .mip import data_uri, mip_images, suv_window
@@ -176,8 +176,8 @@ def _header_row(timepoint: str, sidecar: Mapping[str, Any], deidentify: bool) ->
     }
 
 
-def _qc(config: Mapping[str, Any], timepoints: list[str], sidecars: dict[str, dict[str, Any]],
-        uptake: dict[str, pd.DataFrame], vois_json: dict[str, dict[str, Any]], deltas: pd.DataFrame | None
+def _qc(config: Mapping[str, Any], timepoints: list[str], sidecars: dict[str, SuvSidecar],
+        uptake: dict[str, pd.DataFrame], vois_json: dict[str, VoiCatalogue], deltas: pd.DataFrame | None
         ) -> dict[str, Any]:
     report_cfg = config.get("report") or {}
     window = report_cfg.get("uptake_window_min")
@@ -213,7 +213,7 @@ def _qc(config: Mapping[str, Any], timepoints: list[str], sidecars: dict[str, di
                      "balance": _cell(balance), "balance_pct": fmt(balance * 100, 3) if balance is not None else ""})
         for message in sidecar.get("warnings") or []:
             warnings.append({"timepoint": tp, "source": "suv.json", "item": "", "message": str(message)})
-        for voi in vois_json[tp].get("vois", []):
+        for voi in vois_json[tp].entries:
             for message in voi.get("warnings") or []:
                 warnings.append({"timepoint": tp, "source": "vois.json", "item": str(voi.get("name", "")),
                                  "message": str(message)})
@@ -471,23 +471,24 @@ def build_patient_report(subject_id: str, *, results_dir: str | Path, samples: p
                                 remedy="use a subject_id of the sample sheet")
     timepoints = [str(t) for t in rows["timepoint"]]
     first = rows.iloc[0]
-    subject_dir = results_dir / subject_id
-    sidecars: dict[str, dict[str, Any]] = {}
-    vois_json: dict[str, dict[str, Any]] = {}
+    layout = ResultsLayout(results_dir)
+    subject_paths = layout.subject(subject_id)
+    sidecars: dict[str, SuvSidecar] = {}
+    vois_json: dict[str, VoiCatalogue] = {}
     uptake: dict[str, pd.DataFrame] = {}
     heterogeneity: dict[str, pd.DataFrame | None] = {}
     volumes = {}
     for tp in timepoints:
-        study = subject_dir / tp
-        for name in ("suv.json", "suv.nii.gz", "vois.nii.gz", "vois.json", "uptake.csv"):
-            if not (study / name).is_file():
-                raise InvalidInputError(f"{name} missing for {subject_id}/{tp}", source=str(study / name),
+        study = subject_paths.study(tp)
+        for path in (study.suv_json, study.suv, study.vois, study.vois_json, study.uptake):
+            if not path.is_file():
+                raise InvalidInputError(f"{path.name} missing for {subject_id}/{tp}", source=str(path),
                                         remedy="run the workflow (suv, vois, uptake) before the report")
-        sidecars[tp] = json.loads((study / "suv.json").read_text("utf-8"))
-        vois_json[tp] = json.loads((study / "vois.json").read_text("utf-8"))
-        uptake[tp] = pd.read_csv(study / "uptake.csv", keep_default_na=False, na_values=[""])
-        heterogeneity[tp] = _read_csv(study / "heterogeneity.csv")
-        volumes[tp] = read_nifti(study / "suv.nii.gz")
+        sidecars[tp] = SuvSidecar.read(study.suv_json)
+        vois_json[tp] = VoiCatalogue.read(study.vois_json)
+        uptake[tp] = pd.read_csv(study.uptake, keep_default_na=False, na_values=[""])
+        heterogeneity[tp] = _read_csv(study.heterogeneity)
+        volumes[tp] = read_nifti(study.suv)
 
     report_cfg = cfg.get("report") or {}
     vmax, vmax_rule = suv_window((v[0] for v in volumes.values()), report_cfg.get("mip_suv_max"))
@@ -495,18 +496,18 @@ def build_patient_report(subject_id: str, *, results_dir: str | Path, samples: p
     mip_vmax: dict[str, float] = {}
     for tp in timepoints:
         suv, geometry = volumes[tp]
-        voiset = read_voiset(subject_dir / tp / "vois.nii.gz")
+        voiset = read_voiset(subject_paths.study(tp).vois)
         mip[tp] = mip_images(np.asarray(suv), geometry, voiset, vmax=vmax, title=tp)
         mip_vmax[tp] = vmax
     del volumes
 
-    deltas = _read_csv(subject_dir / "deltas.csv")
-    response = _subject_rows(_read_csv(results_dir / "cohort" / "response.csv"), subject_id)
-    bor = _subject_rows(_read_csv(results_dir / "cohort" / "response_bor.csv"), subject_id)
+    deltas = _read_csv(subject_paths.deltas)
+    response = _subject_rows(_read_csv(layout.cohort.response), subject_id)
+    bor = _subject_rows(_read_csv(layout.cohort.response_bor), subject_id)
     ihc_table = _subject_rows(_table(ihc) if ihc is not None else _clinical_default(cfg, "ihc"), subject_id)
     histology_table = _subject_rows(_table(histology) if histology is not None
                                     else _clinical_default(cfg, "histology"), subject_id)
-    kinetics = [_kinetics(str(tp), subject_dir / str(tp)) for tp in dynamic["timepoint"]]
+    kinetics = [_kinetics(str(tp), subject_paths.study(str(tp)).folder) for tp in dynamic["timepoint"]]
 
     css = resources.files(__package__).joinpath("templates/report.css").read_text("utf-8")
     context: dict[str, Any] = {

@@ -19,20 +19,10 @@ from .. import __version__
 from ..dicom.ct import load_ct
 from ..dicom.geometry import Geometry, write_nifti
 from ..dicom.pet import load_pet, read_volume
-from ..io import write_json
-from .factors import SuvOptions, SuvResult, activity_balance, compute_suv
+from ..outputs import CtSidecar, SuvSidecar
+from .factors import SuvOptions, SuvResult, activity_balance, activity_balance_warning, compute_suv
 
-__all__ = ["sidecar_path", "run_suv", "run_ct"]
-
-
-def sidecar_path(image_path: str | Path) -> Path:
-    """``x/suv.nii.gz`` -> ``x/suv.json`` (the JSON sidecar beside an image)."""
-    p = Path(image_path)
-    name = p.name
-    for suffix in (".nii.gz", ".nii", ".nrrd", ".mha"):
-        if name.endswith(suffix):
-            return p.with_name(name[: -len(suffix)] + ".json")
-    return p.with_suffix(".json")
+__all__ = ["run_suv", "run_ct"]
 
 
 def _geometry_json(geometry: Geometry) -> dict[str, Any]:
@@ -68,7 +58,7 @@ def _frames_from_injection(frame_table: Any, injection: datetime | None) -> list
     return rows
 
 
-def run_suv(series_dir: Path, output: Path, options: SuvOptions, *, workers: int = 4) -> dict[str, Any]:
+def run_suv(series_dir: Path, output: Path, options: SuvOptions, *, workers: int = 4) -> SuvSidecar:
     """Convert one PET series folder to an SUV volume and its sidecar.
 
     Parameters
@@ -84,8 +74,8 @@ def run_suv(series_dir: Path, output: Path, options: SuvOptions, *, workers: int
 
     Returns
     -------
-    dict
-        The sidecar content written to ``suv.json``.
+    SuvSidecar
+        The sidecar written to ``suv.json``.
 
     Raises
     ------
@@ -101,9 +91,9 @@ def run_suv(series_dir: Path, output: Path, options: SuvOptions, *, workers: int
         ratio = activity_balance(float(volume.sum(dtype=np.float64)) * series.geometry.voxel_volume_ml,
                                  float(result.normaliser_value))
         sidecar["activity_balance"] = ratio
-        if ratio > 1.05:
-            warnings.append(f"activity balance {ratio:.3f} > 1.05: more activity in the image than injected "
-                            "(dose in MBq, counts read as BQML, wrong day or nuclide?) (R39)")
+        balance_warning = activity_balance_warning(ratio)
+        if balance_warning:
+            warnings.append(balance_warning)
     sidecar.update({
         "warnings": warnings,
         "petvoi_version": __version__,
@@ -120,12 +110,13 @@ def run_suv(series_dir: Path, output: Path, options: SuvOptions, *, workers: int
     })
     if series.is_dynamic:
         sidecar["frames"] = _frames_from_injection(series.frame_table, result.injection_datetime)
+    written = SuvSidecar(sidecar)
     write_nifti(output, volume, series.geometry)
-    write_json(sidecar_path(output), sidecar)
-    return sidecar
+    written.write(output)
+    return written
 
 
-def run_ct(series_dir: Path, output: Path, *, workers: int = 4) -> dict[str, Any]:
+def run_ct(series_dir: Path, output: Path, *, workers: int = 4) -> CtSidecar:
     """Convert one CT series folder to a HU volume (``ct.nii.gz``) and a sidecar (``ct.json``).
 
     Parameters
@@ -139,8 +130,8 @@ def run_ct(series_dir: Path, output: Path, *, workers: int = 4) -> dict[str, Any
 
     Returns
     -------
-    dict
-        The sidecar content.
+    CtSidecar
+        The sidecar written to ``ct.json``.
     """
     hu, geometry, headers = load_ct(Path(series_dir), workers=workers)
     sidecar = {
@@ -154,6 +145,7 @@ def run_ct(series_dir: Path, output: Path, *, workers: int = 4) -> dict[str, Any
         "geometry": _geometry_json(geometry),
         "output": Path(output).name,
     }
+    written = CtSidecar(sidecar)
     write_nifti(output, hu, geometry)
-    write_json(sidecar_path(output), sidecar)
-    return sidecar
+    written.write(output)
+    return written

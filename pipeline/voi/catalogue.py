@@ -12,7 +12,6 @@ Kinds: ``tumour`` (lesions), ``organ`` (healthy tissue), ``reference``
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -24,10 +23,10 @@ import numpy as np
 
 from ..dicom.geometry import Geometry, read_nifti
 from ..errors import InvalidInputError
-from ..io import atomic_path, write_json
+from ..io import atomic_path
+from ..outputs import VoiCatalogue
 
-__all__ = ["KINDS", "Voi", "VoiSet", "NameRule", "DEFAULT_NAME_RULES", "classify", "write_voiset", "read_voiset",
-           "catalogue_path"]
+__all__ = ["KINDS", "Voi", "VoiSet", "NameRule", "DEFAULT_NAME_RULES", "classify", "write_voiset", "read_voiset"]
 
 KINDS = ("tumour", "organ", "reference", "body")
 
@@ -206,16 +205,6 @@ def _slug(text: str) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------- I/O
-def catalogue_path(image_path: str | Path) -> Path:
-    """``x/vois.nii.gz`` -> ``x/vois.json``."""
-    p = Path(image_path)
-    name = p.name
-    for suffix in (".nii.gz", ".nii"):
-        if name.endswith(suffix):
-            return p.with_name(name[: -len(suffix)] + ".json")
-    return p.with_suffix(".json")
-
-
 def write_voiset(path: str | Path, voiset: VoiSet) -> Path:
     """Write the masks as a 4D uint8 NIfTI (x, y, z, VOI) and the catalogue as JSON, atomically.
 
@@ -236,15 +225,15 @@ def write_voiset(path: str | Path, voiset: VoiSet) -> Path:
     image.header.set_xyzt_units("mm")
     image.set_qform(voiset.geometry.affine_ras(), code=1)
     image.set_sform(voiset.geometry.affine_ras(), code=1)
-    catalogue = {
+    catalogue = VoiCatalogue({
         "vois": [{**asdict(v), "warnings": list(v.warnings)} for v in voiset.vois],
         "n_vois": len(voiset),
         "voxel_volume_ml": voiset.geometry.voxel_volume_ml,
         "provenance": voiset.provenance,
-    }
+    })
     with atomic_path(path) as tmp:
         nib.save(image, tmp)
-    write_json(catalogue_path(path), catalogue)
+    catalogue.write(path)
     return Path(path)
 
 
@@ -256,19 +245,13 @@ def read_voiset(path: str | Path) -> VoiSet:
     InvalidInputError
         When the catalogue is missing or does not match the image.
     """
-    cat_path = catalogue_path(path)
-    if not cat_path.is_file():
-        raise InvalidInputError("catalogue missing", source=str(cat_path),
-                                remedy="VOI sets are written by `petvoi vois` as vois.nii.gz + vois.json")
-    catalogue = json.loads(cat_path.read_text("utf-8"))
+    catalogue = VoiCatalogue.read(path)
     data, geometry = read_nifti(path)
     if data.ndim == 3:
         data = data[None]
-    masks = np.asarray(data, dtype=bool)
-    n = int(catalogue.get("n_vois", len(catalogue["vois"])))
-    masks = masks[:n]
-    vois = [Voi(**{**v, "warnings": tuple(v.get("warnings", ()))}) for v in catalogue["vois"]]
+    masks = np.asarray(data, dtype=bool)[: catalogue.n_vois]
+    vois = [Voi(**{**v, "warnings": tuple(v.get("warnings", ()))}) for v in catalogue.entries]
     if len(vois) != masks.shape[0]:
-        raise InvalidInputError(f"{len(vois)} catalogue entries for {masks.shape[0]} masks", source=str(cat_path),
-                                remedy="rewrite the VOI set with `petvoi vois`")
-    return VoiSet(geometry, masks, vois, catalogue.get("provenance", {}))
+        raise InvalidInputError(f"{len(vois)} catalogue entries for {masks.shape[0]} masks",
+                                source=str(catalogue.path), remedy="rewrite the VOI set with `petvoi vois`")
+    return VoiSet(geometry, masks, vois, catalogue.provenance)

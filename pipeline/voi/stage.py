@@ -7,7 +7,6 @@ PERCIST ``liver=`` reference names a VOI made before it).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import yaml
 
 from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
-from ..suv.stage import sidecar_path
+from ..outputs import read_suv_sidecar
 from .catalogue import DEFAULT_NAME_RULES, NameRule, VoiSet, write_voiset
 
 __all__ = ["VoiSources", "load_name_rules", "build_voiset", "run_vois"]
@@ -98,7 +97,7 @@ def _single_dicom(path: Path, what: str) -> Path:
 
 def build_voiset(suv_path: Path, sources: VoiSources) -> tuple[VoiSet, Any]:
     """Build the VOI set on the grid of ``suv_path`` from ``sources``; returns (voiset, suv array)."""
-    from ..metrics.uptake import sul_factor
+    from ..suv.sul import sul_factor
     from .masks import mask_to_voiset
     from .rtstruct import rtstruct_to_voiset
     from .seg import seg_to_voiset
@@ -112,10 +111,9 @@ def build_voiset(suv_path: Path, sources: VoiSources) -> tuple[VoiSet, Any]:
         suv = suv[-1]  # dynamic: VOIs are defined on the grid; thresholds use the last frame
     rules = [*sources.name_rules, *DEFAULT_NAME_RULES]
     for_uid = sources.frame_of_reference_uid
-    sidecar_file = sidecar_path(suv_path)
-    sidecar = json.loads(sidecar_file.read_text("utf-8")) if sidecar_file.is_file() else None
+    sidecar = read_suv_sidecar(suv_path)
     if for_uid is None and sidecar:
-        for_uid = sidecar.get("frame_of_reference_uid") or None
+        for_uid = sidecar.frame_of_reference_uid
     parts: list[tuple[str, VoiSet]] = []
     if sources.rtstruct:
         parts.append(("rtstruct", rtstruct_to_voiset(_single_dicom(Path(sources.rtstruct), "RTSTRUCT"), geometry,

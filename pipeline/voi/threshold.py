@@ -13,7 +13,7 @@ Rules (``reference/suv.md`` section 5)
 SUL for PERCIST: PERCIST is defined on SUL (SUV normalised by lean body mass). The caller gives
 ``sul_per_suv``, the factor from the image's values to SUL: 1 when the image already is SUL
 (``petvoi suv --kind lbm``), LBM / body weight for an SUVbw image (the uptake stage's
-``pipeline.metrics.uptake.sul_factor`` computes it from ``suv.json``; use the same so that SUL
+``pipeline.suv.sul.sul_factor`` computes it from ``suv.json``; use the same so that SUL
 agrees across tables). The threshold is applied as ``image x sul_per_suv >= T_SUL``
 and recorded both in SUL and in image units.
 

@@ -15,7 +15,9 @@ import pytest
 from pipeline.dicom.geometry import Geometry
 from pipeline.errors import InvalidInputError
 from pipeline.io import write_csv, write_json
-from pipeline.metrics.uptake import COLUMNS, read_sidecar, sul_factor, uptake_table
+from pipeline.metrics.uptake import COLUMNS, uptake_table
+from pipeline.outputs import read_suv_sidecar as read_sidecar
+from pipeline.suv.sul import sul_factor
 from pipeline.voi.catalogue import Voi, VoiSet
 
 SIDECAR_70_175_M = {"suv_kind": "bw", "weight_kg": 70.0, "height_cm": 175.0, "sex": "M",
