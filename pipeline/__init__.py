@@ -1,10 +1,9 @@
-"""petvoi: quantitative PET/CT for immuno-PET and peptide-PET trials."""
+"""petvoi: quantitative PET/CT for immuno-PET and peptide-PET trials.
 
-from importlib.metadata import PackageNotFoundError, version
+The version is written here once (``pyproject.toml`` reads it), so that ``petvoi --version`` needs no
+package metadata lookup.
+"""
 
-try:
-    __version__ = version("petvoi")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

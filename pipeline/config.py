@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from .errors import ConfigError, SampleSheetError
+from .policy import schema_fragment
 
 __all__ = [
     "load_config",
@@ -35,9 +36,16 @@ __all__ = [
 
 @cache
 def schema(name: str) -> dict[str, Any]:
-    """Return the JSON Schema ``name`` (``config`` or ``samples``) shipped with the package."""
+    """Return the JSON Schema ``name`` (``config`` or ``samples``) shipped with the package.
+
+    The configuration's ``policy`` section is filled in from the policy's checks (:mod:`pipeline.policy`).
+    """
     text = resources.files("pipeline").joinpath("schemas", f"{name}.schema.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    data: dict[str, Any] = yaml.safe_load(text)
+    if name == "config":
+        data["properties"]["policy"] = {**schema_fragment(), "description": data["properties"]["policy"][
+            "description"]}
+    return data
 
 
 def _yaml_path(path: Any) -> str:

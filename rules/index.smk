@@ -4,16 +4,16 @@ checkpoint index:
         samples=CFG["samples"],
         synth=[str(SYNTH_DONE)] if CFG["synth"]["generate"] else [],
     output:
-        RESULTS / "index" / "series.csv",
+        path("series_index"),
     params:
         root=str(DATA_ROOT / "dicom"),
         data_root=str(DATA_ROOT),
         workers=CFG["index"]["workers"],
     threads: 2
     log:
-        RESULTS / "logs" / "index.log",
+        log_file("index"),
     benchmark:
-        RESULTS / "benchmarks" / "index.tsv"
+        benchmark_file("index")
     shell:
-        "{PETVOI} index {params.root} -o {output} --samples {input.samples} --data-root {params.data_root}"
+        "{PETVOI} index {params.root:q} -o {output:q} --samples {input.samples:q} --data-root {params.data_root:q}"
         " --workers {params.workers} > {log} 2>&1"

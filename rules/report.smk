@@ -1,46 +1,39 @@
 # Per-patient and cohort reports (HTML + PDF).
-def _subject_inputs(wc):
-    files = [str(RESULTS / wc.subject / "deltas.csv"), str(RESULTS / "cohort" / "response_bor.csv")]
-    for s, t in STUDIES:
-        if s == wc.subject:
-            files += [str(RESULTS / s / t / n) for n in ("suv.nii.gz", "vois.nii.gz", "uptake.csv",
-                                                        "heterogeneity.csv")]
-    for s, t in DYNAMIC:  # the kinetics section
-        if s == wc.subject:
-            files += [str(RESULTS / s / t / n) for n in ("tacs.csv", "kinetics.csv", "kinetics.json")]
-    return files
-
-
 rule report:
     input:
-        config=CONFIG_FILES,
         samples=CFG["samples"],
-        studies=_subject_inputs,
+        studies=subject_report_inputs,
     output:
-        html=report(RESULTS / "reports" / "{subject}.html", category="Reports", labels={"subject": "{subject}"}),
-        pdf=RESULTS / "reports" / "{subject}.pdf",
+        html=report(path("patient_report"), category="Reports", labels={"subject": "{subject}"}),
+        pdf=path("patient_report_pdf"),
+    params:
+        config=RESOLVED_CONFIG,
+        digest=CONFIG_DIGEST,  # reruns when the configuration changes
     log:
-        RESULTS / "logs" / "report" / "{subject}.log",
+        log_file("report/{subject}"),
     benchmark:
-        RESULTS / "benchmarks" / "report" / "{subject}.tsv"
+        benchmark_file("report/{subject}")
     shell:
-        "{PETVOI} report {wildcards.subject} --config {input.config} --samples {input.samples}"
-        " --results {RESULTS} > {log} 2>&1"
+        "{PETVOI} report {wildcards.subject} --config {params.config:q} --samples {input.samples:q}"
+        " --results {RESULTS:q} > {log} 2>&1"
 
 
 rule cohort_report:
     input:
-        config=CONFIG_FILES,
         samples=CFG["samples"],
-        stats=RESULTS / "cohort" / "stats.csv",
-        deltas=RESULTS / "cohort" / "deltas.parquet",
-        uptake=RESULTS / "cohort" / "uptake.parquet",
+        stats=path("stats"),
+        deltas=path("cohort_table", table="deltas"),
+        uptake=path("cohort_table", table="uptake"),
     output:
-        html=report(RESULTS / "reports" / "cohort.html", category="Reports", labels={"subject": "cohort"}),
-        pdf=RESULTS / "reports" / "cohort.pdf",
+        html=report(path("cohort_report"), category="Reports", labels={"subject": "cohort"}),
+        pdf=path("cohort_report_pdf"),
+    params:
+        config=RESOLVED_CONFIG,
+        digest=CONFIG_DIGEST,
     log:
-        RESULTS / "logs" / "cohort_report.log",
+        log_file("cohort_report"),
     benchmark:
-        RESULTS / "benchmarks" / "cohort_report.tsv"
+        benchmark_file("cohort_report")
     shell:
-        "{PETVOI} report --cohort --config {input.config} --samples {input.samples} --results {RESULTS} > {log} 2>&1"
+        "{PETVOI} report --cohort --config {params.config:q} --samples {input.samples:q} --results {RESULTS:q}"
+        " > {log} 2>&1"

@@ -4,18 +4,17 @@ if CFG["synth"]["generate"]:
     rule synth:
         output:
             done=touch(SYNTH_DONE),
-            truth=expand(str(DATA_ROOT / "dicom" / "{s}" / "{t}" / "truth.json"), zip,
-                         s=[s for s, _ in ALL_STUDIES], t=[t for _, t in ALL_STUDIES]),
-            blood=[str(DATA_ROOT / path) for path in BLOOD.values()],  # blood tables of the dynamic studies
+            truth=[str(DATA_ROOT / "dicom" / s / t / "truth.json") for s, t in ALL_STUDIES],
+            blood=[str(DATA_ROOT / value) for value in BLOOD.values()],  # blood tables of the dynamic studies
         params:
             out=str(DATA_ROOT),
             subjects=CFG["synth"]["subjects"],
             seed=CFG["synth"]["seed"],
             noise=CFG["synth"]["noise_sd"],
         log:
-            RESULTS / "logs" / "synth.log",
+            log_file("synth"),
         benchmark:
-            RESULTS / "benchmarks" / "synth.tsv"
+            benchmark_file("synth")
         shell:
-            "{PETVOI} synth {params.out} --subjects {params.subjects} --seed {params.seed}"
+            "{PETVOI} synth {params.out:q} --subjects {params.subjects} --seed {params.seed}"
             " --noise {params.noise} > {log} 2>&1"

@@ -1,50 +1,50 @@
 # Texture (IBSI-coded, pyradiomics + petvoi) and heterogeneity per study; inter-lesion spread per cohort.
 rule texture:
     input:
-        suv=RESULTS / "{subject}" / "{timepoint}" / "suv.nii.gz",
-        vois=RESULTS / "{subject}" / "{timepoint}" / "vois.nii.gz",
+        suv=path("suv"),
+        vois=path("vois"),
         params=repo_path(CFG["texture"]["params"]),
     output:
-        RESULTS / "{subject}" / "{timepoint}" / "texture.csv",
+        path("texture"),
     params:
         kinds=CFG["texture"]["kinds"],
     threads: CFG["texture"]["workers"]
     log:
-        RESULTS / "logs" / "texture" / "{subject}_{timepoint}.log",
+        log_file("texture/{subject}_{timepoint}"),
     benchmark:
-        RESULTS / "benchmarks" / "texture" / "{subject}_{timepoint}.tsv"
+        benchmark_file("texture/{subject}_{timepoint}")
     shell:
-        "{PETVOI} texture --image {input.suv} --vois {input.vois} --params {input.params} --kinds {params.kinds}"
-        " --workers {threads} -o {output} > {log} 2>&1"
+        "{PETVOI} texture --image {input.suv:q} --vois {input.vois:q} --params {input.params:q}"
+        " --kinds {params.kinds:q} --workers {threads} -o {output:q} > {log} 2>&1"
 
 
 rule heterogeneity:
     input:
-        suv=RESULTS / "{subject}" / "{timepoint}" / "suv.nii.gz",
-        vois=RESULTS / "{subject}" / "{timepoint}" / "vois.nii.gz",
+        suv=path("suv"),
+        vois=path("vois"),
     output:
-        RESULTS / "{subject}" / "{timepoint}" / "heterogeneity.csv",
+        path("heterogeneity"),
     params:
         bin_width=CFG["heterogeneity"]["bin_width"],
     log:
-        RESULTS / "logs" / "heterogeneity" / "{subject}_{timepoint}.log",
+        log_file("heterogeneity/{subject}_{timepoint}"),
     benchmark:
-        RESULTS / "benchmarks" / "heterogeneity" / "{subject}_{timepoint}.tsv"
+        benchmark_file("heterogeneity/{subject}_{timepoint}")
     shell:
-        "{PETVOI} heterogeneity --suv {input.suv} --vois {input.vois} --bin-width {params.bin_width}"
-        " -o {output} > {log} 2>&1"
+        "{PETVOI} heterogeneity --suv {input.suv:q} --vois {input.vois:q} --bin-width {params.bin_width}"
+        " -o {output:q} > {log} 2>&1"
 
 
 rule inter_lesion:
     input:
-        RESULTS / "cohort" / "uptake.parquet",
+        path("cohort_table", table="uptake"),
     output:
-        RESULTS / "cohort" / "inter_lesion.parquet",
+        path("cohort_table", table="inter_lesion"),
     params:
         positivity=CFG["heterogeneity"]["positivity_threshold"],
     log:
-        RESULTS / "logs" / "inter_lesion.log",
+        log_file("inter_lesion"),
     benchmark:
-        RESULTS / "benchmarks" / "inter_lesion.tsv"
+        benchmark_file("inter_lesion")
     shell:
-        "{PETVOI} spread --uptake {input} --positivity {params.positivity} -o {output} > {log} 2>&1"
+        "{PETVOI} spread --uptake {input:q} --positivity {params.positivity} -o {output:q} > {log} 2>&1"

@@ -1,81 +1,58 @@
-# VOI set per study (RTSTRUCT from the index, plus configured spheres and thresholds), uptake per VOI,
-# and the cohort uptake table. A dynamic study takes its SEG (or RTSTRUCT) only.
-
-
-def _voi_sources(wc):
-    """`petvoi vois` source options of a study: static as configured; dynamic its SEG, else its RTSTRUCT."""
-    if (wc.subject, wc.timepoint) not in DYNAMIC:
-        sources = []
-        if CFG["vois"]["rtstruct"]:
-            sources.append("--rtstruct " + shlex.quote(
-                _study_series("RTSTRUCT", CFG["vois"]["rtstruct_description"])(wc)))
-        if CFG["vois"]["spheres"]:
-            sources.append(f"--spheres {shlex.quote(CFG['vois']['spheres'])}")
-        if CFG["vois"]["thresholds"]:
-            sources.append(f"--threshold {shlex.quote(CFG['vois']['thresholds'])}")
-        return " ".join(sources)
-    index_csv = checkpoints.index.get().output[0]
-    table = pd.read_csv(index_csv, dtype=str, keep_default_na=False)
-    study = table[(table["subject_id"] == wc.subject) & (table["timepoint"] == wc.timepoint)]
-    modality = "SEG" if (study["modality"] == "SEG").any() else "RTSTRUCT"
-    option = "--seg" if modality == "SEG" else "--rtstruct"
-    return f"{option} " + shlex.quote(select_series(table, wc.subject, wc.timepoint, modality, "", source=index_csv))
-
-
+# VOI set per study (RTSTRUCT from the index, plus configured spheres and thresholds), uptake per VOI, and the
+# cohort tables. A dynamic study takes its SEG (or RTSTRUCT) only.
 rule vois:
     input:
-        suv=RESULTS / "{subject}" / "{timepoint}" / "suv.nii.gz",
-        index=RESULTS / "index" / "series.csv",
+        suv=path("suv"),
+        index=path("series_index"),
         rules=[CFG["vois"]["name_rules"]] if CFG["vois"]["name_rules"] else [],
     output:
-        vois=RESULTS / "{subject}" / "{timepoint}" / "vois.nii.gz",
-        catalogue=RESULTS / "{subject}" / "{timepoint}" / "vois.json",
+        vois=path("vois"),
+        catalogue=path("vois_json"),
     params:
-        sources=_voi_sources,
-        rules=lambda wc, input: f"--name-rules {input.rules[0]}" if input.rules else "",
+        sources=voi_sources,
+        rules=lambda wc, input: f"--name-rules {shlex.quote(input.rules[0])}" if input.rules else "",
         inclusion=CFG["vois"]["inclusion"],
-        resample="--allow-resample" if CFG["vois"]["allow_resample"] else "",
     log:
-        RESULTS / "logs" / "vois" / "{subject}_{timepoint}.log",
+        log_file("vois/{subject}_{timepoint}"),
     benchmark:
-        RESULTS / "benchmarks" / "vois" / "{subject}_{timepoint}.tsv"
+        benchmark_file("vois/{subject}_{timepoint}")
     shell:
-        "{PETVOI} vois --pet {input.suv} {params.sources} {params.rules}"
-        " --inclusion {params.inclusion} {params.resample} -o {output.vois} > {log} 2>&1"
+        "{PETVOI} vois --pet {input.suv:q} {params.sources} {params.rules}"
+        " --inclusion {params.inclusion} -o {output.vois:q} > {log} 2>&1"
 
 
 rule uptake:
     input:
-        suv=RESULTS / "{subject}" / "{timepoint}" / "suv.nii.gz",
-        vois=RESULTS / "{subject}" / "{timepoint}" / "vois.nii.gz",
+        suv=path("suv"),
+        vois=path("vois"),
     output:
-        RESULTS / "{subject}" / "{timepoint}" / "uptake.csv",
+        path("uptake"),
     params:
         peak=CFG["uptake"]["peak"],
         keep="" if CFG["uptake"]["exclude_tumours_from_organs"] else "--keep-tumours-in-organs",
         min_voxels=CFG["uptake"]["min_voxels"],
     log:
-        RESULTS / "logs" / "uptake" / "{subject}_{timepoint}.log",
+        log_file("uptake/{subject}_{timepoint}"),
     benchmark:
-        RESULTS / "benchmarks" / "uptake" / "{subject}_{timepoint}.tsv"
+        benchmark_file("uptake/{subject}_{timepoint}")
     shell:
-        "{PETVOI} uptake --suv {input.suv} --vois {input.vois} --peak {params.peak} {params.keep}"
-        " --min-voxels {params.min_voxels} -o {output} > {log} 2>&1"
+        "{PETVOI} uptake --suv {input.suv:q} --vois {input.vois:q} --peak {params.peak} {params.keep}"
+        " --min-voxels {params.min_voxels} -o {output:q} > {log} 2>&1"
 
 
 rule cohort_table:
     input:
         samples=CFG["samples"],
-        tables=lambda wc: per_study(f"{wc.table}.csv"),
+        tables=lambda wc: per_study(wc.table),
     output:
-        RESULTS / "cohort" / "{table}.parquet",
+        path("cohort_table"),
     wildcard_constraints:
         table="uptake|texture|heterogeneity",
     params:
-        template=lambda wc: str(RESULTS / "{subject}" / "{timepoint}" / f"{wc.table}.csv"),  # filled by petvoi
+        template=lambda wc: path(wc.table),  # {subject}/{timepoint} filled by petvoi
     log:
-        RESULTS / "logs" / "cohort_{table}.log",
+        log_file("cohort_{table}"),
     benchmark:
-        RESULTS / "benchmarks" / "cohort_{table}.tsv"
+        benchmark_file("cohort_{table}")
     shell:
-        "{PETVOI} collect --samples {input.samples} --template {params.template:q} -o {output} > {log} 2>&1"
+        "{PETVOI} collect --samples {input.samples:q} --template {params.template:q} -o {output:q} > {log} 2>&1"

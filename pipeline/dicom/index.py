@@ -28,7 +28,7 @@ from pydicom.errors import InvalidDicomError
 from ..config import load_sample_sheet
 from ..errors import InvalidInputError
 
-__all__ = ["IndexResult", "index_tree", "SERIES_COLUMNS", "pseudonym"]
+__all__ = ["IndexResult", "index_tree", "SERIES_COLUMNS", "pseudonym", "run_index"]
 
 SERIES_COLUMNS = [
     "subject_id", "timepoint", "study_uid", "series_uid", "modality", "series_description", "n_instances",
@@ -224,3 +224,12 @@ def _series_row(uid: str, members: list[tuple[Path, pydicom.Dataset]], by_uid: d
         "problems": "; ".join(problems),
     }
 
+
+def run_index(root: Path, output: Path, *, workers: int = 8, progress: Callable[[int], None] | None = None,
+              samples: Path | None = None, data_root: Path | None = None) -> IndexResult:
+    """The ``index`` stage: :func:`index_tree` written as ``series.csv`` (one row per series, atomically)."""
+    from ..io import write_csv
+
+    result = index_tree(Path(root), workers=workers, progress=progress, samples=samples, data_root=data_root)
+    write_csv(output, result.series)
+    return result

@@ -24,20 +24,28 @@ from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
 from ..io import write_csv
 from ..outputs import KineticsSidecar, StudyPaths, SuvSidecar, write_provenance
+from ..policy import Policy
 from ..voi.catalogue import read_voiset
 from .blood import InputFunction, build_input_function, image_derived_input_function, shift
 from .fit import fit_compartment, fit_srtm
 from .graphical import logan_plasma, logan_reference, mrtm, patlak
 from .models import cumulative_integral
+from .options import (
+    COMPARTMENT_MODELS,
+    MAPS,
+    PLASMA_MODELS,
+    REFERENCE_MODELS,
+    BloodOptions,
+    KineticsOptions,
+    ParametricOptions,
+)
 from .tacs import extract_tacs, suv_to_kbq_ml_factor, validate_frames
 
-__all__ = ["PLASMA_MODELS", "REFERENCE_MODELS", "run_tacs", "run_kinetics", "KINETICS_COLUMNS"]
+__all__ = ["PLASMA_MODELS", "REFERENCE_MODELS", "run_tacs", "run_kinetics", "run_kinetics_stage",
+           "run_parametric", "run_parametric_stage", "run_pk", "input_function", "KINETICS_COLUMNS"]
 
-PLASMA_MODELS = ("1tcm", "2tcm", "2tcm_irr", "logan", "patlak")
-REFERENCE_MODELS = ("srtm", "logan_ref", "mrtm")
 KINETICS_COLUMNS = ["label", "name", "model", "parameter", "value", "se", "t_star_min", "aic", "aicc", "r2",
                     "converged", "chosen", "message"]
-COMPARTMENT_MODELS = ("1tcm", "2tcm", "2tcm_irr")
 
 
 def read_dynamic(pet4d_path: Path) -> tuple[np.ndarray, Any, SuvSidecar]:
@@ -173,7 +181,7 @@ def plasma_at_frames(blood: InputFunction, mid_min: np.ndarray, end_s: float) ->
 
 def run_parametric(pet4d_path: Path, out_dir: Path, *, blood: InputFunction, maps: Sequence[str],
                    t_star_min: float, workers: int = 1, tacs_path: Path | None = None,
-                   delay_voi: str | None = None) -> dict[str, Path]:
+                   delay_voi: str | None = None, policy: Policy | None = None) -> dict[str, Path]:
     """Voxel-wise Logan VT and/or Patlak Ki maps of a dynamic SUV volume, written as NIfTI.
 
     Parameters
@@ -195,15 +203,16 @@ def run_parametric(pet4d_path: Path, out_dir: Path, *, blood: InputFunction, map
     """
     from .parametric import logan_vt_map, patlak_ki_map, write_parametric
 
-    unknown = [m for m in maps if m not in ("logan_vt", "patlak_ki")]
+    unknown = [m for m in maps if m not in MAPS]
     if unknown:
-        raise InvalidInputError(f"unknown map {unknown[0]!r}", attribute="--map", remedy="use logan_vt or patlak_ki")
+        raise InvalidInputError(f"unknown map {unknown[0]!r}", attribute="maps", remedy=f"use {' or '.join(MAPS)}")
     volume, geometry, sidecar = read_dynamic(pet4d_path)
     frames = validate_frames(sidecar.frames, source=str(sidecar.path))
-    provenance: dict[str, Any] = {"t_star_min": t_star_min, "maps": list(maps)}
+    provenance: dict[str, Any] = {"t_star_min": t_star_min, "maps": list(maps),
+                                  "policy": (policy or Policy()).record()}
     if delay_voi is not None:
         if tacs_path is None:
-            raise InvalidInputError("fitting the delay needs the TAC table", attribute="--tacs",
+            raise InvalidInputError("fitting the delay needs the TAC table", attribute="tacs",
                                     remedy="give tacs.csv of this study")
         blood, provenance["delay_fit"] = apply_fitted_delay(blood, pd.read_csv(tacs_path), delay_voi,
                                                             source=str(tacs_path))
@@ -293,14 +302,14 @@ def run_kinetics(tacs_path: Path, output: Path, *, models: Sequence[str], blood:
     tac = pd.read_csv(tacs_path)
     unknown = [m for m in models if m not in PLASMA_MODELS + REFERENCE_MODELS]
     if unknown:
-        raise InvalidInputError(f"unknown model {unknown[0]!r}", attribute="--model",
+        raise InvalidInputError(f"unknown model {unknown[0]!r}", attribute="models",
                                 remedy=f"use {', '.join(PLASMA_MODELS + REFERENCE_MODELS)}")
     if any(m in PLASMA_MODELS for m in models) and blood is None:
-        raise InvalidInputError("plasma-input models need a blood input", attribute="--blood",
+        raise InvalidInputError("plasma-input models need a blood input", attribute="blood_table",
                                 remedy="give the blood table (or use a reference-region model)")
     if any(m in REFERENCE_MODELS for m in models) and reference not in set(tac["name"]):
         raise InvalidInputError(f"reference region {reference!r} is not a VOI of the TAC table", source=str(tacs_path),
-                                attribute="--reference", remedy="name a VOI of tacs.csv")
+                                attribute="reference", remedy="name a VOI of tacs.csv")
     mid, dur = _times(tac)
     end_s = float((tac["mid_s"] + tac["duration_s"] / 2).max())
     provenance: dict[str, Any] = {"models": list(models), "reference": reference, "t_star_min": t_star_min,
@@ -352,13 +361,62 @@ def run_kinetics(tacs_path: Path, output: Path, *, models: Sequence[str], blood:
     return table
 
 
-def run_pk(samples: pd.DataFrame, template: str, output: Path, *, half_life_s: float | None = None) -> pd.DataFrame:
+def input_function(options: BloodOptions, tacs_path: Path | None = None) -> InputFunction | None:
+    """The processed model input of ``options`` (:func:`load_input`), or None without a blood table."""
+    from ..suv.nuclides import get_nuclide
+
+    if options.blood_table is None:
+        return None
+    return load_input(options.blood_table, decay_corrected=options.decay_corrected,
+                      half_life_s=get_nuclide(options.nuclide).half_life_s if options.nuclide else None,
+                      kind=options.input_kind, parent_model=None if options.parent_model == "none"
+                      else options.parent_model, ratio_model=options.ratio_model, delay_s=options.delay_s,
+                      dispersion_tau_s=options.dispersion_tau_s, idif_voi=options.idif_voi,
+                      idif_min_time_s=options.idif_min_time_min * 60.0, tacs_path=tacs_path)
+
+
+def run_kinetics_stage(tacs_path: Path, output: Path, options: KineticsOptions) -> pd.DataFrame:
+    """The ``kinetics`` command: the blood input of ``options.blood``, then :func:`run_kinetics`."""
+    blood = input_function(options.blood, tacs_path)
+    table = options.blood.blood_table
+    return run_kinetics(tacs_path, output, models=options.models, blood=blood, reference=options.reference,
+                        t_star_min=options.t_star_min, idif_voi=options.blood.idif_voi, exclude=options.exclude,
+                        delay_voi=options.blood.delay_voi if blood is not None and options.blood.fits_delay else None,
+                        sidecar={"blood_table": str(table) if table else None, "nuclide": options.blood.nuclide,
+                                 "policy": options.policy.record()})
+
+
+def run_parametric_stage(pet4d_path: Path, out_dir: Path, options: ParametricOptions,
+                         tacs_path: Path | None = None) -> dict[str, Path]:
+    """The ``parametric`` command: the blood input of ``options.blood``, then :func:`run_parametric`.
+
+    Raises
+    ------
+    InvalidInputError
+        Without a blood table, or without the TAC table when the delay is fitted or the input image-derived.
+    """
+    if options.blood.blood_table is None:
+        raise InvalidInputError("parametric maps need a plasma input", attribute="blood_table",
+                                remedy="give the blood table")
+    if (options.blood.fits_delay or options.blood.idif_voi) and tacs_path is None:
+        raise InvalidInputError(f"{options.blood.name('delay')} fit and {options.blood.name('idif_voi')} need the "
+                                "TAC table", attribute="tacs", remedy="give tacs.csv of this study")
+    blood = input_function(options.blood, tacs_path)
+    assert blood is not None
+    return run_parametric(pet4d_path, out_dir, blood=blood, maps=options.maps, t_star_min=options.t_star_min,
+                          workers=options.workers, tacs_path=tacs_path,
+                          delay_voi=options.blood.delay_voi if options.blood.fits_delay else None,
+                          policy=options.policy)
+
+
+def run_pk(samples: pd.DataFrame | Path, template: str, output: Path, *,
+           half_life_s: float | None = None) -> pd.DataFrame:
     """Multi-day PK from static scans: scans of a subject that share one injection form a curve.
 
     Parameters
     ----------
-    samples : DataFrame
-        Validated sample sheet.
+    samples : DataFrame or Path
+        Validated sample sheet, or its file (the static studies are used).
     template : str
         Folder of each study's ``uptake.csv`` and ``suv.json``, with ``{subject}`` and ``{timepoint}``.
     output : Path
@@ -367,8 +425,11 @@ def run_pk(samples: pd.DataFrame, template: str, output: Path, *, half_life_s: f
     half_life_s : float, optional
         Physical half-life; default: the one in the sidecars.
     """
+    from ..config import load_sample_sheet
     from .pk import pk_table
 
+    if not isinstance(samples, pd.DataFrame):
+        samples = load_sample_sheet(samples, acquisition="static")
     rows, notes = [], []
     for row in samples.itertuples(index=False):
         study = StudyPaths.from_template(template, row.subject_id, row.timepoint)

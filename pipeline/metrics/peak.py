@@ -54,6 +54,7 @@ from scipy import ndimage, signal
 
 from ..dicom.geometry import Geometry
 from ..errors import InvalidInputError
+from .options import PEAK_MODES
 
 __all__ = ["PEAK_VOLUME_ML", "PEAK_RADIUS_MM", "PEAK_MODES", "KERNEL_METHODS", "DIRECT_MAX_WEIGHTS", "PeakKernel",
            "PeakResult", "Crop", "peak_kernel", "crop_mask", "sphere_means", "suv_peak", "suv_peaks",
@@ -63,7 +64,6 @@ __all__ = ["PEAK_VOLUME_ML", "PEAK_RADIUS_MM", "PEAK_MODES", "KERNEL_METHODS", "
 PEAK_VOLUME_ML = 1.0
 #: Radius of a 1 cm³ sphere (mm): 6.2035049...
 PEAK_RADIUS_MM = (3.0 * PEAK_VOLUME_ML * 1000.0 / (4.0 * math.pi)) ** (1.0 / 3.0)
-PEAK_MODES = ("global", "local")
 KERNEL_METHODS = ("centre", "fraction")
 ENGINES = ("auto", "direct", "fft")
 #: Kernels with at most this many non-zero weights are correlated directly, larger ones by FFT.

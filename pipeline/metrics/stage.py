@@ -1,4 +1,5 @@
-"""The ``uptake`` stage: SUV volume + VOI set in, one row per VOI out (``uptake.csv``)."""
+"""The ``uptake``, ``heterogeneity`` and ``spread`` stages: SUV volume + VOI set in, one row per VOI out
+(``uptake.csv``, ``heterogeneity.csv``); the cohort uptake table in, one row per study out (``inter_lesion``)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,16 @@ import pandas as pd
 
 from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
-from ..io import write_csv
+from ..io import write_csv, write_table
 from ..outputs import read_suv_sidecar, write_provenance
 from ..voi.catalogue import read_voiset
+from .options import HeterogeneityOptions, SpreadOptions, UptakeOptions
 from .uptake import uptake_table
 
-__all__ = ["run_uptake", "run_heterogeneity"]
+__all__ = ["run_uptake", "run_heterogeneity", "run_spread"]
 
 
-def run_uptake(suv_path: Path, vois_path: Path, output: Path, *, exclude_tumours_from_organs: bool = True,
-               peak_mode: str = "global", min_voxels: int = 8) -> pd.DataFrame:
+def run_uptake(suv_path: Path, vois_path: Path, output: Path, options: UptakeOptions | None = None) -> pd.DataFrame:
     """Compute the uptake table of every VOI and write it as CSV (atomically).
 
     Parameters
@@ -27,14 +28,10 @@ def run_uptake(suv_path: Path, vois_path: Path, output: Path, *, exclude_tumours
     vois_path : Path
         ``vois.nii.gz`` with ``vois.json``.
     output : Path
-        ``uptake.csv``; the settings (peak kernel, exclusions, references, SUL formula) go to
+        ``uptake.csv``; the settings (peak kernel, exclusions, references, SUL formula, policy) go to
         ``uptake.json`` beside it.
-    exclude_tumours_from_organs : bool
-        Organ and reference statistics leave out voxels of tumour VOIs.
-    peak_mode : str
-        ``global`` (PERCIST/IBSI global peak) or ``local`` (IBSI local peak).
-    min_voxels : int
-        VOIs with fewer voxels get a warning.
+    options : UptakeOptions, optional
+        SUVpeak mode, tumour exclusion, small-VOI warning.
 
     Raises
     ------
@@ -49,17 +46,20 @@ def run_uptake(suv_path: Path, vois_path: Path, output: Path, *, exclude_tumours
     if not voiset.geometry.same_grid(geometry):
         raise InvalidInputError("VOI set is not on the grid of the SUV image", source=str(vois_path),
                                 remedy="build the VOIs with `petvoi vois --pet` on this SUV image")
+    options = options or UptakeOptions()
     sidecar = read_suv_sidecar(suv_path)
     table = uptake_table(suv, geometry, voiset, sidecar=sidecar,
-                         exclude_tumours_from_organs=exclude_tumours_from_organs, peak_mode=peak_mode,
-                         min_voxels=min_voxels)
+                         exclude_tumours_from_organs=options.exclude_tumours_from_organs, peak_mode=options.peak_mode,
+                         min_voxels=options.min_voxels)
     write_csv(output, table)
-    provenance = {**table.attrs.get("provenance", {}), "suv": Path(suv_path).name, "vois": Path(vois_path).name}
+    provenance = {**table.attrs.get("provenance", {}), "suv": Path(suv_path).name, "vois": Path(vois_path).name,
+                  "policy": options.policy.record()}
     write_provenance(output, provenance)
     return table
 
 
-def run_heterogeneity(suv_path: Path, vois_path: Path, output: Path, *, bin_width: float = 0.25) -> pd.DataFrame:
+def run_heterogeneity(suv_path: Path, vois_path: Path, output: Path,
+                      options: HeterogeneityOptions | None = None) -> pd.DataFrame:
     """Per-VOI CoV, AUC-CSH and histogram entropy (:mod:`.heterogeneity`), written as CSV (atomically).
 
     Raises
@@ -74,6 +74,21 @@ def run_heterogeneity(suv_path: Path, vois_path: Path, output: Path, *, bin_widt
     if suv.ndim != 3 or not voiset.geometry.same_grid(geometry):
         raise InvalidInputError("VOI set and SUV image are not on one 3D grid", source=str(vois_path),
                                 remedy="build the VOIs with `petvoi vois --pet` on this SUV image")
-    table = heterogeneity_table(suv, voiset, bin_width=bin_width)
+    table = heterogeneity_table(suv, voiset, bin_width=(options or HeterogeneityOptions()).bin_width)
     write_csv(output, table)
+    return table
+
+
+def run_spread(uptake_path: Path, output: Path, options: SpreadOptions) -> pd.DataFrame:
+    """Inter-lesion spread of lesion SUVmax/SUVmean per subject and timepoint (:func:`inter_lesion_spread`),
+    from the cohort uptake table (Parquet or CSV), written as Parquet or CSV by the output's extension."""
+    from .heterogeneity import inter_lesion_spread
+
+    uptake_path = Path(uptake_path)
+    if not uptake_path.is_file():
+        raise InvalidInputError("cohort uptake table not found", source=str(uptake_path),
+                                remedy="stack the uptake tables with `petvoi collect` first")
+    uptake = pd.read_parquet(uptake_path) if uptake_path.suffix == ".parquet" else pd.read_csv(uptake_path)
+    table = inter_lesion_spread(uptake, positivity_threshold=options.positivity_threshold)
+    write_table(output, table)
     return table

@@ -20,8 +20,10 @@ import pandas as pd
 from .. import __version__
 from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
-from ..io import write_csv, write_json
+from ..io import write_csv
+from ..outputs import write_provenance
 from ..voi.catalogue import read_voiset
+from .options import TextureOptions
 
 __all__ = ["TEXTURE_COLUMNS", "run_texture", "texture_rows"]
 
@@ -120,8 +122,8 @@ def texture_rows(image: np.ndarray, voiset: Any, spacing_xyz: tuple[float, float
     return pd.DataFrame(rows, columns=TEXTURE_COLUMNS)
 
 
-def run_texture(image_path: Path, vois_path: Path, params_path: Path, output: Path, *,
-                kinds: Sequence[str] = ("tumour",), workers: int = 1) -> pd.DataFrame:
+def run_texture(image_path: Path, vois_path: Path, params_path: Path, output: Path,
+                options: TextureOptions | None = None) -> pd.DataFrame:
     """Compute texture features per VOI and write ``texture.csv`` and ``texture.json`` (settings).
 
     Raises
@@ -131,6 +133,8 @@ def run_texture(image_path: Path, vois_path: Path, params_path: Path, output: Pa
     """
     from .texture import TextureParams
 
+    options = options or TextureOptions()
+    kinds, workers = options.kinds, options.workers
     params = TextureParams.from_yaml(params_path)
     image, geometry = read_nifti(image_path)
     if image.ndim != 3:
@@ -145,11 +149,12 @@ def run_texture(image_path: Path, vois_path: Path, params_path: Path, output: Pa
     write_csv(output, table)
     import radiomics
 
-    write_json(Path(output).with_suffix(".json"), {
+    write_provenance(output, {
         "petvoi_version": __version__, "pyradiomics_version": getattr(radiomics, "__version__", "unknown"),
         "image": Path(image_path).name, "vois": Path(vois_path).name, "params_file": str(params_path),
         "params": params.as_dict(), "kinds": list(kinds), "workers": workers,
         "n_vois": int(table["label"].nunique()) if len(table) else 0,
         "n_skipped": int((table["reason"].fillna("") != "").sum()) if len(table) else 0,
+        "policy": options.policy.record(),
     })
     return table

@@ -5,24 +5,19 @@ Activities in Bq (the dosing table is in MBq), datetimes aligned by a :class:`~.
 
 from __future__ import annotations
 
-import csv
-import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 from ..dicom.datetimes import isoformat
 from ..errors import DicomError, InvalidInputError, MissingAttributeError
 from .decay import activity_at, seconds_between
+from .dosing import DosingRecord
 from .header import GE_ADMIN_DATETIME, SeriesHeader, label, warn_positional
 from .options import Notes, SuvOptions
 from .reftime import Clock
 
 __all__ = [
-    "DosingRecord",
-    "DOSING_COLUMNS",
-    "load_dosing_table",
     "net_dose_bq",
     "header_dose_bq",
     "Injection",
@@ -39,135 +34,6 @@ START_TM = label("RadiopharmaceuticalStartTime")
 LONG_HALF_LIFE_S = 41400.0
 #: Plausible injected activity of a PET scan (Bq), rule R26.
 PLAUSIBLE_DOSE_BQ = (1e6, 5e9)
-
-DOSING_COLUMNS = ("subject_id", "timepoint", "injected_activity_mbq", "injected_activity_datetime",
-                  "residual_activity_mbq", "residual_activity_datetime", "injection_datetime", "weight_kg",
-                  "height_cm", "sex")
-
-
-@dataclass(frozen=True)
-class DosingRecord:
-    """One row of a dosing table (activities in Bq, datetimes as written, naive = scanner local time).
-
-    Attributes
-    ----------
-    injected_activity_bq : float or None
-        Syringe activity before injection (Bq), measured at ``injected_activity_datetime``.
-    injected_activity_datetime : datetime or None
-    residual_activity_bq : float or None
-        Residual syringe activity after injection (Bq), measured at ``residual_activity_datetime``.
-    residual_activity_datetime : datetime or None
-    injection_datetime : datetime or None
-        Injection time.
-    weight_kg, height_cm : float or None
-        Body weight (kg) and height (cm).
-    sex : {"M", "F"} or None
-    source : str
-        Table and row, for messages and provenance.
-    """
-
-    injected_activity_bq: float | None = None
-    injected_activity_datetime: datetime | None = None
-    residual_activity_bq: float | None = None
-    residual_activity_datetime: datetime | None = None
-    injection_datetime: datetime | None = None
-    weight_kg: float | None = None
-    height_cm: float | None = None
-    sex: str | None = None
-    source: str = "dosing table"
-
-
-def load_dosing_table(path: str | Path, subject_id: str, timepoint: str) -> DosingRecord:
-    """Read the row of ``subject_id`` at ``timepoint`` from a dosing CSV.
-
-    Columns: subject_id, timepoint, injected_activity_mbq, injected_activity_datetime,
-    residual_activity_mbq, residual_activity_datetime, injection_datetime, weight_kg, height_cm,
-    sex; ISO 8601 datetimes (offsets allowed); empty cells mean "not known".
-
-    Parameters
-    ----------
-    path : path-like
-        The CSV file.
-    subject_id, timepoint : str
-        Which row.
-
-    Returns
-    -------
-    DosingRecord
-
-    Raises
-    ------
-    InvalidInputError
-        Missing file or column, no or several matching rows, or an invalid cell (named by line and column).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidInputError("dosing table not found", source=str(path), remedy="give the path of the dosing CSV")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        columns = [c.strip() for c in (reader.fieldnames or [])]
-        missing = [c for c in DOSING_COLUMNS if c not in columns]
-        if missing:
-            raise InvalidInputError(f"missing column(s) {', '.join(missing)}", source=str(path), attribute="header",
-                                    remedy=f"the dosing table needs the columns {', '.join(DOSING_COLUMNS)}")
-        rows = [(n, {(k or "").strip(): (v or "").strip() for k, v in row.items()})
-                for n, row in enumerate(reader, start=2)]
-    hits = [(n, r) for n, r in rows if r["subject_id"] == subject_id and r["timepoint"] == timepoint]
-    if not hits:
-        known = sorted({r["timepoint"] for _, r in rows if r["subject_id"] == subject_id})
-        raise InvalidInputError(f"no row for subject {subject_id!r} at timepoint {timepoint!r}"
-                                + (f" (timepoints of this subject: {', '.join(known)})" if known else ""),
-                                source=str(path), attribute="subject_id/timepoint",
-                                remedy="check --subject and --timepoint or add the row")
-    if len(hits) > 1:
-        raise InvalidInputError(f"several rows for subject {subject_id!r} at timepoint {timepoint!r} "
-                                f"(lines {', '.join(str(n) for n, _ in hits)})", source=str(path),
-                                attribute="subject_id/timepoint", remedy="keep one row per subject and timepoint")
-    line, row = hits[0]
-
-    def fail(column: str, message: str, remedy: str) -> InvalidInputError:
-        return InvalidInputError(message, source=str(path), attribute=f"line {line}, column {column}", remedy=remedy)
-
-    def number(column: str) -> float | None:
-        text = row[column]
-        if not text:
-            return None
-        try:
-            value = float(text)
-        except ValueError:
-            raise fail(column, f"not a number: {text!r}", "write a plain number") from None
-        if not (math.isfinite(value) and value > 0):
-            raise fail(column, f"must be > 0, got {text!r}", "write a positive number or leave the cell empty")
-        return value
-
-    def when(column: str) -> datetime | None:
-        text = row[column]
-        if not text:
-            return None
-        try:
-            return datetime.fromisoformat(text)
-        except ValueError:
-            raise fail(column, f"not an ISO 8601 datetime: {text!r}",
-                       "write it like 2025-03-03T09:27:19+01:00") from None
-
-    pre, t_pre = number("injected_activity_mbq"), when("injected_activity_datetime")
-    post, t_post = number("residual_activity_mbq"), when("residual_activity_datetime")
-    for value, moment, column in ((pre, t_pre, "injected_activity_datetime"),
-                                  (post, t_post, "residual_activity_datetime")):
-        if value is not None and moment is None:
-            raise fail(column, "an activity needs the datetime it was measured at",
-                       "fill the datetime (the injection time if it was measured then)")
-    if post is not None and pre is None:
-        raise fail("injected_activity_mbq", "a residual activity without the injected activity",
-                   "fill injected_activity_mbq or clear the residual cells")
-    sex = row["sex"].upper() or None
-    if sex not in (None, "M", "F", "O"):
-        raise fail("sex", f"must be M, F or O, got {row['sex']!r}", "write M, F, O or leave the cell empty")
-    return DosingRecord(
-        injected_activity_bq=None if pre is None else pre * 1e6, injected_activity_datetime=t_pre,
-        residual_activity_bq=None if post is None else post * 1e6, residual_activity_datetime=t_post,
-        injection_datetime=when("injection_datetime"), weight_kg=number("weight_kg"),
-        height_cm=number("height_cm"), sex=None if sex == "O" else sex, source=f"{path} line {line}")
 
 
 def net_dose_bq(record: DosingRecord, injection: datetime, half_life_s: float, clock: Clock | None = None) -> float:
@@ -214,7 +80,7 @@ def header_dose_bq(header: SeriesHeader, notes: Notes) -> float:
         Ambiguous magnitude.
     """
     dose = header.dose_bq
-    remedy = "give --dose (MBq) or a dosing table"
+    remedy = f"give {notes.name('dose_bq')} (MBq) or a dosing table"
     if dose is None or not dose > 0:
         raise MissingAttributeError("missing or zero", source=header.source, attribute=DOSE, remedy=remedy)
     if dose < 1e5:
@@ -279,7 +145,8 @@ def resolve_injection(header: SeriesHeader, options: SuvOptions, clock: Clock, a
     tol = options.reference_tolerance_s
     dicom = header.start_datetime or header.start_time
     dicom_text = isoformat(dicom) if isinstance(dicom, datetime) else (dicom.isoformat() if dicom else None)
-    for value, where in ((options.injection_datetime, "--injection"),
+    inj = options.name("injection_datetime")
+    for value, where in ((options.injection_datetime, inj),
                          (options.dosing.injection_datetime if options.dosing else None,
                           options.dosing.source if options.dosing else "")):
         if value is not None:
@@ -300,7 +167,7 @@ def resolve_injection(header: SeriesHeader, options: SuvOptions, clock: Clock, a
         warn_positional(header, GE_ADMIN_DATETIME, notes)
         if header.start_time is None:
             notes.fallback(f"{START_DT} and {START_TM} missing: injection time from {GE_ADMIN_DATETIME.label}",
-                           attribute=START_DT, remedy="give --injection")
+                           attribute=START_DT, remedy=f"give {inj}")
             return Injection(ge, GE_ADMIN_DATETIME.label)
         if _same_time_of_day(ge.time(), header.start_time, tol):
             return Injection(ge, f"{START_TM} dated by {GE_ADMIN_DATETIME.label}")
@@ -310,10 +177,10 @@ def resolve_injection(header: SeriesHeader, options: SuvOptions, clock: Clock, a
             raise MissingAttributeError(
                 f"missing: with only {START_TM} the injection date cannot be inferred for a half-life of "
                 f"{half_life_s / 3600:.1f} h (R24)", source=header.source, attribute=START_DT,
-                remedy="give --injection with the full date, or an injection_datetime in the dosing table")
+                remedy=f"give {inj} with the full date, or an injection_datetime in the dosing table")
         if anchor is None:
             raise MissingAttributeError(f"missing, and no scan date to date {START_TM} by", source=header.source,
-                                        attribute=START_DT, remedy="give --injection with the full date")
+                                        attribute=START_DT, remedy=f"give {inj} with the full date")
         injected = datetime.combine(anchor.date(), header.start_time, tzinfo=anchor.tzinfo)
         if injected > anchor + timedelta(seconds=tol):
             injected -= timedelta(days=1)
@@ -326,7 +193,7 @@ def resolve_injection(header: SeriesHeader, options: SuvOptions, clock: Clock, a
         notes.warn(f"{START_DT} and {START_TM} missing: uptake time unknown")
         return None
     raise MissingAttributeError("missing", source=header.source, attribute=f"{START_DT} / {START_TM}",
-                                remedy="give --injection or an injection_datetime in the dosing table")
+                                remedy=f"give {inj} or an injection_datetime in the dosing table")
 
 
 def resolve_dose(header: SeriesHeader, options: SuvOptions, injection: datetime | None, half_life_s: float,
@@ -342,16 +209,17 @@ def resolve_dose(header: SeriesHeader, options: SuvOptions, injection: datetime 
     """
     if options.dose_bq is not None:
         dose = float(options.dose_bq)
-        overrides["injected_dose_bq"] = {"value": dose, "source": "--dose", "dicom": header.dose_bq}
+        where = options.name("dose_bq")
+        overrides["injected_dose_bq"] = {"value": dose, "source": where, "dicom": header.dose_bq}
         if not PLAUSIBLE_DOSE_BQ[0] <= dose <= PLAUSIBLE_DOSE_BQ[1]:
-            notes.warn(f"--dose {dose / 1e6:g} MBq is outside the plausible PET range (R26)")
-        return dose, "--dose"
+            notes.warn(f"{where} {dose / 1e6:g} MBq is outside the plausible PET range (R26)")
+        return dose, where
     record = options.dosing
     if record is not None and record.injected_activity_bq is not None:
         if injection is None:
             raise InvalidInputError("the net dose needs the injection time", source=record.source,
                                     attribute="injection_datetime",
-                                    remedy="fill injection_datetime or give --injection")
+                                    remedy=f"fill injection_datetime or give {options.name('injection_datetime')}")
         for moment, column, after in ((record.injected_activity_datetime, "injected activity", False),
                                       (record.residual_activity_datetime, "residual activity", True)):
             aligned = clock.align(moment)

@@ -31,7 +31,7 @@ from ..dicom.frames import FrameInfo
 from ..errors import DicomError, InvalidInputError, MissingAttributeError, PipelineError
 from .body import KIND_SUV_TYPE, NORMALISER_NEEDS, Normaliser, james_past_peak, normaliser
 from .decay import average_count_time, decay_fraction, seconds_between
-from .dose import DosingRecord, load_dosing_table, resolve_dose, resolve_injection
+from .dose import resolve_dose, resolve_injection
 from .halflife import HalfLife, resolve_half_life
 from .header import (
     GE_SCAN_DATETIME,
@@ -43,7 +43,7 @@ from .header import (
     warn_positional,
 )
 from .nuclides import nuclide_from_code
-from .options import Notes, SuvOptions, SuvResult
+from .options import Notes, SuvOptions
 from .reftime import (
     SERIES,
     Candidate,
@@ -55,9 +55,10 @@ from .reftime import (
     reference_candidates,
     select_reference,
 )
+from .result import SuvResult
 
 __all__ = ["compute_suv", "activity_balance", "activity_balance_warning", "SuvOptions", "SuvResult",
-           "DosingRecord", "load_dosing_table", "ACTIVITY_BALANCE_LIMIT", "SSF_TOLERANCE"]
+           "ACTIVITY_BALANCE_LIMIT", "SSF_TOLERANCE"]
 
 #: Above this activity balance R = sum(A_c V) / D_ref the image holds more activity than injected (R39).
 ACTIVITY_BALANCE_LIMIT = 1.05
@@ -127,25 +128,25 @@ def _record(overrides: dict[str, dict[str, Any]], name: str, value: Any, where: 
     overrides[name] = {"value": value, "source": where, "dicom": dicom}
 
 
-def _override(options: SuvOptions, option_value: Any, option_name: str, dosing_field: str) -> tuple[Any, str | None]:
-    """(value, where) from the command line, else the dosing table, else (None, None)."""
-    if option_value is not None:
-        return option_value, option_name
+def _override(options: SuvOptions, field: str) -> tuple[Any, str | None]:
+    """(value, where) from the options (named by its flag or key), else the dosing table, else (None, None)."""
+    if getattr(options, field) is not None:
+        return getattr(options, field), options.name(field)
     record = options.dosing
-    if record is not None and getattr(record, dosing_field) is not None:
-        return getattr(record, dosing_field), record.source
+    if record is not None and getattr(record, field) is not None:
+        return getattr(record, field), record.source
     return None, None
 
 
 def _weight(header: SeriesHeader, options: SuvOptions, notes: Notes, overrides: dict[str, dict[str, Any]]) -> float:
     """Body weight (kg): override, else PatientWeight with the grams heuristic (R28)."""
-    value, where = _override(options, options.weight_kg, "--weight", "weight_kg")
+    value, where = _override(options, "weight_kg")
     if where is not None:
         _record(overrides, "weight_kg", float(value), where, header.weight_kg)
         if not 1.0 <= value <= 400.0:
             notes.warn(f"weight {value:g} kg from {where} is outside 1-400 kg (R28)")
         return float(value)
-    remedy = "give --weight or a weight in the dosing table"
+    remedy = f"give {options.name('weight_kg')} or a weight in the dosing table"
     w = header.weight_kg
     if w is None or not w > 0:
         raise MissingAttributeError("missing or zero (R28)", source=header.source, attribute=WEIGHT, remedy=remedy)
@@ -160,13 +161,13 @@ def _weight(header: SeriesHeader, options: SuvOptions, notes: Notes, overrides: 
 
 def _height(header: SeriesHeader, options: SuvOptions, notes: Notes, overrides: dict[str, dict[str, Any]]) -> float:
     """Height (cm): override, else PatientSize (m) with the centimetres heuristic (R29)."""
-    value, where = _override(options, options.height_cm, "--height", "height_cm")
+    value, where = _override(options, "height_cm")
     if where is not None:
         _record(overrides, "height_cm", float(value), where, header.size_m)
         if not 50.0 <= value <= 250.0:
             notes.warn(f"height {value:g} cm from {where} is outside 50-250 cm (R29)")
         return float(value)
-    remedy = "give --height (cm) or a height in the dosing table"
+    remedy = f"give {options.name('height_cm')} (cm) or a height in the dosing table"
     size = header.size_m
     if size is None or not size > 0:
         raise MissingAttributeError("missing or zero", source=header.source, attribute=SIZE, remedy=remedy)
@@ -181,17 +182,19 @@ def _height(header: SeriesHeader, options: SuvOptions, notes: Notes, overrides: 
     return height
 
 
-def _sex(header: SeriesHeader, options: SuvOptions, overrides: dict[str, dict[str, Any]], what: str) -> str | None:
-    """M or F (override, else PatientSex), or None for O/other/missing when allowed (R30)."""
-    value, where = _override(options, options.sex, "--sex", "sex")
+def _sex(header: SeriesHeader, options: SuvOptions, overrides: dict[str, dict[str, Any]], what: str, *,
+         refuse_unknown: bool = True) -> str | None:
+    """M or F (override, else PatientSex), or None for O/other/missing unless the policy refuses it (R30)."""
+    value, where = _override(options, "sex")
     if where is not None:
         _record(overrides, "sex", value, where, header.sex)
         return str(value)
     if header.sex in ("M", "F"):
         return header.sex
-    if options.unknown_sex == "refuse":
+    if refuse_unknown and options.policy.refuses("header.unknown_sex"):
+        sex = options.name("sex")
         raise MissingAttributeError(f"{header.sex or 'missing'}: {what} needs M or F (R30)", source=header.source,
-                                    attribute=SEX, remedy="give --sex M or --sex F, or a sex in the dosing table")
+                                    attribute=SEX, remedy=f"give {sex} M or {sex} F, or a sex in the dosing table")
     return None
 
 
@@ -212,7 +215,7 @@ def _body(header: SeriesHeader, options: SuvOptions, needs: frozenset[str], note
                  _height(header, options, notes, overrides) if "H" in needs
                  else optional(lambda n, o: _height(header, options, n, o)),
                  _sex(header, options, overrides, what) if "S" in needs
-                 else optional(lambda n, o: _sex(header, dataclasses.replace(options, unknown_sex="mean"), o, what)))
+                 else optional(lambda n, o: _sex(header, options, o, what, refuse_unknown=False)))
 
 
 def _normaliser(suv_type: str, body: _Body, notes: Notes, source: str) -> Normaliser:
@@ -221,10 +224,12 @@ def _normaliser(suv_type: str, body: _Body, notes: Notes, source: str) -> Normal
         norm = normaliser(suv_type, body.weight_kg, body.height_cm, body.sex)
     except ValueError as exc:
         raise InvalidInputError(f"{exc}", source=source, attribute=f"{suv_type} normaliser",
-                                remedy="use --lbm-formula janmahasatian or check weight and height") from None
+                                remedy=f"use {notes.name('lbm_formula')} janmahasatian or check weight and height") \
+            from None
     if "S" in NORMALISER_NEEDS[suv_type] and body.sex is None:
         notes.fallback(f"{SEX} not M/F: mean of the male and female {norm.name.split(' (')[0]} used (R30)",
-                       attribute=SEX, remedy="give --sex M or --sex F")
+                       attribute=SEX, remedy=f"give {notes.name('sex')} M or {notes.name('sex')} F",
+                       check="header.unknown_sex")
     if suv_type in ("LBM", "LBMJAMES128") and body.weight_kg and body.height_cm and \
             james_past_peak(body.weight_kg, body.height_cm, body.sex):
         notes.warn(f"James LBM is past its maximum at {body.weight_kg:g} kg / {body.height_cm:g} cm and "
@@ -287,7 +292,8 @@ def _decay(header: SeriesHeader, frames: Sequence[FrameInfo], dc: str, options: 
     dose, _ = resolve_dose(header, options, t_inj, hl, clock, notes, overrides)
     uptake = None if (t_inj is None or anchor is None) else seconds_between(t_inj, anchor)
     if injection is not None and uptake is not None:
-        _check_uptake(injection.source, injection.date_inferred, uptake, hl, tol, src)
+        _check_uptake(injection.source, injection.date_inferred, uptake, hl, tol, src,
+                      injection_option=options.name("injection_datetime"))
     n = len(frames)
     if dc == "START":
         assert t_inj is not None and reference is not None
@@ -320,9 +326,9 @@ def _require_frame_timing(times: Sequence[FrameTime], source: str) -> None:
 
 
 def _check_uptake(where: str, date_inferred: bool, uptake_s: float, half_life_s: float, tolerance_s: float,
-                  source: str) -> None:
+                  source: str, *, injection_option: str) -> None:
     """R38 (negative uptake refused, implausibly long warned by the caller) and R25 (inconsistent dates)."""
-    remedy = "check the injection time or give --injection with the correct datetime"
+    remedy = f"check the injection time or give {injection_option} with the correct datetime"
     if uptake_s < -tolerance_s:
         raise DicomError(f"injection is {-uptake_s:.0f} s after the scan reference time: negative uptake time (R38)",
                          source=source, attribute=where, remedy=remedy)
@@ -403,7 +409,7 @@ def _passthrough(header: SeriesHeader, units: str, options: SuvOptions, notes: N
     overrides: dict[str, dict[str, Any]] = {}
     if _decay_overridden(options):
         notes.warn(f"Units {units} pixels are already SUV (the scanner applied its own dose and decay): "
-                   f"--dose/--injection/--nuclide and dosing-table activities are ignored")
+                   f"{_decay_options(options)} and dosing-table activities are ignored")
     if target == suv_type:
         factor, norm, rule = 1.0, None, f"{units}/SUVType={suv_type}"
         formula = f"SUV{options.kind} = rescaled value ({units}, SUVType {suv_type})"
@@ -433,6 +439,11 @@ def _passthrough(header: SeriesHeader, units: str, options: SuvOptions, notes: N
         overrides=overrides, warnings=notes.warnings)
 
 
+def _decay_options(options: SuvOptions) -> str:
+    """The options that override dose and decay, as the user names them."""
+    return "/".join(options.name(f) for f in ("dose_bq", "injection_datetime", "nuclide"))
+
+
 def _decay_overridden(options: SuvOptions) -> bool:
     record = options.dosing
     return any(v is not None for v in (options.dose_bq, options.injection_datetime, options.nuclide)) or (
@@ -459,7 +470,7 @@ def _ssf_factor(header: SeriesHeader, frames: Sequence[FrameInfo], ssf: float, d
             raise InvalidInputError(f"the Philips SUV Scale Factor embeds the header dose and times, which cannot be "
                                     f"recomputed ({exc.one_line()}), so dose/time overrides cannot be applied",
                                     source=src, attribute=PHILIPS_SSF.label,
-                                    remedy="drop --dose/--injection/--nuclide or export the series in BQML") from None
+                                    remedy=f"drop {_decay_options(options)} or export the series in BQML") from None
         factor *= float(scanner.d_ref[0] / decay.d_ref[0])
         formula += " * D_ref_header / D_ref"
     return factor, formula
@@ -589,7 +600,7 @@ def compute_suv(headers: Sequence[pydicom.Dataset], frames: Sequence[FrameInfo],
     """
     options = options or SuvOptions()
     options.validate()
-    notes = Notes(source, options.strict)
+    notes = Notes(source, options)
     header = read_series_header(headers, source)
     _check_frames(frames, notes, source)
     units = header.units

@@ -101,25 +101,26 @@ def resolve_half_life(header: SeriesHeader, options: SuvOptions, notes: Notes,
         try:
             chosen = get_nuclide(options.nuclide)
         except KeyError as exc:
-            raise InvalidInputError(str(exc.args[0]), attribute="--nuclide",
+            raise InvalidInputError(str(exc.args[0]), attribute=options.name("nuclide"),
                                     remedy=f"use one of {', '.join(NUCLIDES)}") from None
-        overrides["nuclide"] = {"value": chosen.key, "source": "--nuclide",
+        overrides["nuclide"] = {"value": chosen.key, "source": options.name("nuclide"),
                                 "dicom": coded.key if coded else None}
         if coded and coded.key != chosen.key:
-            notes.warn(f"{CODE} names {coded.label} but --nuclide {chosen.key} is used")
+            notes.warn(f"{CODE} names {coded.label} but {options.name('nuclide')} {chosen.key} is used")
         if hl and _off(hl, chosen.half_life_s) <= MISMATCH_TOLERANCE:
             return HalfLife(hl, HL, chosen)
         if hl:
             notes.warn(f"header half-life {hl:g} s differs {100 * _off(hl, chosen.half_life_s):.1f} % from "
-                       f"{chosen.label} ({chosen.half_life_s:g} s): the table value for --nuclide is used (R31)")
-        overrides["half_life_s"] = {"value": chosen.half_life_s, "source": "--nuclide", "dicom": hl}
-        return HalfLife(chosen.half_life_s, f"nuclide table {chosen.key} (--nuclide)", chosen)
+                       f"{chosen.label} ({chosen.half_life_s:g} s): the table value for {options.name('nuclide')} "
+                       "is used (R31)")
+        overrides["half_life_s"] = {"value": chosen.half_life_s, "source": options.name("nuclide"), "dicom": hl}
+        return HalfLife(chosen.half_life_s, f"nuclide table {chosen.key} ({options.name('nuclide')})", chosen)
     if hl is None:
         if coded is None:
             raise MissingAttributeError("missing or zero, and no known nuclide in the header", source=src,
-                                        attribute=HL, remedy="give --nuclide")
+                                        attribute=HL, remedy=f"give {options.name('nuclide')}")
         notes.fallback(f"{HL} missing: half-life {coded.half_life_s:g} s of {coded.label} taken from the nuclide "
-                       f"table ({CODE}) (R31)", attribute=HL, remedy="give --nuclide")
+                       f"table ({CODE}) (R31)", attribute=HL, remedy=f"give {options.name('nuclide')}")
         return HalfLife(coded.half_life_s, f"nuclide table {coded.key} (from {CODE})", coded)
     if coded is None:
         matches = [n for n in NUCLIDES.values() if _off(hl, n.half_life_s) <= MISMATCH_TOLERANCE]
@@ -128,9 +129,9 @@ def resolve_half_life(header: SeriesHeader, options: SuvOptions, notes: Notes,
     if off > MISMATCH_TOLERANCE:
         text = (f"header half-life {hl:g} s differs {100 * off:.1f} % from {coded.label} "
                 f"({coded.half_life_s:g} s) named by {CODE} (R31)")
-        if not options.allow_half_life_mismatch:
-            raise DicomError(text, source=src, attribute=HL,
-                             remedy="give --nuclide to choose the nuclide, or --allow-half-life-mismatch to keep "
-                                    "the header value")
-        notes.warn(f"{text}: header half-life kept (--allow-half-life-mismatch)")
+        check = "header.half_life_mismatch"
+        error = DicomError(text, source=src, attribute=HL,
+                           remedy=f"give {options.name('nuclide')} to choose the nuclide, or keep the header value "
+                                  f"with {options.policy.how_to_allow(check)}")
+        options.policy.apply(check, f"{text}: header half-life kept (policy {check}: warn)", error, notes.warnings)
     return HalfLife(hl, HL, coded)

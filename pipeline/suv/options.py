@@ -1,35 +1,45 @@
-"""Options, result and bookkeeping of the SUV engine.
+"""Options and bookkeeping of the SUV engine.
 
-:class:`SuvOptions` holds the SUV kind and the overrides from the command line or a
-dosing table; :class:`SuvResult` holds one factor per frame and everything a physicist
-needs to audit it (``sidecar()`` is the ``suv.json`` content); :class:`Notes` collects
-warnings and turns configured fallbacks into refusals in strict mode.
+:class:`SuvOptions` holds the SUV kind and the overrides from the command line or a dosing table,
+each declared with its flag and configuration key; :class:`Notes` collects warnings and takes or
+refuses the fallbacks of the bad-value policy. Light: the CLI builds its parser from it.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
+from ..errors import DicomError
+from ..options import Options, option
+from ..outputs.sidecars import SUV_KINDS
+from ..policy import Policy
+from .dosing import DosingRecord
+from .nuclides import NUCLIDES, get_nuclide
 
-from ..dicom.datetimes import isoformat
-from ..errors import DicomError, InvalidInputError
+__all__ = ["SuvOptions", "Notes", "KINDS", "LBM_FORMULAS"]
 
-if TYPE_CHECKING:
-    from .dose import DosingRecord
-
-__all__ = ["SuvOptions", "SuvResult", "Notes", "KINDS", "LBM_FORMULAS"]
-
-KINDS = ("bw", "lbm", "bsa", "ibw")
+KINDS = SUV_KINDS
 LBM_FORMULAS = ("janmahasatian", "james128")
 
 
+def _iso_datetime(text: str) -> datetime:
+    """Command-line datetime (ISO 8601, offset allowed)."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 datetime: {text!r}; write it like "
+                                         "2025-03-03T09:27:19+01:00") from None
+
+
+def _mbq_to_bq(mbq: float | None) -> float | None:
+    return None if mbq is None else mbq * 1e6
+
+
 @dataclass(frozen=True)
-class SuvOptions:
+class SuvOptions(Options):
     """What SUV to compute and which DICOM values to override.
 
     Attributes
@@ -43,239 +53,99 @@ class SuvOptions:
     sex : {"M", "F"}, optional
         Override PatientSex.
     dose_bq : float, optional
-        Injected activity (Bq) at the injection time.
+        Injected activity (Bq) at the injection time (given in MBq on the command line).
     injection_datetime : datetime, optional
         Injection (radiopharmaceutical start) datetime; naive means the scanner's local time.
     nuclide : str, optional
         Nuclide key (``F18``, ``Ga68``...): overrides / cross-checks the header.
     dosing : DosingRecord, optional
         A row of a dosing table; command-line values win over it.
-    allow_half_life_mismatch : bool
-        Accept a header half-life > 1 % off the coded nuclide's (warning instead of error).
-    unknown_sex : {"mean", "refuse"}
-        Sex O/missing for LBM and IBW: mean of male and female values (warning) or refuse.
     reference_tolerance_s : float
         Tolerance (s) when comparing reference-time candidates (rule R16).
-    strict : bool
-        Refuse instead of taking any fallback (nonzero intercept, MBq dose, grams, ...).
+    policy : Policy
+        Bad-value policy: ``header.fallback`` (every documented fallback), ``header.half_life_mismatch``
+        (a header half-life > 1 % off the coded nuclide's), ``header.unknown_sex`` (sex O or missing
+        where LBM/IBW need it: mean of male and female, or refused).
     """
 
-    kind: str = "bw"
-    lbm_formula: str = "janmahasatian"
-    weight_kg: float | None = None
-    height_cm: float | None = None
-    sex: str | None = None
-    dose_bq: float | None = None
-    injection_datetime: datetime | None = None
-    nuclide: str | None = None
+    section = "suv"
+
+    kind: str = option("bw", flag="--kind", key="suv.kind", choices=KINDS,
+                       help="SUV normalisation: body weight, lean body mass (SUL), body surface area or ideal "
+                            "body weight")
+    lbm_formula: str = option("janmahasatian", flag="--lbm-formula", key="suv.lbm_formula", choices=LBM_FORMULAS,
+                              help="lean-body-mass formula for --kind lbm (default janmahasatian)")
+    weight_kg: float | None = option(None, flag="--weight", type=float, metavar="KG",
+                                     help="patient weight in kg (overrides PatientWeight)")
+    height_cm: float | None = option(None, flag="--height", type=float, metavar="CM",
+                                     help="patient height in cm (overrides PatientSize)")
+    sex: str | None = option(None, flag="--sex", choices=("M", "F"), help="patient sex (overrides PatientSex)")
+    dose_bq: float | None = option(None, flag="--dose", type=float, metavar="MBQ", from_arg=_mbq_to_bq,
+                                   help="injected activity in MBq at the injection time")
+    injection_datetime: datetime | None = option(
+        None, flag="--injection", type=_iso_datetime, metavar="ISO_DATETIME",
+        help="injection datetime, e.g. 2025-03-03T09:27:19+01:00 (overrides the DICOM start time)")
+    nuclide: str | None = option(None, flag="--nuclide", choices=tuple(NUCLIDES),
+                                 help="radionuclide (overrides/cross-checks the DICOM header)")
     dosing: DosingRecord | None = None
-    allow_half_life_mismatch: bool = False
-    unknown_sex: str = "mean"
-    reference_tolerance_s: float = 1.0
-    strict: bool = False
+    reference_tolerance_s: float = option(1.0, key="suv.reference_tolerance_s")
+    policy: Policy = field(default_factory=Policy)
 
     def validate(self) -> None:
         """Raise :class:`InvalidInputError` naming the first invalid option."""
-        def bad(option: str, message: str, remedy: str) -> InvalidInputError:
-            return InvalidInputError(message, attribute=option, remedy=remedy)
-
-        if self.kind not in KINDS:
-            raise bad("--kind", f"unknown SUV kind {self.kind!r}", f"use one of {', '.join(KINDS)}")
-        if self.lbm_formula not in LBM_FORMULAS:
-            raise bad("--lbm-formula", f"unknown LBM formula {self.lbm_formula!r}",
-                      f"use one of {', '.join(LBM_FORMULAS)}")
-        if self.unknown_sex not in ("mean", "refuse"):
-            raise bad("unknown_sex", f"must be 'mean' or 'refuse', got {self.unknown_sex!r}", "fix the option")
+        self.check_choice("kind", KINDS, "SUV kind")
+        self.check_choice("lbm_formula", LBM_FORMULAS, "LBM formula")
         if self.sex is not None and self.sex not in ("M", "F"):
-            raise bad("--sex", f"must be M or F, got {self.sex!r}", "give --sex M or --sex F")
-        for option, value in (("--weight", self.weight_kg), ("--height", self.height_cm), ("--dose", self.dose_bq)):
+            sex = self.name("sex")
+            raise self.invalid("sex", f"must be M or F, got {self.sex!r}", remedy=f"give {sex} M or {sex} F")
+        for name in ("weight_kg", "height_cm", "dose_bq"):
+            value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
-                raise bad(option, f"must be a positive number, got {value!r}", "give a value > 0")
+                raise self.invalid(name, f"must be a positive number, got {value!r}", remedy="give a value > 0")
         if self.nuclide is not None:
-            from .nuclides import NUCLIDES, get_nuclide
-
             try:
                 get_nuclide(self.nuclide)
             except KeyError:
-                raise bad("--nuclide", f"unknown radionuclide {self.nuclide!r}", f"use one of {', '.join(NUCLIDES)}") \
-                    from None
+                raise self.invalid("nuclide", f"unknown radionuclide {self.nuclide!r}", allowed=NUCLIDES) from None
         if not (math.isfinite(self.reference_tolerance_s) and self.reference_tolerance_s >= 0):
-            raise bad("reference_tolerance_s", "must be >= 0", "fix the option")
+            raise self.invalid("reference_tolerance_s", "must be >= 0", remedy="fix the option")
 
 
 class Notes:
-    """Warnings of one computation; fallbacks become errors in strict mode.
+    """Warnings of one computation, and the ``header.*`` fallbacks of the bad-value policy.
 
     Parameters
     ----------
     source : str
         Series name for error messages.
-    strict : bool
-        Refuse fallbacks.
+    options : SuvOptions, optional
+        The run's options: their policy decides whether fallbacks are taken (with a warning) or
+        refused, and :meth:`name` names an option in remedies.
     """
 
-    def __init__(self, source: str, strict: bool = False) -> None:
+    def __init__(self, source: str, options: SuvOptions | None = None) -> None:
         self.source = source
-        self.strict = strict
+        self.options = options if options is not None else SuvOptions()
+        self.policy = self.options.policy
         self.warnings: list[str] = []
+
+    def name(self, option: str) -> str:
+        """How the user sets ``option`` (its flag or configuration key)."""
+        return self.options.name(option)
 
     def warn(self, text: str) -> None:
         """Record a warning (once)."""
         if text not in self.warnings:
             self.warnings.append(text)
 
-    def fallback(self, text: str, *, attribute: str, remedy: str) -> None:
-        """Take a fallback with a warning, or refuse it in strict mode.
+    def fallback(self, text: str, *, attribute: str, remedy: str, check: str = "header.fallback") -> None:
+        """Take a fallback with a warning, or refuse it when the policy's ``check`` says raise.
 
         Raises
         ------
         DicomError
-            In strict mode.
+            When the policy refuses the fallback.
         """
-        if self.strict:
-            raise DicomError(f"{text} (refused in strict mode)", source=self.source, attribute=attribute,
-                             remedy=remedy)
-        self.warn(text)
-
-
-def _json_number(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, (np.floating, float)):
-        return float(value)
-    if isinstance(value, (np.integer, int)) and not isinstance(value, bool):
-        return int(value)
-    return value
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return isoformat(value)
-    if isinstance(value, dict):
-        return {str(k): _json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_json_number(v) for v in value.tolist()]
-    return _json_number(value)
-
-
-@dataclass
-class SuvResult:
-    """One SUV factor per frame and how it was obtained.
-
-    Attributes
-    ----------
-    suv_kind : str
-        bw, lbm, bsa or ibw.
-    formula : str
-        The formula applied, e.g. ``SUVbw = A_c * W[g] / D_ref``.
-    factors : ndarray of float64, shape (n_frames,)
-        Multiplier from the rescaled pixel value (stored*slope+intercept) of each frame to SUV
-        (g/mL; cm²/mL for bsa), in the decoder's frame order.
-    suv_factor : float or None
-        The common factor when all frames share it, else None.
-    decay_factor : float, list of float or None
-        D_adm / D_ref (one per frame for DecayCorrection NONE); None where no decay is involved.
-    half_life_s : float or None
-        Half-life used (s).
-    half_life_source : str or None
-        Where it came from.
-    nuclide : str or None
-        Nuclide key.
-    injected_dose_bq : float or None
-        Activity at the injection time (Bq).
-    injection_datetime, reference_datetime : datetime or None
-        Administration time; decay-correction reference time (None for NONE: per frame).
-    reference_candidates : list of dict
-        name, datetime, used, note of every reference-time candidate considered.
-    weight_kg, height_cm : float or None
-        Body size used.
-    sex : str or None
-        M, F, or None (mean of M and F used).
-    normaliser_value : float or None
-        Mass (g) or BSA (cm²) the SUV is normalised by.
-    normaliser_name : str or None
-        E.g. ``LBM Janmahasatian (F)``.
-    units : str or None
-        Units (0054,1001) as found.
-    activity_scale : float or None
-        Multiplier from rescaled value to Bq/mL (1 for BQML, ACSF for CNTS); None for GML/CM2ML
-        and the Philips SUV-scale-factor path.
-    decay_correction : str or None
-        DecayCorrection (0054,1102).
-    rule : str
-        Path taken, e.g. ``BQML/START/series-time``.
-    overrides : dict
-        Values taken from options or the dosing table instead of DICOM: name -> {value, source, dicom}.
-    warnings : list of str
-        Everything a reader should know (fallbacks, disagreements).
-    uptake_time_s : float or None
-        Reference (or first-frame) time minus injection time (s).
-    checks : dict
-        Cross-checks made (e.g. Philips SUV Scale Factor against ACSF * W / D_ref).
-    """
-
-    suv_kind: str
-    formula: str
-    factors: NDArray[np.float64]
-    rule: str
-    units: str | None
-    decay_correction: str | None = None
-    decay_factor: float | list[float] | None = None
-    half_life_s: float | None = None
-    half_life_source: str | None = None
-    nuclide: str | None = None
-    injected_dose_bq: float | None = None
-    injection_datetime: datetime | None = None
-    reference_datetime: datetime | None = None
-    reference_candidates: list[dict[str, Any]] = field(default_factory=list)
-    weight_kg: float | None = None
-    height_cm: float | None = None
-    sex: str | None = None
-    normaliser_value: float | None = None
-    normaliser_name: str | None = None
-    activity_scale: float | None = None
-    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    uptake_time_s: float | None = None
-    checks: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def suv_factor(self) -> float | None:
-        """The common factor of all frames, or None when they differ."""
-        f = np.asarray(self.factors, dtype=np.float64)
-        return float(f[0]) if f.size and bool(np.all(f == f[0])) else None
-
-    def sidecar(self) -> dict[str, Any]:
-        """JSON-ready provenance (``suv.json``): datetimes as ISO text, per-frame lists where needed."""
-        factor = self.suv_factor
-        out: dict[str, Any] = {
-            "suv_kind": self.suv_kind,
-            "suv_factor": factor,
-            "decay_factor": self.decay_factor,
-            "half_life_s": self.half_life_s,
-            "nuclide": self.nuclide,
-            "injected_dose_bq": self.injected_dose_bq,
-            "injection_datetime": self.injection_datetime,
-            "reference_datetime": self.reference_datetime,
-            "weight_kg": self.weight_kg,
-            "units": self.units,
-            "decay_correction": self.decay_correction,
-            "rule": self.rule,
-            "warnings": list(self.warnings),
-            "formula": self.formula,
-            "half_life_source": self.half_life_source,
-            "height_cm": self.height_cm,
-            "sex": self.sex,
-            "normaliser_value": self.normaliser_value,
-            "normaliser_name": self.normaliser_name,
-            "activity_scale": self.activity_scale,
-            "uptake_time_s": self.uptake_time_s,
-            "reference_candidates": self.reference_candidates,
-            "overrides": self.overrides,
-            "checks": self.checks,
-        }
-        if factor is None:
-            out["suv_factors"] = np.asarray(self.factors, dtype=np.float64)
-        return _json(out)
+        error = DicomError(f"{text} (refused by the policy {check})", source=self.source, attribute=attribute,
+                           remedy=remedy)
+        self.policy.apply(check, text, error, self.warnings)

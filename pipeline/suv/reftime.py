@@ -87,7 +87,7 @@ def make_clock(header: SeriesHeader, frames: Sequence[FrameInfo], others: Sequen
         offset = aware[0].strftime("%z")
         notes.fallback(f"DICOM times carry no {label('TimezoneOffsetFromUTC')}: read as UTC{offset[:3]}:{offset[3:]} "
                        f"like {where}", attribute=label("TimezoneOffsetFromUTC"),
-                       remedy="give --injection as a local time without offset")
+                       remedy=f"give {notes.name('injection_datetime')} as a local time without offset")
     return Clock(tz)
 
 

@@ -20,6 +20,7 @@ from ..dicom.ct import load_ct
 from ..dicom.geometry import Geometry, write_nifti
 from ..dicom.pet import load_pet, read_volume
 from ..outputs import CtSidecar, SuvSidecar
+from ..policy import Policy
 from .factors import SuvOptions, SuvResult, activity_balance, activity_balance_warning, compute_suv
 
 __all__ = ["run_suv", "run_ct"]
@@ -107,6 +108,7 @@ def run_suv(series_dir: Path, output: Path, options: SuvOptions, *, workers: int
         "dynamic": bool(series.is_dynamic),
         "geometry": _geometry_json(series.geometry),
         "output": Path(output).name,
+        "policy": options.policy.record(),
     })
     if series.is_dynamic:
         sidecar["frames"] = _frames_from_injection(series.frame_table, result.injection_datetime)
@@ -116,7 +118,7 @@ def run_suv(series_dir: Path, output: Path, options: SuvOptions, *, workers: int
     return written
 
 
-def run_ct(series_dir: Path, output: Path, *, workers: int = 4) -> CtSidecar:
+def run_ct(series_dir: Path, output: Path, *, workers: int = 4, policy: Policy | None = None) -> CtSidecar:
     """Convert one CT series folder to a HU volume (``ct.nii.gz``) and a sidecar (``ct.json``).
 
     Parameters
@@ -127,6 +129,8 @@ def run_ct(series_dir: Path, output: Path, *, workers: int = 4) -> CtSidecar:
         ``.nii.gz`` path of the HU volume.
     workers : int
         Threads reading DICOM files.
+    policy : Policy, optional
+        The run's bad-value policy (recorded in the sidecar).
 
     Returns
     -------
@@ -144,6 +148,7 @@ def run_ct(series_dir: Path, output: Path, *, workers: int = 4) -> CtSidecar:
         "hu_max": float(hu.max()),
         "geometry": _geometry_json(geometry),
         "output": Path(output).name,
+        "policy": (policy or Policy()).record(),
     }
     written = CtSidecar(sidecar)
     write_nifti(output, hu, geometry)

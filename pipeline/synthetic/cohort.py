@@ -46,7 +46,7 @@ from .raster import Grid, rasterise
 from .truth import study_truth, voi_truth
 from .vendors import VENDORS
 
-__all__ = ["CohortSummary", "generate_cohort", "cohort_tables", "PET_GRID", "CT_GRID"]
+__all__ = ["run_synth", "CohortSummary", "generate_cohort", "cohort_tables", "PET_GRID", "CT_GRID"]
 
 #: PET grid: 128 x 128 x 80 voxels of 4 mm, centred on the LPS origin.
 PET_GRID = Grid.centred((80, 128, 128), (4.0, 4.0, 4.0))
@@ -188,11 +188,11 @@ def generate_cohort(out_dir: Path, n_subjects: int = 6, seed: int = 0, noise_sd:
     """
     if not isinstance(n_subjects, numbers.Integral) or not 1 <= n_subjects <= 99:
         raise InvalidInputError(f"n_subjects must be an integer in 1..99, got {n_subjects!r}",
-                                attribute="--subjects")
+                                attribute="n_subjects")
     if not isinstance(seed, numbers.Integral) or seed < 0:
-        raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}", attribute="--seed")
+        raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}", attribute="seed")
     if not 0.0 <= float(noise_sd) < 1.0:
-        raise InvalidInputError(f"noise_sd must be in [0, 1), got {noise_sd!r}", attribute="--noise")
+        raise InvalidInputError(f"noise_sd must be in [0, 1), got {noise_sd!r}", attribute="noise_sd")
     n_subjects, seed = int(n_subjects), int(seed)
     subjects = plan_subjects(n_subjects, seed)
     if subjects_filter is not None:
@@ -219,3 +219,17 @@ def generate_cohort(out_dir: Path, n_subjects: int = 6, seed: int = 0, noise_sd:
     tables = {name: write_table(out_dir / TABLE_FILES[name], frame)
               for name, frame in build_tables(records).items()}
     return CohortSummary(out_dir, tuple(s.subject_id for s in subjects), tuple(study_dirs), tables, seed)
+
+
+def run_synth(out_dir: Path, *, n_subjects: int = 6, seed: int = 0, noise_sd: float = 0.0,
+              dynamic: bool = False) -> str:
+    """The ``synth`` stage: the sample cohort (:func:`generate_cohort`), or with ``dynamic`` one kinetic study
+    (:func:`~pipeline.synthetic.kinetic.write_kinetic_study`); returns a one-line summary of what was written."""
+    if dynamic:
+        from .kinetic import write_kinetic_study
+
+        truth = write_kinetic_study(Path(out_dir), seed=seed)
+        return (f"wrote a dynamic PET study ({len(truth.get('vois', []))} VOIs with known 2TCM rates), blood.csv "
+                f"and truth.json under {out_dir}")
+    summary = generate_cohort(Path(out_dir), n_subjects=n_subjects, seed=seed, noise_sd=noise_sd)
+    return f"wrote {len(summary.study_dirs)} studies of {len(summary.subject_ids)} subjects under {out_dir}"

@@ -12,8 +12,7 @@ Kinds: ``tumour`` (lesions), ``organ`` (healthy tissue), ``reference``
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,9 @@ from ..dicom.geometry import Geometry, read_nifti
 from ..errors import InvalidInputError
 from ..io import atomic_path
 from ..outputs import VoiCatalogue
+from .names import KINDS
 
-__all__ = ["KINDS", "Voi", "VoiSet", "NameRule", "DEFAULT_NAME_RULES", "classify", "write_voiset", "read_voiset"]
-
-KINDS = ("tumour", "organ", "reference", "body")
+__all__ = ["KINDS", "Voi", "VoiSet", "write_voiset", "read_voiset"]
 
 
 @dataclass(frozen=True)
@@ -124,84 +122,6 @@ class VoiSet:
         return VoiSet.from_masks(self.geometry, [*zip(self.masks, self.vois, strict=True),
                                                  *zip(other.masks, other.vois, strict=True)],
                                  {**self.provenance, **other.provenance})
-
-
-# ------------------------------------------------------------------------------------------- names to kinds
-@dataclass(frozen=True)
-class NameRule:
-    """Map ROI names matching ``pattern`` (case-insensitive regex) to a kind, organ and lesion id.
-
-    ``lesion_id`` and ``organ`` may use ``\\1``-style groups of the pattern.
-    ``interpreted_type`` restricts the rule to an RTROIInterpretedType (e.g. ``GTV``).
-    """
-
-    pattern: str
-    kind: str
-    organ: str | None = None
-    lesion_id: str | None = None
-    interpreted_type: str | None = None
-
-
-#: Default mapping; a config's ``voi_names`` list is tried before these.
-DEFAULT_NAME_RULES: tuple[NameRule, ...] = (
-    NameRule(r"^(?:lesion|les|tumou?r|gtv|met)[ _-]*0*(\d+)", "tumour", None, r"lesion_\1"),
-    NameRule(r"^(?:gtv|tumou?r|lesion|met)", "tumour"),
-    NameRule(r"^(body|external|outline|skin)$", "body", "body"),
-    NameRule(r"^(liver[ _-]?(ref|reference|sphere)|ref[ _-]?liver)", "reference", "liver"),
-    NameRule(r"^liver$", "reference", "liver"),
-    NameRule(r"^(aorta|blood[ _-]?pool|bloodpool|ref[ _-]?blood)", "reference", "aorta"),
-    NameRule(r"^(spleen|kidney[ _-]?(left|right|l|r)?|muscle|bladder|lung[ _-]?(left|right|l|r)?|bone[ _-]?marrow|"
-             r"heart|brain|pancreas|stomach|bowel|salivary|parotid|thyroid|adrenal)", "organ", None),
-)
-
-_GTV_TYPES = {"GTV", "CTV", "PTV"}
-
-
-def classify(name: str, interpreted_type: str | None = None,
-             rules: Sequence[NameRule] = DEFAULT_NAME_RULES) -> tuple[str, str | None, str | None]:
-    """Kind, organ and lesion id of a VOI name.
-
-    Parameters
-    ----------
-    name : str
-        ROI or segment name.
-    interpreted_type : str, optional
-        RTROIInterpretedType (3006,00A4): GTV/CTV/PTV hint at a tumour, EXTERNAL at the body,
-        ORGAN at an organ; used when no rule matches.
-    rules : sequence of NameRule
-        Tried in order; the first match wins.
-
-    Returns
-    -------
-    tuple
-        (kind, organ, lesion_id).
-    """
-    text = name.strip()
-    hint = (interpreted_type or "").strip().upper()
-    for rule in rules:
-        if rule.interpreted_type and rule.interpreted_type.upper() != hint:
-            continue
-        m = re.search(rule.pattern, text, flags=re.IGNORECASE)
-        if m is None:
-            continue
-        organ = m.expand(rule.organ) if rule.organ and "\\" in rule.organ else rule.organ
-        lesion = m.expand(rule.lesion_id) if rule.lesion_id else None
-        if rule.kind == "tumour" and lesion and re.fullmatch(r"lesion_\d+", lesion):
-            lesion = f"lesion_{int(lesion.split('_')[1]):02d}"
-        if rule.kind == "tumour" and not lesion:
-            lesion = _slug(text)
-        if organ is None and rule.kind == "organ":
-            organ = _slug(text)
-        return rule.kind, organ, lesion
-    if hint in _GTV_TYPES:
-        return "tumour", None, _slug(text)
-    if hint == "EXTERNAL":
-        return "body", "body", None
-    return "organ", _slug(text), None
-
-
-def _slug(text: str) -> str | None:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or None
 
 
 # ------------------------------------------------------------------------------------------- I/O

@@ -37,7 +37,7 @@ The mask is mapped onto the PET grid by :func:`map_to_grid`:
   of voxels; within :data:`GRID_TOL_MM`): voxels are copied exactly; a cropped, padded, flipped or
   axis-permuted copy of the PET grid is therefore accepted as is, and voxels outside the PET field
   of view are dropped with a VOI warning;
-* **another grid**: an error naming the file, unless ``allow_resample`` is set, in which case the
+* **another grid**: an error naming the file, unless the policy's ``voi.resample`` is ``warn``, in which case the
   labels are resampled nearest-neighbour with SimpleITK (each PET voxel takes the label of the
   source voxel nearest to its centre) and every VOI carries a warning saying so.
 """
@@ -56,7 +56,9 @@ import SimpleITK as sitk
 
 from ..dicom.geometry import Geometry, read_nifti
 from ..errors import InvalidInputError
-from .catalogue import DEFAULT_NAME_RULES, NameRule, Voi, VoiSet, classify
+from ..policy import Policy
+from .catalogue import Voi, VoiSet
+from .names import DEFAULT_NAME_RULES, NameRule, classify
 
 __all__ = ["GRID_TOL_MM", "GridMapping", "map_to_grid", "describe_grid", "mask_to_voiset", "label_names"]
 
@@ -155,7 +157,7 @@ def _resample_nearest(array_zyx: np.ndarray, source: Geometry, target: Geometry)
     return sitk.GetArrayFromImage(out).astype(dtype, copy=False)
 
 
-def map_to_grid(array_zyx: np.ndarray, source: Geometry, target: Geometry, *, allow_resample: bool = False,
+def map_to_grid(array_zyx: np.ndarray, source: Geometry, target: Geometry, *, policy: Policy | None = None,
                 what: str = "mask", tol_mm: float = GRID_TOL_MM) -> GridMapping:
     """Put a mask or label array given on ``source`` onto the ``target`` (PET) grid.
 
@@ -165,8 +167,9 @@ def map_to_grid(array_zyx: np.ndarray, source: Geometry, target: Geometry, *, al
         Boolean or integer (z, y, x) array on ``source``.
     source, target : Geometry
         Grids (LPS, mm) of the input and of the PET image.
-    allow_resample : bool
-        Permit nearest-neighbour resampling when the grids are not the same lattice.
+    policy : Policy, optional
+        ``voi.resample``: refuse (default) or resample by nearest neighbour when the grids are not the
+        same lattice.
     what : str
         Names the input in the error message (file name, ``SEG segment 2 of x.dcm``).
     tol_mm : float
@@ -179,7 +182,7 @@ def map_to_grid(array_zyx: np.ndarray, source: Geometry, target: Geometry, *, al
     Raises
     ------
     InvalidInputError
-        When the grids differ and ``allow_resample`` is False.
+        When the grids differ and the policy refuses resampling.
     """
     array_zyx = np.asarray(array_zyx)
     if array_zyx.shape != tuple(source.shape):
@@ -191,10 +194,10 @@ def map_to_grid(array_zyx: np.ndarray, source: Geometry, target: Geometry, *, al
         return GridMapping(_paste(array_zyx, *lattice, target), "lattice",
                            f"copied from the PET lattice ({describe_grid(source)}, shifted/cropped)")
     text = f"grid {describe_grid(source)} differs from the PET grid {describe_grid(target)}"
-    if not allow_resample:
+    if (policy or Policy()).refuses("voi.resample"):
         raise InvalidInputError(text, source=what,
-                                remedy="export it on the PET grid, or allow nearest-neighbour resampling "
-                                       "(allow_resample, --allow-resample)")
+                                remedy="export it on the PET grid, or allow nearest-neighbour resampling with "
+                                       f"{Policy.how_to_allow('voi.resample')}")
     return GridMapping(_resample_nearest(array_zyx, source, target), "resampled",
                        f"nearest-neighbour resampling from {describe_grid(source)} onto the PET grid "
                        f"{describe_grid(target)}")
@@ -324,7 +327,7 @@ def _read_labels(path: Path) -> tuple[np.ndarray, Geometry]:
 
 
 def mask_to_voiset(path: str | Path, geometry: Geometry, *, names: Mapping[int, str] | None = None,
-                   rules: Sequence[NameRule] = DEFAULT_NAME_RULES, allow_resample: bool = False) -> VoiSet:
+                   rules: Sequence[NameRule] = DEFAULT_NAME_RULES, policy: Policy | None = None) -> VoiSet:
     """VOIs from a NIfTI binary mask (one VOI) or label map (one VOI per nonzero label) on the PET grid.
 
     Parameters
@@ -337,8 +340,9 @@ def mask_to_voiset(path: str | Path, geometry: Geometry, *, names: Mapping[int, 
         ``{label: VOI name}``; overrides any sidecar.
     rules : sequence of NameRule
         Name-to-kind rules for :func:`~pipeline.voi.catalogue.classify`.
-    allow_resample : bool
-        Permit nearest-neighbour resampling of a mask on another grid (each VOI then carries a warning).
+    policy : Policy, optional
+        ``voi.resample: warn`` resamples a mask on another grid by nearest neighbour (each VOI then
+        carries a warning); the default refuses it.
 
     Returns
     -------
@@ -350,7 +354,7 @@ def mask_to_voiset(path: str | Path, geometry: Geometry, *, names: Mapping[int, 
     ------
     InvalidInputError
         Unreadable file, non-integer or negative values, a 4D image, an unnamed label when names are
-        given, or a grid other than the PET grid without ``allow_resample`` (naming the file).
+        given, or a grid other than the PET grid that the policy refuses (naming the file).
     """
     path = Path(path)
     labels, source_geometry = _read_labels(path)
@@ -371,7 +375,7 @@ def mask_to_voiset(path: str | Path, geometry: Geometry, *, names: Mapping[int, 
     else:
         name_map = {k: f"label_{k}" for k in present}
 
-    mapping = map_to_grid(labels, source_geometry, geometry, allow_resample=allow_resample, what=str(path))
+    mapping = map_to_grid(labels, source_geometry, geometry, policy=policy, what=str(path))
     source_counts = np.bincount(labels.ravel().astype(np.int64)) if labels.size else np.zeros(1, np.int64)
     items = []
     for k in present:

@@ -76,7 +76,8 @@ from pydicom.errors import InvalidDicomError
 
 from ..dicom.geometry import Geometry
 from ..errors import DicomError, InvalidInputError, MissingAttributeError
-from .catalogue import DEFAULT_NAME_RULES, NameRule, Voi, VoiSet, classify
+from .catalogue import Voi, VoiSet
+from .names import DEFAULT_NAME_RULES, NameRule, classify
 from .raster import plane_coverage, polygon_edges, span_area
 
 __all__ = [

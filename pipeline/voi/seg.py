@@ -24,7 +24,7 @@ highdicom assembles each segment into a volume from the per-frame positions (fra
 because they were empty are filled with zeros). That volume is put on the PET grid by
 :func:`pipeline.voi.masks.map_to_grid`: exactly when it lies on the PET lattice (the usual case
 for a SEG drawn on the PET, even though empty slices at both ends are omitted and highdicom may
-order slices the other way); otherwise (a SEG drawn on the CT) only with ``allow_resample``, by
+order slices the other way); otherwise (a SEG drawn on the CT) only when the policy's ``voi.resample`` is ``warn``, by
 nearest-neighbour resampling with SimpleITK after binarisation, which each VOI records as a
 warning. A SEG in another frame of reference than the PET is always refused: petvoi does not
 register images.
@@ -43,8 +43,10 @@ import pydicom
 
 from ..dicom.geometry import Geometry
 from ..errors import DicomError, InvalidInputError
-from .catalogue import DEFAULT_NAME_RULES, NameRule, Voi, VoiSet, classify
+from ..policy import Policy
+from .catalogue import Voi, VoiSet
 from .masks import map_to_grid, mapping_warnings
+from .names import DEFAULT_NAME_RULES, NameRule, classify
 
 __all__ = ["FRACTIONAL_RULE", "seg_to_voiset", "volume_geometry"]
 
@@ -122,7 +124,7 @@ def _read(path: Path) -> hd.seg.Segmentation:
 
 
 def seg_to_voiset(seg_path: str | Path, geometry: Geometry, *, frame_of_reference_uid: str | None = None,
-                  rules: Sequence[NameRule] = DEFAULT_NAME_RULES, allow_resample: bool = False) -> VoiSet:
+                  rules: Sequence[NameRule] = DEFAULT_NAME_RULES, policy: Policy | None = None) -> VoiSet:
     """VOIs from a DICOM SEG (binary, fractional or label-map), one per segment, on the PET grid.
 
     Parameters
@@ -135,9 +137,9 @@ def seg_to_voiset(seg_path: str | Path, geometry: Geometry, *, frame_of_referenc
         The PET's FrameOfReferenceUID; when given, a SEG in another frame of reference is refused.
     rules : sequence of NameRule
         Name-to-kind rules for :func:`~pipeline.voi.catalogue.classify`.
-    allow_resample : bool
-        Permit nearest-neighbour resampling of segments on another grid of the same frame of
-        reference (each VOI then carries a warning); without it such a SEG is an error.
+    policy : Policy, optional
+        ``voi.resample: warn`` resamples segments on another grid of the same frame of reference by
+        nearest neighbour (each VOI then carries a warning); the default refuses them.
 
     Returns
     -------
@@ -150,7 +152,7 @@ def seg_to_voiset(seg_path: str | Path, geometry: Geometry, *, frame_of_referenc
     DicomError
         Not a readable SEG, another frame of reference, frames that do not form a regular volume.
     InvalidInputError
-        Segments on another grid without ``allow_resample`` (naming the file and segment).
+        Segments on another grid that the policy refuses (naming the file and segment).
     """
     path = Path(seg_path)
     seg = _read(path)
@@ -177,7 +179,7 @@ def seg_to_voiset(seg_path: str | Path, geometry: Geometry, *, frame_of_referenc
         raw = raw[..., 0] if raw.ndim == 4 else raw
         mask = raw.astype(np.int64) * 2 >= max_fractional if fractional else raw > 0
         source_geometry = volume_geometry(volume.affine, mask.shape)
-        mapping = map_to_grid(mask, source_geometry, geometry, allow_resample=allow_resample, what=what)
+        mapping = map_to_grid(mask, source_geometry, geometry, policy=policy, what=what)
         grids.add(mapping.method)
         n_source, on_pet = int(mask.sum()), mapping.array
         warnings = mapping_warnings(mapping, n_source, int(on_pet.sum()), source_geometry.voxel_volume_ml,

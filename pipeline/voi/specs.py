@@ -1,41 +1,6 @@
 """Spec strings of ``petvoi vois --threshold`` and ``--spheres``: parsing and building the VOIs.
 
-The grammar below is the single reference; :data:`SPEC_HELP` (the ``--help`` epilog and the README)
-is this text from "VOI specs" on.
-
-VOI specs
-=========
-
-Threshold VOIs:  --threshold 'NAME:RULE[:KEY=VALUE]...'
-  Several specs are separated by ';' or given by repeating the option.
-  RULE
-    suv>=T       voxels with SUV >= T (the SUV image's units)       tumour:suv>=2.5
-    P%max        voxels >= P % of the maximum in the seed region   les1:41%max:within=les1_box
-                 (EANM: 41); needs within= or sphere=               les2:41%max:sphere=12,-40,80,40
-    percist      SUL >= 1.5 x liver SULmean + 2 x liver SD          mtv:percist:liver=liver_ref
-                 (sample SD); needs liver= or liver_sphere=
-  KEY=VALUE
-    within=VOI              search/seed region: a VOI made before this spec (RTSTRUCT, SEG, mask,
-                            sphere or an earlier threshold)
-    sphere=X,Y,Z,D          search/seed region: sphere, centre X,Y,Z (LPS mm), diameter D (mm)
-    liver=VOI               percist: the normal-liver reference VOI
-    liver_sphere=X,Y,Z[,D]  percist: liver reference sphere, D default 30 mm (PERCIST)
-    sul=F                   percist: factor from the image values to SUL (1 for an SUL image);
-                            default: given by the caller from suv.json
-    cc=all|max|seed         26-connected components: all (default); max = only the component
-                            holding the region's maximum; seed = every component of the whole-image
-                            threshold that touches the region (grows beyond it)
-    kind=KIND               tumour, organ, reference or body (default: from the name, else tumour)
-  Without within=/sphere= a threshold applies to the whole image. Spaces around tokens are ignored.
-
-Sphere VOIs:  --spheres 'NAME:X,Y,Z:D[:KIND]'
-  Centre X,Y,Z in LPS mm (DICOM patient coordinates), diameter D in mm, KIND as above (default:
-  from the name). Several specs are separated by ';' or given by repeating the option.
-    liver_ref:-60,20,-110:30:reference;blood_pool:20,43,20:10
-  A voxel belongs to a sphere when its centre is inside. Spheres partly outside the image are kept
-  with a warning (fraction inside); entirely outside is an error.
-
-NAME: any text without ':', ';', '=' or ','; names must be unique.
+The grammar is :data:`pipeline.voi.options.SPEC_HELP` (the ``--help`` epilog and the README).
 """
 
 from __future__ import annotations
@@ -50,15 +15,13 @@ import numpy as np
 
 from ..dicom.geometry import Geometry
 from ..errors import InvalidInputError
-from .catalogue import DEFAULT_NAME_RULES, KINDS, NameRule, Voi, VoiSet
+from .catalogue import Voi, VoiSet
+from .names import DEFAULT_NAME_RULES, KINDS, NameRule
 from .spheres import LIVER_REFERENCE_DIAMETER_MM, Sphere, sphere_mask, sphere_vois
 from .threshold import CC_MODES, fixed_threshold_vois, percent_max_vois, percist_vois
 
-__all__ = ["SPEC_HELP", "ThresholdSpec", "SphereSpec", "parse_threshold_specs", "parse_sphere_specs",
+__all__ = ["ThresholdSpec", "SphereSpec", "parse_threshold_specs", "parse_sphere_specs",
            "build_threshold_vois", "build_sphere_vois"]
-
-#: The grammar, for ``--help`` epilogs and the README.
-SPEC_HELP = "".join((__doc__ or "").partition("VOI specs\n")[1:])
 
 #: A parsed ``--spheres`` spec is a :class:`~pipeline.voi.spheres.Sphere` (``spec`` holds its text).
 SphereSpec = Sphere

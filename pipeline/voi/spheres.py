@@ -35,7 +35,8 @@ import numpy as np
 
 from ..dicom.geometry import Geometry
 from ..errors import InvalidInputError
-from .catalogue import DEFAULT_NAME_RULES, KINDS, NameRule, Voi, VoiSet, classify
+from .catalogue import Voi, VoiSet
+from .names import DEFAULT_NAME_RULES, KINDS, NameRule, classify
 
 __all__ = ["INCLUSIONS", "LIVER_REFERENCE_DIAMETER_MM", "BLOOD_POOL_DIAMETER_MM", "Sphere", "SphereMask",
            "sphere_volume_ml", "sphere_mask", "sphere_vois", "catalogue_entry", "liver_reference_sphere",

@@ -7,80 +7,17 @@ PERCIST ``liver=`` reference names a VOI made before it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
 from ..outputs import read_suv_sidecar
-from .catalogue import DEFAULT_NAME_RULES, NameRule, VoiSet, write_voiset
+from .catalogue import VoiSet, write_voiset
+from .names import DEFAULT_NAME_RULES
+from .options import VoiSources
 
-__all__ = ["VoiSources", "load_name_rules", "build_voiset", "run_vois"]
-
-
-@dataclass
-class VoiSources:
-    """What to build the VOI set from (any combination; at least one).
-
-    Attributes
-    ----------
-    rtstruct, seg, mask : Path, optional
-        RTSTRUCT file (or a folder holding exactly one), DICOM SEG file, NIfTI mask or label map.
-    spheres, thresholds : str
-        Spec strings (see :mod:`pipeline.voi.specs`).
-    inclusion : str
-        RTSTRUCT voxel inclusion rule: ``centre`` or ``fraction``.
-    allow_resample : bool
-        Permit nearest-neighbour resampling of SEG and NIfTI masks on another grid (with a warning).
-    name_rules : list of NameRule
-        Tried before the defaults when mapping names to kinds.
-    frame_of_reference_uid : str, optional
-        The PET's FrameOfReferenceUID (default: from ``suv.json`` beside the SUV image).
-    """
-
-    rtstruct: Path | None = None
-    seg: Path | None = None
-    mask: Path | None = None
-    spheres: str = ""
-    thresholds: str = ""
-    inclusion: str = "centre"
-    allow_resample: bool = False
-    name_rules: list[NameRule] = field(default_factory=list)
-    frame_of_reference_uid: str | None = None
-
-
-def load_name_rules(path: Path | None) -> list[NameRule]:
-    """Read name-to-kind rules from YAML: a list of {pattern, kind, organ?, lesion_id?, interpreted_type?}.
-
-    Raises
-    ------
-    InvalidInputError
-        Naming the file and the rule at fault.
-    """
-    if path is None:
-        return []
-    try:
-        data = yaml.safe_load(Path(path).read_text("utf-8")) or []
-    except (OSError, yaml.YAMLError) as exc:
-        raise InvalidInputError(f"cannot be read as YAML ({exc})", source=str(path),
-                                remedy="give a YAML list of {pattern, kind, organ, lesion_id}") from None
-    if isinstance(data, dict):
-        data = data.get("voi_names", data.get("rules", []))
-    rules = []
-    for i, item in enumerate(data, start=1):
-        try:
-            rule = NameRule(**item)
-        except TypeError as exc:
-            raise InvalidInputError(f"rule {i} is not valid ({exc})", source=str(path), attribute=f"rule {i}",
-                                    remedy="keys: pattern, kind, organ, lesion_id, interpreted_type") from None
-        if rule.kind not in ("tumour", "organ", "reference", "body"):
-            raise InvalidInputError(f"rule {i} has unknown kind {rule.kind!r}", source=str(path),
-                                    attribute=f"rule {i}", remedy="use tumour, organ, reference or body")
-        rules.append(rule)
-    return rules
+__all__ = ["build_voiset", "run_vois"]
 
 
 def _single_dicom(path: Path, what: str) -> Path:
@@ -103,8 +40,8 @@ def build_voiset(suv_path: Path, sources: VoiSources) -> tuple[VoiSet, Any]:
     from .seg import seg_to_voiset
     from .specs import build_sphere_vois, build_threshold_vois, parse_sphere_specs, parse_threshold_specs
 
-    if not any((sources.rtstruct, sources.seg, sources.mask, sources.spheres, sources.thresholds)):
-        raise InvalidInputError("no VOI source given", attribute="--rtstruct/--seg/--mask/--spheres/--threshold",
+    if not sources.any():
+        raise InvalidInputError("no VOI source given", attribute=sources.named(),
                                 remedy="give at least one source of VOIs")
     suv, geometry = read_nifti(suv_path)
     if suv.ndim == 4:
@@ -122,10 +59,10 @@ def build_voiset(suv_path: Path, sources: VoiSources) -> tuple[VoiSet, Any]:
     if sources.seg:
         parts.append(("seg", seg_to_voiset(_single_dicom(Path(sources.seg), "SEG"), geometry,
                                            frame_of_reference_uid=for_uid, rules=rules,
-                                           allow_resample=sources.allow_resample)))
+                                           policy=sources.policy)))
     if sources.mask:
         parts.append(("mask", mask_to_voiset(Path(sources.mask), geometry, rules=rules,
-                                             allow_resample=sources.allow_resample)))
+                                             policy=sources.policy)))
     if sources.spheres:
         parts.append(("spheres", build_sphere_vois(parse_sphere_specs(sources.spheres), geometry, rules=rules)))
     voiset = VoiSet.from_masks(geometry, [])
@@ -144,7 +81,7 @@ def build_voiset(suv_path: Path, sources: VoiSources) -> tuple[VoiSet, Any]:
         raise InvalidInputError(f"VOI name {duplicated[0]!r} appears more than once", attribute="VOI names",
                                 remedy="rename one of them (names identify VOIs in every table)")
     voiset.provenance.update({"pet": Path(suv_path).name, "frame_of_reference_uid": for_uid,
-                              "inclusion": sources.inclusion, "allow_resample": sources.allow_resample})
+                              "inclusion": sources.inclusion, "policy": sources.policy.record()})
     return voiset, suv
 
 

@@ -47,7 +47,8 @@ from scipy import ndimage
 
 from ..dicom.geometry import Geometry
 from ..errors import InvalidInputError
-from .catalogue import DEFAULT_NAME_RULES, NameRule, Voi, VoiSet, classify
+from .catalogue import Voi, VoiSet
+from .names import DEFAULT_NAME_RULES, NameRule, classify
 from .spheres import catalogue_entry
 
 __all__ = ["CC_MODES", "PERCIST_LIVER_FACTOR", "PERCIST_SD_FACTOR", "PercistReference", "threshold_mask",

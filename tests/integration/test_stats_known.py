@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from pipeline.cli import main
-from pipeline.clinical.analyses import STATS_COLUMNS, CohortData, run_analyses
 from pipeline.config import validate_config
+from pipeline.stats.analyses import STATS_COLUMNS, CohortData, run_analyses
 from pipeline.synthetic import cohort_tables
 from pipeline.synthetic.cohort import _records
 from pipeline.synthetic.protocol import plan_subjects

@@ -70,3 +70,25 @@ def test_synth_cli_and_bad_subject_count(tmp_path: Path) -> None:
     proc = run("synth", str(tmp_path / "d"), "--subjects", "0")
     assert proc.returncode == 2
     assert proc.stderr.strip() == "petvoi synth: error: --subjects: n_subjects must be an integer in 1..99, got 0"
+
+
+HEAVY_MODULES = ("scipy", "pandas", "nibabel", "SimpleITK", "radiomics", "matplotlib", "weasyprint", "statsmodels",
+                 "lifelines", "numpy", "pydicom", "dask", "sklearn", "highdicom", "jsonschema")
+
+
+def test_cli_start_up_imports_no_heavy_module() -> None:
+    """`petvoi --version` and `petvoi COMMAND --help` build the whole parser; none of them may import a heavy module."""
+    code = ("import sys\nfrom pipeline.cli import build_parser\nbuild_parser()\n"
+            f"print(' '.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == []
+
+
+def test_every_command_has_help() -> None:
+    proc = run("--help")
+    commands = ("synth", "index", "suv", "ct", "vois", "uptake", "texture", "heterogeneity", "spread", "deltas",
+                "recist", "stats", "report", "tacs", "kinetics", "parametric", "pk", "collect", "check")
+    for command in commands:
+        assert command in proc.stdout
+        assert run(command, "--help").returncode == 0, command

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.cohort import collect_study_tables
 from pipeline.errors import InvalidInputError
+from pipeline.policy import Policy
 
 SHEET = pd.DataFrame({"subject_id": ["P01", "P01", "P02"], "timepoint": ["b", "f", "b"],
                       "tracer": ["T", "T", "T"], "dicom": ["x", "y", "z"]})
@@ -36,7 +37,7 @@ def test_missing_table_is_an_error_unless_allowed(tmp_path: Path) -> None:
     template = str(tmp_path / "{subject}" / "{timepoint}" / "uptake.csv")
     with pytest.raises(InvalidInputError, match="study table missing"):
         collect_study_tables(SHEET, template)
-    assert len(collect_study_tables(SHEET, template, allow_missing=True)) == 1
+    assert len(collect_study_tables(SHEET, template, policy=Policy({"cohort.missing_tables": "warn"}))) == 1
 
 
 def test_per_subject_template(tmp_path: Path) -> None:

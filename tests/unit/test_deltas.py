@@ -11,10 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.clinical.deltas import COLUMNS, DeltaOptions, compute_deltas
-from pipeline.clinical.percist import percist_response
 from pipeline.errors import InvalidInputError
 from pipeline.io import write_csv
+from pipeline.response.deltas import COLUMNS, compute_deltas
+from pipeline.response.options import DeltaOptions
+from pipeline.response.percist import percist_response
 
 
 def uptake(lesions: dict[str, float], *, liver: float = 1.0, liver_sd: float = 0.1, sul: bool = True,

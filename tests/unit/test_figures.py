@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from pipeline.clinical import figures as F
 from pipeline.errors import InvalidInputError
+from pipeline.stats import figures as F
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

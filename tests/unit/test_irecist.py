@@ -7,8 +7,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from pipeline.clinical import best_overall_response, evaluate_recist, validate_response_table
 from pipeline.errors import InvalidInputError
+from pipeline.response import best_overall_response, evaluate_recist, validate_response_table
 
 START = dt.date(2025, 1, 6)
 

@@ -7,18 +7,17 @@ import math
 import pandas as pd
 import pytest
 
-from pipeline.clinical.percist import (
-    PercistOptions,
+from pipeline.errors import InvalidInputError
+from pipeline.response.comparability import comparability, uptake_time_min
+from pipeline.response.options import PercistOptions
+from pipeline.response.percist import (
     PercistResult,
     choose_unit,
-    comparability,
     eortc_response,
     measurability_threshold,
     percist_response,
     summarise_scan,
-    uptake_time_min,
 )
-from pipeline.errors import InvalidInputError
 
 SUV_PER_SUL = 1.5
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.clinical import RecistOptions, best_overall_response, evaluate_recist, validate_response_table
 from pipeline.errors import InvalidInputError
+from pipeline.policy import Policy
+from pipeline.response import RecistOptions, best_overall_response, evaluate_recist, validate_response_table
 
 START = dt.date(2025, 1, 6)
 
@@ -298,7 +299,7 @@ def test_missing_column() -> None:
 
 def test_target_limits_as_warnings_and_measurability() -> None:
     df = table([lesion(f"t{k}", 20.0) for k in range(3)] + [lesion("n1", 12.0, organ="lymph_node", node=1)])
-    out = evaluate_recist(df, options=RecistOptions(strict_target_limits=False))
+    out = evaluate_recist(df, options=RecistOptions(policy=Policy({"response.target_limits": "warn"})))
     assert "warning: 3 targets in organ 'liver'" in out["notes"].iloc[0]
     assert "warning: target n1 short axis 12 mm < 15 mm" in out["notes"].iloc[0]
     assert out["sum_diameters_mm"].iloc[0] == pytest.approx(72.0)

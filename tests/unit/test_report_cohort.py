@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.clinical.analyses import STATS_COLUMNS
 from pipeline.config import config_hash
 from pipeline.report.cohort import build_cohort_report, write_cohort_report
+from pipeline.stats.analyses import STATS_COLUMNS
 
 SUBJECTS = ["S01", "S02", "S03"]
 TIMEPOINTS = ["baseline", "on_treatment"]

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pipeline.clinical import statistics as S
 from pipeline.errors import InvalidInputError
+from pipeline.stats import statistics as S
 
 # --- reference vectors (kinetics_recist_stats.md, section 3.3) ---------------------------------------------
 
@@ -384,7 +384,7 @@ def test_geometric_mean_ratio_mixed_model_and_fallback():
 
 
 def test_cox_complete_separation_gives_nan_with_a_note() -> None:
-    from pipeline.clinical.statistics import cox_hr
+    from pipeline.stats.statistics import cox_hr
 
     time = np.array([1.0, 2.0, 3.0, 10.0, 11.0, 12.0])
     event = np.array([1, 1, 1, 0, 0, 0])

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import InvalidInputError
-from pipeline.suv.dose import DOSING_COLUMNS, DosingRecord, load_dosing_table, net_dose_bq
+from pipeline.suv.dose import net_dose_bq
+from pipeline.suv.dosing import DOSING_COLUMNS, DosingRecord, load_dosing_table
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "dosing.csv"
 CET = timezone(timedelta(hours=1))

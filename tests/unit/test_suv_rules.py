@@ -16,7 +16,8 @@ import pytest
 
 from pipeline.dicom.frames import FrameInfo
 from pipeline.errors import DicomError, InvalidInputError, MissingAttributeError, PipelineError
-from pipeline.suv.dose import DosingRecord
+from pipeline.policy import Policy
+from pipeline.suv.dosing import DosingRecord
 from pipeline.suv.factors import SuvOptions, SuvResult, compute_suv
 
 T0 = datetime(2025, 1, 1, 11, 0)
@@ -30,6 +31,11 @@ RP: dict[str, Any] = {"RadionuclideTotalDose": "368080000", "RadionuclideHalfLif
                       "RadiopharmaceuticalStartDateTime": "20250101100000", "RadiopharmaceuticalStartTime": "100000"}
 F18_CODE = ("C-111A1", "^18^Fluorine")
 T1_FACTOR = 2.7777812e-4  # 70 kg, 368.08 MBq at 10:00, reference 11:00, 18F
+
+
+STRICT = SuvOptions(policy=Policy(strict=True))  # every fallback refused
+KEEP_HEADER_HALF_LIFE = SuvOptions(policy=Policy({"header.half_life_mismatch": "warn"}))
+REFUSE_UNKNOWN_SEX = SuvOptions(kind="lbm", policy=Policy({"header.unknown_sex": "raise"}))
 
 
 def build(frames: Sequence[tuple[datetime | None, float, float | None]] = ((T0, 300.0, 150.0),), *,
@@ -76,8 +82,10 @@ def build(frames: Sequence[tuple[datetime | None, float, float | None]] = ((T0, 
 
 
 def run(*args: Any, **kw: Any) -> SuvResult:
-    """compute_suv on ``build(**kw)``; positional arguments: SuvOptions and/or the frame tuple."""
-    options = next((a for a in args if isinstance(a, SuvOptions)), SuvOptions())
+    """compute_suv on ``build(**kw)``; positional arguments: SuvOptions (or a function building them, which
+    validate when built) and/or the frame tuple."""
+    options = next((a() if callable(a) else a for a in args if isinstance(a, SuvOptions) or callable(a)),
+                   SuvOptions())
     frames = [a for a in args if isinstance(a, tuple)]
     headers, infos = build(*frames, **kw)
     return compute_suv(headers, infos, options, source="PT series 1.2.826.0.1.9")
@@ -119,7 +127,7 @@ def test_t2_68ga(half_life: float, bq_per_ml: float) -> None:
 
 def test_t3_wrong_nuclide_half_life() -> None:
     kw: dict[str, Any] = {"rp": {"RadionuclideHalfLife": "6586.2"}, "code": ("C-131A3", "^68^Gallium")}
-    kept = run(SuvOptions(allow_half_life_mismatch=True), **kw)  # header 18F half-life on 68Ga data
+    kept = run(KEEP_HEADER_HALF_LIFE, **kw)  # header 18F half-life on 68Ga data
     fixed = run(SuvOptions(nuclide="Ga68"), **kw)
     assert fixed.half_life_s == 4062.6 and "half_life_s" in fixed.overrides
     assert fixed.suv_factor / kept.suv_factor == pytest.approx(1.2653, abs=5e-5)  # type: ignore[operator]
@@ -184,7 +192,7 @@ def test_r1_slope_applied_per_frame_factor_shared() -> None:
 def test_r2_nonzero_intercept_warns_or_refuses_when_strict() -> None:
     r = run(intercepts=(5.0,))
     assert r.suv_factor == pytest.approx(T1_FACTOR, rel=5e-8) and warned(r, "RescaleIntercept (0028,1052)", "R2")
-    refused(DicomError, "RescaleIntercept (0028,1052)", SuvOptions(strict=True), intercepts=(5.0,))
+    refused(DicomError, "RescaleIntercept (0028,1052)", STRICT, intercepts=(5.0,))
 
 
 def test_r3_corrected_image() -> None:
@@ -278,7 +286,7 @@ def test_r11_cps_needs_dcal() -> None:
     r = run(Units="CPS", CorrectedImage=["ATTN", "DECY", "DCAL"])  # voxel 4 x 4 x 4 mm = 0.064 mL
     assert r.rule == "CPS/DCAL/START/series-time" and r.suv_factor == pytest.approx(T1_FACTOR / 0.064, rel=5e-8)
     assert warned(r, "R11")
-    refused(DicomError, "Units (0054,1001)", SuvOptions(strict=True), Units="CPS",
+    refused(DicomError, "Units (0054,1001)", STRICT, Units="CPS",
             CorrectedImage=["ATTN", "DECY", "DCAL"])
 
 
@@ -397,7 +405,7 @@ def test_r26_dose_units() -> None:
     mbq = run(rp={"RadionuclideTotalDose": "368.08"})
     assert mbq.suv_factor == pytest.approx(T1_FACTOR, rel=5e-8) and warned(mbq, "MBq", "R26")
     refused(DicomError, "RadionuclideTotalDose (0018,1074)", rp={"RadionuclideTotalDose": "368080"})
-    refused(DicomError, "RadionuclideTotalDose (0018,1074)", SuvOptions(strict=True),
+    refused(DicomError, "RadionuclideTotalDose (0018,1074)", STRICT,
             rp={"RadionuclideTotalDose": "368.08"})
     refused(MissingAttributeError, "RadionuclideTotalDose (0018,1074)", rp={"RadionuclideTotalDose": "0"})
     big = run(rp={"RadionuclideTotalDose": "7.2e9"})
@@ -461,7 +469,7 @@ def test_r30_unknown_sex() -> None:
     mean = run(SuvOptions(kind="lbm", lbm_formula="james128"), PatientSex="O")
     assert mean.suv_factor == pytest.approx(T1_FACTOR * (56.52 + 51.22) / 2 / 70, rel=5e-8)
     assert mean.sex is None and warned(mean, "PatientSex (0010,0040)", "R30")
-    refused(MissingAttributeError, "PatientSex (0010,0040)", SuvOptions(kind="lbm", unknown_sex="refuse"),
+    refused(MissingAttributeError, "PatientSex (0010,0040)", REFUSE_UNKNOWN_SEX,
             PatientSex=None)
     assert run(PatientSex="O").warnings == []  # SUVbw does not need the sex
 
@@ -469,7 +477,7 @@ def test_r30_unknown_sex() -> None:
 def test_r31_half_life() -> None:
     text = refused(DicomError, "RadionuclideHalfLife (0018,1075)", rp={"RadionuclideHalfLife": "4062.6"})
     assert "--nuclide" in text and "--allow-half-life-mismatch" in text
-    kept = run(SuvOptions(allow_half_life_mismatch=True), rp={"RadionuclideHalfLife": "4062.6"})
+    kept = run(KEEP_HEADER_HALF_LIFE, rp={"RadionuclideHalfLife": "4062.6"})
     assert kept.half_life_s == 4062.6 and warned(kept, "half-life", "R31")
     from_code = run(rp={"RadionuclideHalfLife": None})
     assert from_code.half_life_s == 6586.2
@@ -477,8 +485,8 @@ def test_r31_half_life() -> None:
     assert warned(from_code, "R31")
     refused(MissingAttributeError, "RadionuclideHalfLife (0018,1075)", rp={"RadionuclideHalfLife": None}, code=None)
     assert run(SuvOptions(nuclide="F18"), rp={"RadionuclideHalfLife": None}, code=None).half_life_s == 6586.2
-    refused(InvalidInputError, "--nuclide", SuvOptions(nuclide="F19"))
-    refused(InvalidInputError, "--nuclide", SuvOptions(nuclide="F19"), Units="GML")
+    refused(InvalidInputError, "--nuclide", lambda: SuvOptions(nuclide="F19"))
+    refused(InvalidInputError, "--nuclide", lambda: SuvOptions(nuclide="F19"), Units="GML")
     header_within_1pc = run(rp={"RadionuclideHalfLife": "6588"})
     assert header_within_1pc.half_life_s == 6588.0 and header_within_1pc.half_life_source == \
         "RadionuclideHalfLife (0018,1075)"
@@ -551,9 +559,9 @@ def test_r38_uptake_time() -> None:
 
 
 def test_options_validated() -> None:
-    refused(InvalidInputError, "--kind", SuvOptions(kind="sul"))
-    refused(InvalidInputError, "--weight", SuvOptions(weight_kg=-1.0))
-    refused(InvalidInputError, "--sex", SuvOptions(sex="O"))
+    refused(InvalidInputError, "--kind", lambda: SuvOptions(kind="sul"))
+    refused(InvalidInputError, "--weight", lambda: SuvOptions(weight_kg=-1.0))
+    refused(InvalidInputError, "--sex", lambda: SuvOptions(sex="O"))
 
 
 def test_sidecar_is_json_ready() -> None:
@@ -577,4 +585,4 @@ def test_r15_ge_scan_datetime_without_creator_is_a_flagged_fallback() -> None:
     r = compute_suv(headers, frames, SuvOptions(), source="DRO_3_3")
     assert r.rule == "BQML/START/GE-scan-datetime" and any("no private creator" in w for w in r.warnings)
     with pytest.raises(DicomError, match=r"\(0009,100D\)"):
-        compute_suv(headers, frames, SuvOptions(strict=True), source="DRO_3_3")
+        compute_suv(headers, frames, STRICT, source="DRO_3_3")

@@ -9,7 +9,8 @@ import pytest
 
 from pipeline.dicom.geometry import Geometry
 from pipeline.errors import InvalidInputError
-from pipeline.voi.catalogue import Voi, VoiSet, classify, read_voiset, write_voiset
+from pipeline.voi.catalogue import Voi, VoiSet, read_voiset, write_voiset
+from pipeline.voi.names import classify
 
 GEOMETRY = Geometry((6, 7, 8), (2.0, 2.0, 3.0), (-10.0, 5.0, 20.0), np.eye(3))
 

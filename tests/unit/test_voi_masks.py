@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.dicom.geometry import Geometry, write_nifti
 from pipeline.errors import InvalidInputError
+from pipeline.policy import Policy
 from pipeline.voi.masks import map_to_grid, mask_to_voiset
 
 PET = Geometry((20, 24, 28), (4.0, 4.0, 4.0), (-50.0, -40.0, -30.0), np.eye(3))
@@ -87,7 +88,7 @@ def test_resampled_with_permission(tmp_path: Path) -> None:
     labels = np.zeros(fine.shape, np.uint8)
     labels[10:30, 8:28, 20:40] = 2  # fine indices 10..29 -> PET indices 5..14 (even fine indices): 10 per axis
     path = write_nifti(tmp_path / "fine.nii.gz", labels, fine)
-    voiset = mask_to_voiset(path, PET, names={2: "lesion_1"}, allow_resample=True)
+    voiset = mask_to_voiset(path, PET, names={2: "lesion_1"}, policy=Policy({"voi.resample": "warn"}))
     expected = np.zeros(PET.shape, bool)
     expected[5:15, 4:14, 10:20] = True
     assert np.array_equal(voiset.masks[0], expected) and voiset.vois[0].n_voxels == 1000

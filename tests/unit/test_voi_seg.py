@@ -15,6 +15,7 @@ from pydicom.sr.codedict import codes
 from pipeline.dicom.ct import load_ct
 from pipeline.dicom.geometry import Geometry, read_nifti
 from pipeline.errors import DicomError, InvalidInputError
+from pipeline.policy import Policy
 from pipeline.suv.factors import SuvOptions
 from pipeline.suv.stage import run_suv
 from pipeline.voi.seg import FRACTIONAL_RULE, seg_to_voiset
@@ -145,7 +146,7 @@ def test_ct_grid_seg_needs_permission_then_is_resampled(study: dict[str, Any]) -
     assert "ct_grid.dcm segment 1 (lesion_1)" in message and "differs from the PET grid 4 x 4 x 4 mm" in message
 
     voiset = seg_to_voiset(path, pet, frame_of_reference_uid=study["truth"]["frame_of_reference_uid"],
-                           allow_resample=True)
+                           policy=Policy({"voi.resample": "warn"}))
     got = voiset.masks[0]
     expected = sphere_mask(pet, centre, diameter).mask  # the same sphere rasterised on the PET grid
     dice = 2.0 * (got & expected).sum() / (got.sum() + expected.sum())

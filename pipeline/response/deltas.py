@@ -24,7 +24,7 @@ notes
     Per-row notes (hottest lesion at each timepoint, lesions summed, SUV fallback, ...).
 percist, percist_notes, comparable, comparability_notes, eortc, eortc_notes
     Filled on patient rows only (same values on each patient row of a timepoint): see
-    :mod:`pipeline.clinical.percist`. ``percist`` is ``NA`` (not assessable) when no lesion is measurable;
+    :mod:`pipeline.response.percist`. ``percist`` is ``NA`` (not assessable) when no lesion is measurable;
     the reason is in ``percist_notes``.
 
 Operational choices:
@@ -51,23 +51,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from ..errors import InvalidInputError
-from .percist import (
-    PercistOptions,
-    choose_unit,
-    comparability,
-    eortc_response,
-    percist_response,
-    summarise_scan,
-    uptake_time_min,
-)
+from .comparability import comparability, uptake_time_min
+from .options import DeltaOptions
+from .percist import choose_unit, eortc_response, percist_response, summarise_scan
+from .values import as_number, as_text
 
-__all__ = ["COLUMNS", "VOI_METRICS", "PATIENT_METRICS", "LEVELS", "DeltaOptions", "compute_deltas"]
+__all__ = ["COLUMNS", "VOI_METRICS", "PATIENT_METRICS", "LEVELS", "compute_deltas"]
 
 #: VOI metrics: output name -> (uptake.csv column, unit).
 VOI_METRICS: dict[str, tuple[str, str]] = {
@@ -99,46 +93,6 @@ _REQUIRED = ("name", "kind", "lesion_id", "organ", "volume_ml", "suv_max", "suv_
 _MAPPING_COLUMNS = ("subject_id", "timepoint", "name", "matches_baseline_name")
 
 
-@dataclass(frozen=True)
-class DeltaOptions:
-    """Settings of :func:`compute_deltas`.
-
-    Attributes
-    ----------
-    baseline : str, optional
-        Baseline timepoint (default: the first of ``studies``).
-    sum_hottest_n : int
-        Lesions in the patient-level sum of SULpeak (5).
-    eortc : bool
-        Add the EORTC 1999 category (``eortc``, ``eortc_notes``).
-    percist : PercistOptions
-        PERCIST/EORTC thresholds, comparability limits, SUL preference.
-    """
-
-    baseline: str | None = None
-    sum_hottest_n: int = 5
-    eortc: bool = True
-    percist: PercistOptions = field(default_factory=PercistOptions)
-
-    def __post_init__(self) -> None:
-        if self.sum_hottest_n < 1:
-            raise InvalidInputError(f"sum_hottest_n must be >= 1, got {self.sum_hottest_n}",
-                                    attribute="deltas.sum_hottest_n")
-
-
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value).strip()
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _change(baseline: float, followup: float) -> tuple[float, float]:
     if not (math.isfinite(baseline) and math.isfinite(followup)):
         return math.nan, math.nan
@@ -153,18 +107,18 @@ def _validate(table: pd.DataFrame, timepoint: str) -> pd.DataFrame:
     if missing:
         raise InvalidInputError(f"uptake table lacks columns {missing}", source=f"timepoint {timepoint}",
                                 remedy="use the uptake.csv written by `petvoi uptake`")
-    kinds = sorted(set(table["kind"].map(_text).str.lower()) - set(_LEVEL_OF_KIND))
+    kinds = sorted(set(table["kind"].map(as_text).str.lower()) - set(_LEVEL_OF_KIND))
     if kinds:
         raise InvalidInputError(f"unknown VOI kinds {kinds}", source=f"timepoint {timepoint}", attribute="kind",
                                 remedy="kind must be tumour, organ, reference or body")
-    names = table["name"].map(_text)
+    names = table["name"].map(as_text)
     duplicated = sorted(set(names[names.duplicated()]))
     if duplicated or (names == "").any():
         raise InvalidInputError(f"VOI names must be unique and non-empty; duplicated: {duplicated}",
                                 source=f"timepoint {timepoint}", attribute="name")
     table = table.copy()
     table["name"] = names
-    table["_level"] = table["kind"].map(_text).str.lower().map(_LEVEL_OF_KIND)
+    table["_level"] = table["kind"].map(as_text).str.lower().map(_LEVEL_OF_KIND)
     return table
 
 
@@ -172,13 +126,13 @@ def _keys(table: pd.DataFrame, timepoint: str) -> dict[str, tuple[str, str]]:
     """VOI name -> (level, match key)."""
     out: dict[str, tuple[str, str]] = {}
     organ_counts = table[table["_level"] != "lesion"].groupby(
-        [table["_level"], table["organ"].map(_text).str.lower()]).size()
+        [table["_level"], table["organ"].map(as_text).str.lower()]).size()
     for _, row in table.iterrows():
         level, name = row["_level"], row["name"]
         if level == "lesion":
-            key = f"lesion_id:{_text(row['lesion_id'])}" if _text(row["lesion_id"]) else f"name:{name}"
+            key = f"lesion_id:{as_text(row['lesion_id'])}" if as_text(row["lesion_id"]) else f"name:{name}"
         else:
-            organ = _text(row["organ"]).lower()
+            organ = as_text(row["organ"]).lower()
             key = f"organ:{organ}" if organ and organ_counts.get((level, organ), 0) == 1 else f"name:{name}"
         out[name] = (level, key)
     seen: dict[tuple[str, str], str] = {}
@@ -200,10 +154,11 @@ def _apply_mapping(mapping: pd.DataFrame | None, subject_id: str, timepoint: str
     if missing:
         raise InvalidInputError(f"mapping table lacks columns {missing}", attribute="mapping",
                                 remedy=f"columns: {', '.join(_MAPPING_COLUMNS)}")
-    rows = mapping[(mapping["subject_id"].map(_text) == subject_id) & (mapping["timepoint"].map(_text) == timepoint)]
+    rows = mapping[(mapping["subject_id"].map(as_text) == subject_id)
+                   & (mapping["timepoint"].map(as_text) == timepoint)]
     keys, notes = dict(follow_keys), {}
     for _, row in rows.iterrows():
-        name, target = _text(row["name"]), _text(row["matches_baseline_name"])
+        name, target = as_text(row["name"]), as_text(row["matches_baseline_name"])
         where = f"mapping row {subject_id}/{timepoint}/{name}"
         if name not in keys:
             raise InvalidInputError(f"no VOI named {name!r} at {timepoint}", source=where, attribute="name")
@@ -233,13 +188,9 @@ def _apply_mapping(mapping: pd.DataFrame | None, subject_id: str, timepoint: str
 def _hottest(table: pd.DataFrame, column: str, n: int) -> list[tuple[str, float]]:
     """Up to ``n`` (name, value) of tumour VOIs by ``column`` descending; ties by name."""
     tumours = table[table["_level"] == "lesion"]
-    pairs = [(str(r["name"]), _float(r[column])) for _, r in tumours.iterrows()]
+    pairs = [(str(r["name"]), as_number(r[column])) for _, r in tumours.iterrows()]
     pairs = [p for p in pairs if math.isfinite(p[1])]
     return sorted(pairs, key=lambda p: (-p[1], p[0]))[:n]
-
-
-def _fmt(value: float) -> str:
-    return "NA" if not math.isfinite(value) else f"{value:.4g}"
 
 
 def _patient_rows(base: pd.DataFrame, follow: pd.DataFrame, base_sidecar: Mapping | None,
@@ -334,7 +285,7 @@ def compute_deltas(studies: Mapping[str, pd.DataFrame], sidecars: Mapping[str, d
         follow_by_key = {key: name for name, key in follow_keys.items()}
         base_rows = base.set_index("name")
         follow_rows = follow.set_index("name")
-        sul_missing = {tp: not tables[tp]["sul_peak"].map(_float).map(math.isfinite).any()
+        sul_missing = {tp: not tables[tp]["sul_peak"].map(as_number).map(math.isfinite).any()
                        if "sul_peak" in tables[tp].columns else True for tp in (tp0, tp1)}
         for key in list(follow_by_key) + [k for k in base_by_key if k not in follow_by_key]:
             name1, name0 = follow_by_key.get(key), base_by_key.get(key)
@@ -349,11 +300,11 @@ def compute_deltas(studies: Mapping[str, pd.DataFrame], sidecars: Mapping[str, d
                 voi_notes.append(f"present at {tp1} only")
             elif status == "disappeared":
                 voi_notes.append(f"present at {tp0} only")
-            lesion_id = _text(first["lesion_id"]) or (_text(other["lesion_id"]) if other is not None else "")
-            organ = _text(first["organ"]) or (_text(other["organ"]) if other is not None else "")
+            lesion_id = as_text(first["lesion_id"]) or (as_text(other["lesion_id"]) if other is not None else "")
+            organ = as_text(first["organ"]) or (as_text(other["organ"]) if other is not None else "")
             for metric, (column, unit) in VOI_METRICS.items():
-                b = _float(r0[column]) if r0 is not None and column in r0.index else math.nan
-                f = _float(r1[column]) if r1 is not None and column in r1.index else math.nan
+                b = as_number(r0[column]) if r0 is not None and column in r0.index else math.nan
+                f = as_number(r1[column]) if r1 is not None and column in r1.index else math.nan
                 if not (math.isfinite(b) or math.isfinite(f)):
                     continue
                 notes = list(voi_notes)

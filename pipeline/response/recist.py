@@ -33,10 +33,11 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InvalidInputError
+from ..policy import Policy
 from .irecist import IRecistTracker, NewLesionRegistry, TimepointFacts
+from .options import RecistOptions
 
 __all__ = [
-    "RecistOptions",
     "evaluate_recist",
     "REQUIRED_COLUMNS",
     "OUTPUT_COLUMNS",
@@ -56,67 +57,6 @@ OUTPUT_COLUMNS = ("subject_id", "timepoint", "assessment_date", "sum_diameters_m
                   "overall_response", "progression_date", "irecist_response", "iupd_reason", "nlt_sum_mm",
                   "icpd_date", "notes")
 EPS = 1e-6  # mm; diameters are recorded to 0.1 mm, so comparisons at the thresholds are exact within this
-
-
-@dataclass(frozen=True)
-class RecistOptions:
-    """Thresholds and choices of the RECIST 1.1 / iRECIST engine (defaults: RECIST 1.1, iRECIST 2017).
-
-    Attributes
-    ----------
-    pr_change_pct : float
-        PR when the sum changes by at most this much versus baseline (%), -30.
-    pd_change_pct, pd_min_increase_mm : float
-        PD when the sum rises by at least this much over the nadir (%, 20) and by at least this many mm (5).
-    cr_node_short_axis_mm : float
-        Nodal targets below this short axis (mm, 10) count as normal for CR.
-    measurable_mm, measurable_node_mm : float
-        Baseline measurability: longest diameter >= 10 mm, node short axis >= 15 mm. Targets below are a
-        warning in ``notes``; new lesions at or above are iRECIST new-lesion targets (NLT).
-    too_small_mm : float
-        Value of a lesion flagged ``too_small`` (mm, 5).
-    max_targets, max_targets_per_organ : int
-        Target limits at baseline (5 and 2); also the NLT limits of iRECIST.
-    strict_target_limits : bool
-        Too many targets is an error (True) or a warning in ``notes`` (False).
-    sticky_pr : bool
-        Once the target response was PR or CR, a later sum that does not meet PD stays PR (EORTC RECIST FAQ:
-        100 -> 70, 70, 80 is PR at every time point). A target PD ends it.
-    pd_on_reappearance : bool
-        A non-nodal target above 0 mm after a target CR is PD (RECIST 1.1 reappearance rule).
-    icpd_min_increase_mm : float
-        iCPD when the target sum (or the NLT sum) has risen by at least this much since the first iUPD (5 mm).
-    confirm_min_days, confirm_max_days : int
-        iRECIST confirmation window after the first iUPD of a block (28 and 56 days). Earlier assessments are not
-        used for confirmation unless they show an additional new lesion; later ones still confirm, with a note.
-    confirm, min_interval_days, sd_min_days, reference_date
-        Best-overall-response settings; pass :meth:`bor_kwargs` to :func:`best_overall_response`.
-    """
-
-    pr_change_pct: float = -30.0
-    pd_change_pct: float = 20.0
-    pd_min_increase_mm: float = 5.0
-    cr_node_short_axis_mm: float = 10.0
-    measurable_mm: float = 10.0
-    measurable_node_mm: float = 15.0
-    too_small_mm: float = 5.0
-    max_targets: int = 5
-    max_targets_per_organ: int = 2
-    strict_target_limits: bool = True
-    sticky_pr: bool = True
-    pd_on_reappearance: bool = True
-    icpd_min_increase_mm: float = 5.0
-    confirm_min_days: int = 28
-    confirm_max_days: int = 56
-    confirm: bool = False
-    min_interval_days: int = 28
-    sd_min_days: int = 42
-    reference_date: str = "baseline"
-
-    def bor_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`best_overall_response` held by these options."""
-        return {"confirm": self.confirm, "min_interval_days": self.min_interval_days,
-                "sd_min_days": self.sd_min_days, "reference_date": self.reference_date}
 
 
 @dataclass
@@ -305,10 +245,12 @@ def _check_baseline(sid: str, base: _Assessment, opts: RecistOptions, ctx: _Ctx)
     problems += [f"{n} targets in organ {organ!r} (at most {opts.max_targets_per_organ})"
                  for organ, n in sorted(per_organ.items()) if n > opts.max_targets_per_organ]
     if problems:
-        if opts.strict_target_limits:
-            raise ctx.error("; ".join(problems), attribute="lesion_type", subject=sid, timepoint=base.timepoint,
-                            remedy="record the extra lesions as non_target (or set strict_target_limits=False)")
-        base.notes.extend(f"warning: {p}" for p in problems)
+        check = "response.target_limits"
+        error = ctx.error("; ".join(problems), attribute="lesion_type", subject=sid, timepoint=base.timepoint,
+                          remedy=f"record the extra lesions as non_target, or keep them with "
+                                 f"{Policy.how_to_allow(check)}")
+        for problem in problems:
+            opts.policy.apply(check, f"warning: {problem}", error, base.notes)
     return values
 
 
@@ -505,8 +447,8 @@ def evaluate_recist(measurements: pd.DataFrame, *, source: str = "recist.csv",
     ------
     InvalidInputError
         Missing columns or baseline, duplicated lesions, negative diameters, unknown categories, too many targets
-        (with ``strict_target_limits``), lesion types changing between timepoints; the message names the
-        subject, timepoint and lesion.
+        (unless the policy's ``response.target_limits`` is ``warn``), lesion types changing between timepoints;
+        the message names the subject, timepoint and lesion.
     """
     opts = options or RecistOptions()
     ctx = _Ctx(source)

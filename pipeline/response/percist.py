@@ -58,28 +58,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
 
 import pandas as pd
 
 from ..errors import InvalidInputError
+from .comparability import Comparability
+from .options import PercistOptions
+from .values import as_number, as_text, changes, fmt, meets
 
 __all__ = [
     "CATEGORIES",
     "EORTC_CATEGORIES",
-    "PercistOptions",
     "ScanSummary",
     "PercistResult",
     "EortcResult",
-    "Comparability",
     "choose_unit",
     "summarise_scan",
     "measurability_threshold",
     "percist_response",
     "eortc_response",
-    "comparability",
-    "uptake_time_min",
 ]
 
 #: PERCIST categories; ``None`` (NA) when there is no measurable baseline lesion.
@@ -90,79 +88,6 @@ EORTC_CATEGORIES = ("CMR", "PMR", "SMD", "PMD")
 _REQUIRED = ("name", "kind", "suv_max", "suv_mean", "suv_sd", "suv_peak")
 _LIVER = ("liver",)
 _BLOOD = ("aorta", "blood_pool", "bloodpool", "blood")
-
-
-@dataclass(frozen=True)
-class PercistOptions:
-    """Thresholds and choices of the PERCIST / EORTC evaluation (defaults: PERCIST 1.0, EORTC 1999).
-
-    Attributes
-    ----------
-    reference : {"liver", "blood"}
-        Reference of the measurability threshold; "blood" when the reader deems the liver abnormal.
-    blood_fallback : bool
-        Use the blood pool when the liver reference is missing (else NA).
-    liver_factor, blood_factor, sd_factor : float
-        ``factor x reference mean + sd_factor x reference SD`` (1.5, 2.0, 2.0).
-    pct_threshold : float
-        Relative change of the target SULpeak for PMR/PMD (%; 30).
-    abs_threshold : float
-        Absolute change of the target SULpeak for PMR/PMD (SUL units; 0.8).
-    new_lesion_rule : {"threshold", "any"}
-        Which new tumour VOIs are new FDG-avid lesions (see module docstring).
-    cmr_blood_sd_factor : float
-        CMR: lesion SULpeak <= blood-pool mean + this x blood SD (2).
-    liver_pct_limit, liver_abs_limit : float
-        Comparability: |liver SULmean change| limits (20 %, 0.3 units).
-    liver_rule : {"both", "either"}
-        How the two liver limits combine.
-    uptake_time_limit_min : float
-        Comparability: |uptake time difference| limit (min; 15).
-    require_comparable : bool
-        Report NA instead of a category when the scans are not comparable.
-    use_sul : bool
-        Prefer SUL (False: always SUV, with a note).
-    eortc_pmr_pct, eortc_pmr_pct_one_cycle, eortc_pmd_pct : float
-        EORTC limits (%: -25, -15, +25).
-    after_one_cycle : bool
-        EORTC: the follow-up is after one cycle (PMR at -15 %).
-    eortc_max_lesions : int
-        EORTC targets: up to this many hottest baseline lesions by SUVmax (5).
-    tolerance : float
-        A value within this of a limit meets the limit.
-    """
-
-    reference: Literal["liver", "blood"] = "liver"
-    blood_fallback: bool = True
-    liver_factor: float = 1.5
-    blood_factor: float = 2.0
-    sd_factor: float = 2.0
-    pct_threshold: float = 30.0
-    abs_threshold: float = 0.8
-    new_lesion_rule: Literal["threshold", "any"] = "threshold"
-    cmr_blood_sd_factor: float = 2.0
-    liver_pct_limit: float = 20.0
-    liver_abs_limit: float = 0.3
-    liver_rule: Literal["both", "either"] = "both"
-    uptake_time_limit_min: float = 15.0
-    require_comparable: bool = False
-    use_sul: bool = True
-    eortc_pmr_pct: float = -25.0
-    eortc_pmr_pct_one_cycle: float = -15.0
-    eortc_pmd_pct: float = 25.0
-    after_one_cycle: bool = False
-    eortc_max_lesions: int = 5
-    tolerance: float = 1e-9
-
-    def __post_init__(self) -> None:
-        choices = {"reference": ("liver", "blood"), "new_lesion_rule": ("threshold", "any"),
-                   "liver_rule": ("both", "either")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise InvalidInputError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}",
-                                        attribute=f"percist.{name}")
-        if self.eortc_max_lesions < 1:
-            raise InvalidInputError("eortc_max_lesions must be >= 1", attribute="percist.eortc_max_lesions")
 
 
 @dataclass(frozen=True)
@@ -280,51 +205,7 @@ class EortcResult:
         return "; ".join(self.notes)
 
 
-@dataclass(frozen=True)
-class Comparability:
-    """Scan comparability (PERCIST): liver reference and uptake time.
-
-    Attributes
-    ----------
-    comparable : bool
-        All checks made and passed.
-    liver_baseline, liver_followup, liver_abs_change, liver_pct_change : float
-        Liver mean (unit) and its change.
-    uptake_baseline_min, uptake_followup_min, uptake_diff_min : float
-        Uptake times (min) and follow-up minus baseline.
-    notes : tuple of str
-        One line per check, passed or failed.
-    """
-
-    comparable: bool
-    liver_baseline: float
-    liver_followup: float
-    liver_abs_change: float
-    liver_pct_change: float
-    uptake_baseline_min: float
-    uptake_followup_min: float
-    uptake_diff_min: float
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def notes_text(self) -> str:
-        """Notes joined with "; "."""
-        return "; ".join(self.notes)
-
-
 # ------------------------------------------------------------------------------------------------ helpers
-def _float(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return math.nan
-    return number
-
-
-def _fmt(value: float) -> str:
-    return "NA" if not math.isfinite(value) else f"{value:.4g}"
-
-
 def _check_table(table: pd.DataFrame, label: str) -> None:
     missing = [c for c in _REQUIRED if c not in table.columns]
     if missing:
@@ -332,17 +213,11 @@ def _check_table(table: pd.DataFrame, label: str) -> None:
                                 remedy="use the uptake.csv written by `petvoi uptake`")
 
 
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value).strip()
-
-
 def _reference_row(table: pd.DataFrame, organs: Sequence[str], role: str) -> tuple[pd.Series | None, list[str]]:
     """The reference row of a role: a ``reference`` VOI whose organ (or name) is one of ``organs``."""
-    kinds = table["kind"].map(_text).str.lower()
-    organ = table["organ"].map(_text).str.lower() if "organ" in table.columns else pd.Series("", index=table.index)
-    name = table["name"].map(_text).str.lower()
+    kinds = table["kind"].map(as_text).str.lower()
+    organ = table["organ"].map(as_text).str.lower() if "organ" in table.columns else pd.Series("", index=table.index)
+    name = table["name"].map(as_text).str.lower()
     hit = organ.isin(organs) | name.isin(organs)
     rows = table[hit & (kinds == "reference")]
     notes = []
@@ -358,7 +233,7 @@ def _reference_row(table: pd.DataFrame, organs: Sequence[str], role: str) -> tup
 
 
 def _tumours(table: pd.DataFrame) -> pd.DataFrame:
-    return table[table["kind"].map(_text).str.lower() == "tumour"]
+    return table[table["kind"].map(as_text).str.lower() == "tumour"]
 
 
 def choose_unit(tables: Iterable[pd.DataFrame], *, use_sul: bool = True) -> tuple[str, str | None]:
@@ -379,11 +254,11 @@ def choose_unit(tables: Iterable[pd.DataFrame], *, use_sul: bool = True) -> tupl
     for table in tables:
         if not {"sul_peak", "sul_mean", "sul_sd"} <= set(table.columns):
             return "SUV", "SUL columns absent: SUV used instead; the 0.8/0.3-unit limits applied in SUV units"
-        values = list(_tumours(table)["sul_peak"].map(_float))
+        values = list(_tumours(table)["sul_peak"].map(as_number))
         for organs, role in ((_LIVER, "liver"), (_BLOOD, "blood")):
             row, _ = _reference_row(table, organs, role)
             if row is not None:
-                values.append(_float(row["sul_mean"]))
+                values.append(as_number(row["sul_mean"]))
         if any(not math.isfinite(v) for v in values):
             return "SUV", ("SUL not available (NaN: height or sex unknown): SUV used instead for every scan; "
                            "the 0.8/0.3-unit limits applied in SUV units")
@@ -415,8 +290,8 @@ def summarise_scan(table: pd.DataFrame, unit: str = "SUL", *, label: str = "upta
         if column not in table.columns:
             raise InvalidInputError(f"uptake table lacks column {column!r}", source=label)
     tumours = _tumours(table)
-    peaks = {str(r["name"]): _float(r[f"{prefix}_peak"]) for _, r in tumours.iterrows()}
-    maxima = {str(r["name"]): _float(r["suv_max"]) for _, r in tumours.iterrows()}
+    peaks = {str(r["name"]): as_number(r[f"{prefix}_peak"]) for _, r in tumours.iterrows()}
+    maxima = {str(r["name"]): as_number(r["suv_max"]) for _, r in tumours.iterrows()}
     notes: list[str] = []
     stats: dict[str, tuple[float, float]] = {}
     liver_suv = math.nan
@@ -426,9 +301,9 @@ def summarise_scan(table: pd.DataFrame, unit: str = "SUL", *, label: str = "upta
         if row is None:
             stats[role] = (math.nan, math.nan)
             continue
-        stats[role] = (_float(row[f"{prefix}_mean"]), _float(row[f"{prefix}_sd"]))
+        stats[role] = (as_number(row[f"{prefix}_mean"]), as_number(row[f"{prefix}_sd"]))
         if role == "liver":
-            liver_suv = _float(row["suv_mean"])
+            liver_suv = as_number(row["suv_mean"])
     return ScanSummary(unit, peaks, maxima, stats["liver"][0], stats["liver"][1], stats["blood"][0],
                        stats["blood"][1], liver_suv, tuple(notes))
 
@@ -465,24 +340,11 @@ def measurability_threshold(scan: ScanSummary, options: PercistOptions | None = 
         return math.nan, role, f"{prefix}{role} reference missing: no measurability threshold"
     sd_used = sd if math.isfinite(sd) else 0.0
     value = factor * mean + options.sd_factor * sd_used
-    note = (f"{prefix}threshold {_fmt(value)} {u} = {factor:g} x {role} {u}mean {_fmt(mean)} + "
-            f"{options.sd_factor:g} x SD {_fmt(sd_used)}")
+    note = (f"{prefix}threshold {fmt(value)} {u} = {factor:g} x {role} {u}mean {fmt(mean)} + "
+            f"{options.sd_factor:g} x SD {fmt(sd_used)}")
     if not math.isfinite(sd):
         note += f" ({role} SD not available, 0 used)"
     return value, role, note
-
-
-def _meets(value: float, limit: float, tol: float, *, below: bool) -> bool:
-    """``value <= limit`` (below) or ``value >= limit``, within ``tol``."""
-    if not (math.isfinite(value) and math.isfinite(limit)):
-        return False
-    return value <= limit + tol if below else value >= limit - tol
-
-
-def _changes(baseline: float, followup: float) -> tuple[float, float]:
-    abs_change = followup - baseline
-    pct = 100.0 * abs_change / baseline if math.isfinite(baseline) and baseline > 0 else math.nan
-    return abs_change, pct
 
 
 def _new_lesion_names(baseline: pd.DataFrame, followup: pd.DataFrame) -> list[str]:
@@ -490,7 +352,7 @@ def _new_lesion_names(baseline: pd.DataFrame, followup: pd.DataFrame) -> list[st
     def keys(table: pd.DataFrame) -> list[tuple[str, str]]:
         out = []
         for _, row in _tumours(table).iterrows():
-            lesion = _text(row.get("lesion_id"))
+            lesion = as_text(row.get("lesion_id"))
             out.append((str(row["name"]), lesion or str(row["name"])))
         return out
     base = {key for _, key in keys(baseline)}
@@ -554,7 +416,7 @@ def percist_response(baseline: pd.DataFrame, followup: pd.DataFrame, *, new_lesi
 
     target0, peak0 = base.hottest()
     target1, peak1 = follow.hottest()
-    abs_change, pct = _changes(peak0, peak1) if target1 is not None else (math.nan, math.nan)
+    abs_change, pct = changes(peak0, peak1) if target1 is not None else (math.nan, math.nan)
 
     def result(category: str | None, avid: Sequence[str] = ()) -> PercistResult:
         return PercistResult(category, unit, target0, peak0, target1, peak1, abs_change, pct, t0, t1, role,
@@ -566,11 +428,11 @@ def percist_response(baseline: pd.DataFrame, followup: pd.DataFrame, *, new_lesi
     if not math.isfinite(t0):
         notes.append("not measurable: no baseline measurability threshold")
         return result(None)
-    if not _meets(peak0, t0, 0.0, below=False):
-        notes.append(f"not measurable: hottest baseline lesion {target0} {unit}peak {_fmt(peak0)} "
-                     f"< threshold {_fmt(t0)}")
+    if not meets(peak0, t0, 0.0, below=False):
+        notes.append(f"not measurable: hottest baseline lesion {target0} {unit}peak {fmt(peak0)} "
+                     f"< threshold {fmt(t0)}")
         return result(None)
-    notes.append(f"target baseline {target0} {unit}peak {_fmt(peak0)}")
+    notes.append(f"target baseline {target0} {unit}peak {fmt(peak0)}")
     if comparable is not None and not comparable.comparable:
         if options.require_comparable:
             notes.append(f"not comparable: {comparable.notes_text}")
@@ -582,26 +444,26 @@ def percist_response(baseline: pd.DataFrame, followup: pd.DataFrame, *, new_lesi
         if avid:
             notes.append(f"new lesions (every new tumour VOI counts): {', '.join(avid)}")
     else:
-        avid = [n for n in new_lesions if _meets(follow.lesion_peaks[n], t1, 0.0, below=False)]
+        avid = [n for n in new_lesions if meets(follow.lesion_peaks[n], t1, 0.0, below=False)]
         faint = [n for n in new_lesions if n not in avid]
         if avid:
-            notes.append("new FDG-avid lesions (peak >= follow-up threshold " + _fmt(t1) + "): "
-                         + ", ".join(f"{n} {_fmt(follow.lesion_peaks[n])}" for n in avid))
+            notes.append("new FDG-avid lesions (peak >= follow-up threshold " + fmt(t1) + "): "
+                         + ", ".join(f"{n} {fmt(follow.lesion_peaks[n])}" for n in avid))
         if faint:
             notes.append("new tumour VOIs below the follow-up threshold (not counted): "
-                         + ", ".join(f"{n} {_fmt(follow.lesion_peaks[n])}" for n in faint))
+                         + ", ".join(f"{n} {fmt(follow.lesion_peaks[n])}" for n in faint))
 
     if target1 is None:
         notes.append("no tumour VOI at follow-up: every lesion taken as resolved")
     else:
-        notes.append(f"target follow-up {target1} {unit}peak {_fmt(peak1)}"
+        notes.append(f"target follow-up {target1} {unit}peak {fmt(peak1)}"
                      + (" (another lesion than at baseline)" if target1 != target0 else "")
-                     + f"; change {_fmt(abs_change)} {unit} ({_fmt(pct)} %)")
+                     + f"; change {fmt(abs_change)} {unit} ({fmt(pct)} %)")
     tol = options.tolerance
     if avid:
         notes.append("PMD: new FDG-avid lesion(s)")
         return result("PMD", avid)
-    if _meets(pct, options.pct_threshold, tol, below=False) and _meets(abs_change, options.abs_threshold, tol,
+    if meets(pct, options.pct_threshold, tol, below=False) and meets(abs_change, options.abs_threshold, tol,
                                                                        below=False):
         notes.append(f"PMD: increase >= {options.pct_threshold:g} % and >= {options.abs_threshold:g} {unit}")
         return result("PMD", avid)
@@ -610,7 +472,7 @@ def percist_response(baseline: pd.DataFrame, followup: pd.DataFrame, *, new_lesi
     notes.append(cmr_note)
     if cmr:
         return result("CMR", avid)
-    if _meets(pct, -options.pct_threshold, tol, below=True) and _meets(abs_change, -options.abs_threshold, tol,
+    if meets(pct, -options.pct_threshold, tol, below=True) and meets(abs_change, -options.abs_threshold, tol,
                                                                        below=True):
         notes.append(f"PMR: decrease >= {options.pct_threshold:g} % and >= {options.abs_threshold:g} {unit}")
         return result("PMR", avid)
@@ -632,9 +494,9 @@ def _complete(scan: ScanSummary, options: PercistOptions) -> tuple[bool, str]:
         return False, "CMR not assessable: no liver or blood-pool reference at follow-up"
     missing = [] if len(limits) == 2 else ["blood pool" if limits[0][0] == "liver mean" else "liver"]
     limit = min(v for _, v in limits)
-    text = " and ".join(f"{n} {_fmt(v)}" for n, v in limits)
+    text = " and ".join(f"{n} {fmt(v)}" for n, v in limits)
     peaks = {n: v for n, v in scan.lesion_peaks.items() if math.isfinite(v)}
-    above = [n for n, v in peaks.items() if not _meets(v, limit, options.tolerance, below=True)]
+    above = [n for n, v in peaks.items() if not meets(v, limit, options.tolerance, below=True)]
     suffix = f" ({missing[0]} reference missing: its condition dropped)" if missing else ""
     if above:
         return False, f"not CMR: {len(above)} lesion(s) above {text}{suffix}"
@@ -670,10 +532,10 @@ def eortc_response(baseline: pd.DataFrame, followup: pd.DataFrame, *, new_lesion
     if matches is None:
         by_key = {}
         for _, row in _tumours(followup).iterrows():
-            by_key[_text(row.get("lesion_id")) or str(row["name"])] = str(row["name"])
+            by_key[as_text(row.get("lesion_id")) or str(row["name"])] = str(row["name"])
         matches = {}
         for _, row in _tumours(baseline).iterrows():
-            key = _text(row.get("lesion_id")) or str(row["name"])
+            key = as_text(row.get("lesion_id")) or str(row["name"])
             if key in by_key:
                 matches[str(row["name"])] = by_key[key]
     pmr = options.eortc_pmr_pct_one_cycle if options.after_one_cycle else options.eortc_pmr_pct
@@ -694,8 +556,8 @@ def eortc_response(baseline: pd.DataFrame, followup: pd.DataFrame, *, new_lesion
             parts.append(f"{name} resolved (0)")
             continue
         s1 += value
-    _, pct = _changes(s0, s1)
-    notes.append(f"targets {', '.join(targets)}: sum SUVmax {_fmt(s0)} -> {_fmt(s1)} ({_fmt(pct)} %)"
+    _, pct = changes(s0, s1)
+    notes.append(f"targets {', '.join(targets)}: sum SUVmax {fmt(s0)} -> {fmt(s1)} ({fmt(pct)} %)"
                  + (f"; {', '.join(parts)}" if parts else ""))
 
     unit, _ = choose_unit([baseline, followup], use_sul=options.use_sul)
@@ -705,7 +567,7 @@ def eortc_response(baseline: pd.DataFrame, followup: pd.DataFrame, *, new_lesion
         avid = list(new_lesions)
     else:
         avid = [n for n in new_lesions
-                if _meets(avidity_scan.lesion_peaks.get(n, math.nan), threshold, 0.0, below=False)]
+                if meets(avidity_scan.lesion_peaks.get(n, math.nan), threshold, 0.0, below=False)]
     tol = options.tolerance
 
     def result(category: str) -> EortcResult:
@@ -714,7 +576,7 @@ def eortc_response(baseline: pd.DataFrame, followup: pd.DataFrame, *, new_lesion
     if avid:
         notes.append(f"PMD: new lesion(s) {', '.join(avid)}")
         return result("PMD")
-    if _meets(pct, pmd, tol, below=False):
+    if meets(pct, pmd, tol, below=False):
         notes.append(f"PMD: sum SUVmax change >= +{pmd:g} %")
         return result("PMD")
     remaining = {n: v for n, v in follow.lesion_max.items() if math.isfinite(v)}
@@ -722,93 +584,12 @@ def eortc_response(baseline: pd.DataFrame, followup: pd.DataFrame, *, new_lesion
     if not remaining:
         notes.append("CMR: no tumour VOI at follow-up")
         return result("CMR")
-    if math.isfinite(liver) and all(_meets(v, liver, tol, below=True) for v in remaining.values()):
-        notes.append(f"CMR: every follow-up lesion SUVmax <= liver SUVmean {_fmt(liver)}")
+    if math.isfinite(liver) and all(meets(v, liver, tol, below=True) for v in remaining.values()):
+        notes.append(f"CMR: every follow-up lesion SUVmax <= liver SUVmean {fmt(liver)}")
         return result("CMR")
-    if _meets(pct, pmr, tol, below=True):
+    if meets(pct, pmr, tol, below=True):
         notes.append(f"PMR: sum SUVmax change <= {pmr:g} %" + (" (after one cycle)" if options.after_one_cycle
                                                                  else ""))
         return result("PMR")
     notes.append(f"SMD: change between {pmr:g} % and +{pmd:g} %")
     return result("SMD")
-
-
-def uptake_time_min(sidecar: Mapping[str, Any] | None) -> tuple[float, str | None]:
-    """Uptake time (min) from an ``suv.json`` sidecar.
-
-    ``uptake_time_s`` / 60, else ``reference_datetime - injection_datetime``.
-
-    Returns
-    -------
-    minutes : float
-        NaN when neither is available.
-    note : str or None
-        Where it came from when not ``uptake_time_s``, or why it is missing.
-    """
-    if not sidecar:
-        return math.nan, "no SUV sidecar"
-    seconds = _float(sidecar.get("uptake_time_s"))
-    if math.isfinite(seconds):
-        return seconds / 60.0, None
-    injection, reference = sidecar.get("injection_datetime"), sidecar.get("reference_datetime")
-    if injection and reference:
-        try:
-            delta = pd.Timestamp(reference) - pd.Timestamp(injection)
-        except (TypeError, ValueError) as exc:
-            return math.nan, f"uptake time unreadable ({exc})"
-        return delta.total_seconds() / 60.0, "uptake time from reference_datetime - injection_datetime"
-    return math.nan, "uptake time unknown (no uptake_time_s or injection/reference datetimes in suv.json)"
-
-
-def comparability(liver_baseline: float, liver_followup: float, uptake_baseline_min: float,
-                  uptake_followup_min: float, options: PercistOptions | None = None, *,
-                  unit: str = "SUL") -> Comparability:
-    """PERCIST scan comparability: liver reference mean and uptake time.
-
-    Liver: ``|f - b| <= liver_pct_limit % of b`` and ``|f - b| <= liver_abs_limit`` units (both
-    with ``liver_rule="both"``, at least one with "either"). Uptake time:
-    ``|f - b| <= uptake_time_limit_min``. Limits are inclusive (within ``tolerance``). A missing
-    value fails its check with the reason.
-
-    Parameters
-    ----------
-    liver_baseline, liver_followup : float
-        Liver mean (SUL, or SUV when SUL is unavailable).
-    uptake_baseline_min, uptake_followup_min : float
-        Uptake times (min).
-    options : PercistOptions, optional
-    unit : str
-        Unit label for the notes.
-
-    Returns
-    -------
-    Comparability
-    """
-    options = options or PercistOptions()
-    tol = options.tolerance
-    notes: list[str] = []
-    ok = True
-    liver_abs, liver_pct = _changes(liver_baseline, liver_followup)
-    if not (math.isfinite(liver_baseline) and math.isfinite(liver_followup)):
-        ok = False
-        notes.append("liver reference missing: liver stability cannot be checked")
-    else:
-        pct_ok = _meets(abs(liver_pct), options.liver_pct_limit, tol, below=True)
-        abs_ok = _meets(abs(liver_abs), options.liver_abs_limit, tol, below=True)
-        liver_ok = (pct_ok and abs_ok) if options.liver_rule == "both" else (pct_ok or abs_ok)
-        ok &= liver_ok
-        joiner = "and" if options.liver_rule == "both" else "or"
-        notes.append(f"liver {unit}mean {_fmt(liver_baseline)} -> {_fmt(liver_followup)} ({liver_abs:+.3g} {unit}, "
-                     f"{liver_pct:+.3g} %): {'passed' if liver_ok else 'FAILED'} (limit: change within "
-                     f"{options.liver_pct_limit:g} % {joiner} within {options.liver_abs_limit:g} {unit})")
-    diff = uptake_followup_min - uptake_baseline_min
-    if not math.isfinite(diff):
-        ok = False
-        notes.append("uptake time unknown: uptake-time comparability cannot be checked")
-    else:
-        time_ok = _meets(abs(diff), options.uptake_time_limit_min, tol, below=True)
-        ok &= time_ok
-        notes.append(f"uptake time {uptake_baseline_min:.4g} -> {uptake_followup_min:.4g} min ({diff:+.3g} min): "
-                     f"{'passed' if time_ok else 'FAILED'} (limit: within {options.uptake_time_limit_min:g} min)")
-    return Comparability(bool(ok), liver_baseline, liver_followup, liver_abs, liver_pct, uptake_baseline_min,
-                         uptake_followup_min, diff, tuple(notes))

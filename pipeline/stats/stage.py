@@ -11,13 +11,20 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..config import config_hash
-from ..io import write_csv, write_json
+from ..config import config_hash, load_config
+from ..io import write_csv
+from ..outputs import write_provenance
+from ..policy import Policy
 from . import figures
 from . import statistics as st
 from .analyses import CohortData, _hottest, biodistribution_table, load_cohort, run_analyses
 
-__all__ = ["run_stats", "make_figures"]
+__all__ = ["run_stats", "make_figures", "TABLES", "CLINICAL_TABLES"]
+
+#: The cohort tables an analysis may use, in the order of ``stats.json``'s inputs.
+TABLES = ("uptake", "deltas", "bor", "heterogeneity", "inter_lesion", "ihc", "histology", "outcomes")
+#: Clinical tables whose default path is the configuration's ``clinical`` section.
+CLINICAL_TABLES = ("ihc", "histology", "outcomes")
 
 
 def _annotation(result: st.StatResult, symbol: str) -> str:
@@ -96,30 +103,39 @@ def make_figures(data: CohortData, analyses: Mapping[str, Mapping[str, Any]], fo
     return [Path(p) for p in written]
 
 
-def run_stats(paths: Mapping[str, str | Path | None], config: Mapping[str, Any], output: Path,
-              figures_dir: Path | None = None) -> pd.DataFrame:
+def run_stats(config: Mapping[str, Any] | Path, output: Path, tables: Mapping[str, str | Path | None],
+              figures_dir: Path | None = None, policy: Policy | None = None) -> pd.DataFrame:
     """Run every configured analysis and write the results, the biodistribution table and the figures.
 
     Parameters
     ----------
-    paths : mapping
-        Table paths (uptake, deltas, bor, heterogeneity, inter_lesion, ihc, histology, outcomes).
-    config : mapping
-        The validated configuration (its ``analyses`` section drives the analyses).
+    config : mapping or Path
+        The configuration (a YAML file is read and validated); its ``analyses`` section drives the analyses
+        and its ``clinical`` section gives the clinical tables not in ``tables``.
     output : Path
         ``stats.csv``; ``biodistribution.csv`` and ``stats.json`` go beside it.
+    tables : mapping
+        Table paths by name (:data:`TABLES`); None: not given (clinical tables: the configuration's).
     figures_dir : Path, optional
         Folder of the figures (default: ``figures/`` beside ``output``).
+    policy : Policy, optional
+        Recorded in ``stats.json``.
     """
+    if not isinstance(config, Mapping):
+        config = load_config(config)
+    paths = {name: tables.get(name) for name in TABLES}
+    for name in CLINICAL_TABLES:
+        if paths[name] is None:
+            paths[name] = config["clinical"][name]
     data = load_cohort(paths)
     analyses = config["analyses"]
     table = run_analyses(data, analyses)
     write_csv(output, table)
     write_csv(Path(output).with_name("biodistribution.csv"), biodistribution_table(data))
     files = make_figures(data, analyses, figures_dir or Path(output).with_name("figures"))
-    write_json(Path(output).with_suffix(".json"), {
+    write_provenance(output, {
         "petvoi_version": __version__, "config_hash": config_hash(config), "analyses": analyses,
         "inputs": {k: str(v) for k, v in paths.items() if v}, "warnings": data.warnings,
-        "figures": sorted(p.name for p in files), "n_rows": len(table),
+        "figures": sorted(p.name for p in files), "n_rows": len(table), "policy": (policy or Policy()).record(),
     })
     return table

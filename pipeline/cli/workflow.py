@@ -1,0 +1,58 @@
+"""``petvoi collect`` and ``petvoi check``: the workflow's own commands (cohort tables, configuration check)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..options import add_policy_shorthand
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    """Add the ``collect`` and ``check`` commands."""
+    p = sub.add_parser("collect", help="stack per-study tables into a cohort table (CSV or Parquet)")
+    p.add_argument("--samples", required=True, metavar="samples.tsv")
+    p.add_argument("--template", required=True, help="e.g. results/{subject}/{timepoint}/uptake.csv")
+    add_policy_shorthand(p, "cohort.missing_tables")
+    p.add_argument("--acquisition", choices=["static", "dynamic"], default="static",
+                   help="which studies of the sheet (default static)")
+    p.add_argument("-o", "--output", required=True, metavar="cohort.parquet")
+    p.set_defaults(func=_collect)
+
+    p = sub.add_parser("check", help="validate a configuration file and its sample sheet",
+                       description="Validates the configuration (every key, the policy and the analyses), the "
+                                   "sample sheet and the dynamic studies against the kinetics settings. With "
+                                   "--schema, prints the complete JSON Schema of the configuration instead.")
+    p.add_argument("config", metavar="CONFIG.yaml", nargs="?")
+    p.add_argument("--samples", metavar="samples.tsv", help="sample sheet (default: the config's `samples`)")
+    p.add_argument("--schema", action="store_true", help="print the configuration's JSON Schema and exit")
+    p.set_defaults(func=_check)
+
+
+def _collect(args: argparse.Namespace) -> None:
+    from ..cohort import run_collect
+
+    table, warnings = run_collect(Path(args.samples), args.template, Path(args.output),
+                                  acquisition=args.acquisition, policy=args.policy)
+    for warning in warnings:
+        log.warning("%s", warning)
+    log.info("%d rows -> %s", len(table), args.output)
+
+
+def _check(args: argparse.Namespace) -> None:
+    from ..errors import InvalidInputError
+    from ..workflow import check_workflow, config_schema
+
+    if args.schema:
+        print(json.dumps(config_schema(), indent=2))
+        return
+    if not args.config:
+        raise InvalidInputError("no configuration given", attribute="CONFIG.yaml", remedy="give the YAML file")
+    print(check_workflow(Path(args.config), Path(args.samples) if args.samples else None))

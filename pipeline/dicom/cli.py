@@ -1,0 +1,55 @@
+"""``petvoi index``: a header-only index of a DICOM tree, one row per series."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    """Add the ``index`` command."""
+    p = sub.add_parser("index", help="index a DICOM tree: one row per series",
+                       description="Header-only scan of a DICOM tree; writes one row per series.")
+    p.add_argument("dicom_root", metavar="DICOM_ROOT")
+    p.add_argument("-o", "--output", required=True, metavar="series.csv")
+    p.add_argument("--workers", type=int, default=8, help="header-reading threads (default 8)")
+    p.add_argument("--samples", metavar="samples.tsv",
+                   help="sample sheet: subject_id is taken from it (by study UID or folder) instead of a pseudonym")
+    p.add_argument("--data-root", metavar="DIR", help="folder the sample sheet's dicom paths are relative to")
+    p.set_defaults(func=_index)
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """Yield an ``advance(n)`` callable; draws a rich progress bar only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield lambda n=1: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+def _index(args: argparse.Namespace) -> None:
+    from .index import run_index
+
+    with progress_bar("indexing DICOM", None) as advance:
+        result = run_index(Path(args.dicom_root), Path(args.output), workers=args.workers, progress=advance,
+                           samples=Path(args.samples) if args.samples else None,
+                           data_root=Path(args.data_root) if args.data_root else None)
+    log.info("%d series from %d DICOM files (%d non-DICOM skipped, %d unreadable) -> %s", len(result.series),
+             result.n_dicom, result.n_skipped, len(result.unreadable), args.output)
+    for path, reason in result.unreadable:
+        log.warning("unreadable DICOM %s: %s", path, reason)

@@ -1,0 +1,1 @@
+"""Trial statistics: the endpoints of the configuration's ``analyses`` section, their methods and figures."""

@@ -1,0 +1,148 @@
+# Shared by every rule module: the validated configuration, the studies of the sample sheet, the results paths
+# (from pipeline.outputs.TEMPLATES, the one table the package uses too) and the small helpers the rules call.
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from pipeline.config import check_dynamic_studies, config_hash, load_sample_sheet
+from pipeline.dicom.select import select_series
+from pipeline.outputs import STUDY_FOLDER, TEMPLATES
+from pipeline.workflow import load_workflow_config, policy_arguments
+
+# Validated exactly as `petvoi check` validates it: a bad key or value is reported by its YAML path.
+CFG = load_workflow_config(config, source="snakemake config")
+DATA_ROOT = Path(CFG["data_root"])
+RESULTS = Path(CFG["results"])
+SHEET = load_sample_sheet(CFG["samples"])
+# generated blood tables appear with the synth rule
+check_dynamic_studies(CFG, SHEET, source=CFG["samples"], check_files=not CFG["synth"]["generate"])
+
+_static = SHEET[SHEET["acquisition"] == "static"]
+_dynamic = SHEET[SHEET["acquisition"] == "dynamic"]
+STUDIES = list(zip(_static["subject_id"], _static["timepoint"]))  # static studies: uptake, texture, response
+DYNAMIC = list(zip(_dynamic["subject_id"], _dynamic["timepoint"]))  # dynamic studies: tacs, kinetics
+ALL_STUDIES = list(zip(SHEET["subject_id"], SHEET["timepoint"]))
+SUBJECTS = sorted(_static["subject_id"].unique())  # reports are per subject with static studies
+BLOOD = {(r.subject_id, r.timepoint): r.blood for r in _dynamic.itertuples() if r.blood}
+NUCLIDE = {(r.subject_id, r.timepoint): r.nuclide for r in SHEET.itertuples()}
+DYNAMIC_WITH_BLOOD = [study for study in DYNAMIC if study in BLOOD]
+SYNTH_DONE = DATA_ROOT / "dicom" / ".synth.complete"
+
+# The console script of the interpreter running Snakemake (works without an activated venv and on SLURM nodes),
+# with the configuration's bad-value policy as global options.
+_exe = Path(sys.executable).with_name("petvoi")
+PETVOI = " ".join(filter(None, [str(_exe) if _exe.exists() else f"{sys.executable} -m pipeline.cli",
+                                policy_arguments(CFG)]))
+# The validated, merged configuration as one file (provenance, and what `petvoi stats`/`report` read), written
+# when the run starts; the rules that read it rerun when CONFIG_DIGEST changes.
+RESOLVED_CONFIG = str(RESULTS / TEMPLATES["config_resolved"])
+CONFIG_DIGEST = config_hash(CFG)
+
+
+def path(name, **fields):
+    """The results path ``name`` of pipeline.outputs.TEMPLATES; placeholders not in ``fields`` stay wildcards."""
+    return str(RESULTS / re.sub(r"\{(\w+)\}", lambda m: str(fields.get(m.group(1), m.group(0))), TEMPLATES[name]))
+
+
+def per_study(name, studies=None):
+    """The results path ``name`` of every static (subject, timepoint), or of every study of ``studies``."""
+    return [path(name, subject=s, timepoint=t) for s, t in (STUDIES if studies is None else studies)]
+
+
+def log_file(job):
+    """The log of one job: ``job`` is the rule, or ``rule/{subject}_{timepoint}`` for a per-study job."""
+    return path("log", job=job)
+
+
+def benchmark_file(job):
+    """The benchmark (run time, memory) of one job, named like its log."""
+    return path("benchmark", job=job)
+
+
+def repo_path(value):
+    """A config path as given, or relative to the workflow folder (for files shipped in configs/)."""
+    p = Path(value)
+    return str(p if p.is_absolute() or p.exists() else Path(workflow.basedir) / p)
+
+
+def study_series(modality, pattern):
+    """The input function of a study's series folder of ``modality``, chosen from the index (a checkpoint)."""
+
+    def choose(wildcards):
+        index_csv = checkpoints.index.get().output[0]
+        table = pd.read_csv(index_csv, dtype=str, keep_default_na=False)
+        return select_series(table, wildcards.subject, wildcards.timepoint, modality, pattern, source=index_csv)
+
+    return choose
+
+
+def voi_sources(wc):
+    """`petvoi vois` source options of a study: static as configured; dynamic its SEG, else its RTSTRUCT."""
+    if (wc.subject, wc.timepoint) not in DYNAMIC:
+        sources = []
+        if CFG["vois"]["rtstruct"]:
+            sources.append("--rtstruct " + shlex.quote(study_series("RTSTRUCT", CFG["vois"]["rtstruct_description"])(wc)))
+        if CFG["vois"]["spheres"]:
+            sources.append(f"--spheres {shlex.quote(CFG['vois']['spheres'])}")
+        if CFG["vois"]["thresholds"]:
+            sources.append(f"--threshold {shlex.quote(CFG['vois']['thresholds'])}")
+        return " ".join(sources)
+    index_csv = checkpoints.index.get().output[0]
+    table = pd.read_csv(index_csv, dtype=str, keep_default_na=False)
+    study = table[(table["subject_id"] == wc.subject) & (table["timepoint"] == wc.timepoint)]
+    modality = "SEG" if (study["modality"] == "SEG").any() else "RTSTRUCT"
+    option = "--seg" if modality == "SEG" else "--rtstruct"
+    return f"{option} " + shlex.quote(select_series(table, wc.subject, wc.timepoint, modality, "", source=index_csv))
+
+
+def blood_table(wc):
+    """The study's blood table (sample sheet column `blood`, relative to data_root), or nothing."""
+    value = BLOOD.get((wc.subject, wc.timepoint))
+    return [str(Path(value) if Path(value).is_absolute() else DATA_ROOT / value)] if value else []
+
+
+def blood_options(wc, input):
+    """The blood-input options of `petvoi kinetics`/`parametric` from the config (empty without a blood table)."""
+    k = CFG["kinetics"]
+    if not input.blood:
+        return ""
+    opts = [f"--blood {shlex.quote(input.blood[0])}", f"--input-kind {k['input_kind']}",
+            f"--nuclide {NUCLIDE[(wc.subject, wc.timepoint)]}", f"--parent-model {k['parent_model']}",
+            f"--ratio-model {k['ratio_model']}", f"--dispersion-tau {k['dispersion_tau_s']}", f"--delay {k['delay']}"]
+    if not k["blood_decay_corrected"]:
+        opts.append("--blood-not-decay-corrected")
+    if k["delay"] == "fit":
+        opts.append(f"--delay-voi {shlex.quote(k['delay_voi'] or '')}")
+    if k["idif_voi"]:
+        opts += [f"--idif {shlex.quote(k['idif_voi'])}", f"--idif-min-time {k['idif_min_time_min']}"]
+    return " ".join(opts)
+
+
+def subject_report_inputs(wc):
+    """Every per-study file the patient report of one subject reads."""
+    files = [path("deltas", subject=wc.subject), path("response_bor")]
+    for s, t in STUDIES:
+        if s == wc.subject:
+            files += [path(n, subject=s, timepoint=t) for n in ("suv", "vois", "uptake", "heterogeneity")]
+    for s, t in DYNAMIC:  # the kinetics section
+        if s == wc.subject:
+            files += [path(n, subject=s, timepoint=t) for n in ("tacs", "kinetics", "kinetics_json")]
+    return files
+
+
+wildcard_constraints:
+    subject="|".join(re.escape(s) for s in sorted(SHEET["subject_id"].unique())),
+    timepoint="|".join(re.escape(t) for t in sorted(SHEET["timepoint"].unique())),
+
+
+def write_resolved_config():
+    """Write the validated configuration to RESOLVED_CONFIG when the run starts (onstart), if it changed."""
+    text = yaml.safe_dump(CFG, sort_keys=True)
+    target = Path(RESOLVED_CONFIG)
+    if not target.is_file() or target.read_text() != text:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
