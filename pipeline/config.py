@@ -27,6 +27,7 @@ from .policy import schema_fragment
 __all__ = [
     "load_config",
     "validate_config",
+    "validate_section",
     "load_sample_sheet",
     "check_dynamic_studies",
     "config_hash",
@@ -83,27 +84,44 @@ def validate_config(config: Mapping[str, Any], source: str = "config") -> dict[s
     """
     if not isinstance(config, Mapping):
         raise ConfigError("the configuration must be a mapping of keys to values", source=source)
-    instance = copy.deepcopy(dict(config))
-    _fill_defaults(instance, schema("config"))
-    validator = jsonschema.Draft202012Validator(schema("config"))
+    return validate_section(config, schema("config"), source=source)
+
+
+def validate_section(section: Mapping[str, Any], section_schema: Mapping[str, Any], *, source: str = "config",
+                     path: tuple[str, ...] = (), reference: str = "configs/config.schema.yaml") -> dict[str, Any]:
+    """Validate one section of a configuration against its JSON Schema; return a copy with defaults filled.
+
+    Parameters
+    ----------
+    section : mapping
+        The section's content.
+    section_schema : mapping
+        Its schema (``default`` values are filled in).
+    source : str
+        Name of the file, used in error messages.
+    path : tuple of str
+        YAML path of the section (``("analyses",)``), prefixed to the key named in errors.
+    reference : str
+        Where the allowed keys and values are documented, for the remedy.
+
+    Raises
+    ------
+    ConfigError
+        Naming the YAML path of the first offending key or value.
+    """
+    instance = copy.deepcopy(dict(section))
+    _fill_defaults(instance, section_schema)
+    validator = jsonschema.Draft202012Validator(section_schema)
     errors = sorted(validator.iter_errors(instance), key=lambda e: (list(e.absolute_path), e.message))
     if errors:
         err = errors[0]
+        where = [*path, *err.absolute_path]
         if err.validator == "additionalProperties":
             extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-            path = _yaml_path([*err.absolute_path, extra[0]]) if extra else _yaml_path(err.absolute_path)
-            raise ConfigError(
-                "unknown key",
-                source=source,
-                attribute=path,
-                remedy="remove it or check its spelling against configs/config.schema.yaml",
-            )
-        raise ConfigError(
-            err.message,
-            source=source,
-            attribute=_yaml_path(err.absolute_path),
-            remedy="see configs/config.schema.yaml for the allowed values",
-        )
+            raise ConfigError("unknown key", source=source, attribute=_yaml_path([*where, *extra[:1]]),
+                              remedy=f"remove it or check its spelling against {reference}")
+        raise ConfigError(err.message, source=source, attribute=_yaml_path(where),
+                          remedy=f"see {reference} for the allowed values")
     return instance
 
 

@@ -1,9 +1,10 @@
 """What the Snakemake workflow and ``petvoi check`` share: the complete, validated configuration.
 
-:func:`load_workflow_config` validates a configuration against the schema (with the policy's checks),
-the bad-value policy and the sample sheet, and checks the dynamic studies against the ``kinetics``
-settings; :func:`check_workflow` is ``petvoi check``. :func:`policy_arguments` turns the configuration's
-``policy`` section into the global options every rule passes to ``petvoi``.
+:func:`load_workflow_config` validates a configuration against the schema (with the policy's checks and
+the endpoints' settings of :mod:`pipeline.stats.endpoints`); :func:`check_workflow` is ``petvoi check``:
+that, the sample sheet, and the dynamic studies against the ``kinetics`` settings.
+:func:`policy_arguments` turns the configuration's ``policy`` section into the global options every rule
+passes to ``petvoi``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ __all__ = ["load_workflow_config", "check_workflow", "config_schema", "policy_ar
 
 
 def config_schema() -> dict[str, Any]:
-    """The complete JSON Schema of the configuration (policy checks included)."""
-    return schema("config")
+    """The complete JSON Schema of the configuration (policy checks and endpoint settings included)."""
+    from .stats.endpoints import analyses_schema
+
+    full = dict(schema("config"))
+    full["properties"] = {**full["properties"], "analyses": analyses_schema()}
+    return full
 
 
 def load_workflow_config(config: Mapping[str, Any] | Path, *, source: str = "config") -> dict[str, Any]:
@@ -39,8 +44,12 @@ def load_workflow_config(config: Mapping[str, Any] | Path, *, source: str = "con
     ConfigError
         Naming the YAML path of the first offending key or value.
     """
+    from .stats.endpoints import validate_analyses
+
+    where = str(config) if isinstance(config, Path) else source
     cfg = load_config(config) if isinstance(config, Path) else validate_config(config, source=source)
-    Policy.from_config(cfg.get("policy"), source=str(config) if isinstance(config, Path) else source)
+    Policy.from_config(cfg.get("policy"), source=where)
+    cfg["analyses"] = validate_analyses(cfg.get("analyses"), source=where)
     return cfg
 
 

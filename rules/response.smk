@@ -66,7 +66,8 @@ rule stats:
         clinical=[repo_path(p) for p in CFG["clinical"].values() if p],
     output:
         stats=report(path("stats"), caption="../report/stats.rst", category="Statistics"),
-        biodistribution=report(path("biodistribution"), category="Statistics"),
+        biodistribution=[report(path("biodistribution"), category="Statistics")]
+        if CFG["analyses"]["biodistribution"]["enabled"] else [],
         figures=report(directory(path("figures")), patterns=["{name}.png"], caption="../report/figure.rst",
                        category="Figures"),
     params:

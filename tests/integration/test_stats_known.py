@@ -12,7 +12,7 @@ import yaml
 
 from pipeline.cli import main
 from pipeline.config import validate_config
-from pipeline.stats.analyses import STATS_COLUMNS, CohortData, run_analyses
+from pipeline.stats.endpoints import STATS_COLUMNS, CohortData, run_analyses, validate_analyses
 from pipeline.synthetic import cohort_tables
 from pipeline.synthetic.cohort import _records
 from pipeline.synthetic.protocol import plan_subjects
@@ -119,7 +119,7 @@ def test_ihc_rows_without_a_voi_are_listed() -> None:
     analyses = {name: {"enabled": name == "suv_vs_ihc"} for name in ("suv_vs_ihc", "suv_vs_response",
                                                                      "treatment_change", "route", "diagnostic",
                                                                      "survival", "heterogeneity")}
-    analyses["suv_vs_ihc"] = validate_config({})["analyses"]["suv_vs_ihc"]
+    analyses["suv_vs_ihc"] = validate_analyses({})["suv_vs_ihc"]
     table = run_analyses(data, analyses)
     assert data.warnings == ["IHC rows without a VOI (ignored): P01/baseline/lesion_99"]
     assert table["notes"].str.contains("P01/baseline/lesion_99").any()

@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.config import config_hash
 from pipeline.report.cohort import build_cohort_report, write_cohort_report
-from pipeline.stats.analyses import STATS_COLUMNS
+from pipeline.stats.endpoints import STATS_COLUMNS
 
 SUBJECTS = ["S01", "S02", "S03"]
 TIMEPOINTS = ["baseline", "on_treatment"]

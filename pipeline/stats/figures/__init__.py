@@ -1,0 +1,15 @@
+"""Cohort-level figures: SUV vs IHC, waterfall, ROC, Kaplan–Meier and biodistribution plots.
+
+Every function takes tidy pandas data (or plain arrays) and an output *stem* and writes ``<stem>.png``
+(150 dpi) and ``<stem>.svg`` atomically, returning both paths as a :class:`FigurePaths`. The style,
+determinism and input rules are in :mod:`.style`; the plots in :mod:`.categorical` and :mod:`.curves`.
+Each endpoint (:mod:`pipeline.stats.endpoints`) draws its own figures with these functions.
+"""
+
+from .categorical import biodistribution, box_by_category, scatter_suv_vs_percent, waterfall
+from .curves import kaplan_meier, km_estimate, number_at_risk, roc_curves
+from .style import DPI, FIGURE_SIZES, MIN_N, MISSING_COLOUR, OKABE_ITO, RESPONSE_COLOURS, FigurePaths, response_colour
+
+__all__ = ["FigurePaths", "DPI", "MIN_N", "FIGURE_SIZES", "OKABE_ITO", "RESPONSE_COLOURS", "MISSING_COLOUR",
+           "response_colour", "km_estimate", "number_at_risk", "scatter_suv_vs_percent", "box_by_category",
+           "waterfall", "roc_curves", "kaplan_meier", "biodistribution"]

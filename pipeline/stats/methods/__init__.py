@@ -1,0 +1,49 @@
+"""Statistical methods of the trial endpoints: correlation, rank tests, ROC, diagnostic accuracy, survival, models.
+
+Every test returns a :class:`StatResult` (estimate, confidence interval, p-value, n, method, statistic,
+notes) unless stated otherwise. Library code raises :class:`~pipeline.errors.InvalidInputError` only for
+programming misuse (mismatched lengths, unknown options, a non-binary outcome, a missing model term); too
+few observations, a single class, no events or a model that does not converge give a result with NaNs
+and the reason in ``notes``, never an exception.
+
+Conventions:
+
+* Missing values (NaN) are dropped pairwise (or row-wise) before a test; the number dropped is in
+  ``notes``. ``n`` is the number of observations (pairs, subjects, lesions) actually used.
+* Confidence intervals are two-sided at level ``1 - alpha`` (default 95%).
+* Groups for :func:`kruskal_wallis` and :func:`jonckheere_terpstra` are a sequence (or mapping, in
+  insertion order) of array-likes; for Jonckheere-Terpstra the order is the hypothesised order.
+* Cluster (patient) ids, where accepted, switch confidence intervals to a cluster bootstrap that
+  resamples patients with replacement, so per-lesion data are not treated as independent.
+
+Scipy, statsmodels, lifelines and scikit-learn do the standard work; implemented here are only what
+they lack: the DeLong variance of an AUC, the Jonckheere-Terpstra test (tie-corrected variance, exact
+null distribution without ties, permutation p-value with ties), the Bonett-Wright and Fieller standard
+errors of Fisher's z for Spearman's rho, the Hodges-Lehmann interval and the cluster bootstrap. Each is
+checked against published known answers in ``tests/unit/test_statistics.py``.
+
+Modules by topic: :mod:`.core` (:class:`StatResult`, input checks, resampling), :mod:`.correlation`,
+:mod:`.ranks`, :mod:`.roc`, :mod:`.accuracy`, :mod:`.survival`, :mod:`.models` (nested data) and
+:mod:`.multiplicity`; this package re-exports their public names.
+"""
+
+from .accuracy import diagnostic_accuracy, proportion_ci
+from .core import NAN, StatResult
+from .correlation import spearman
+from .models import geometric_mean_ratio, mixed_model
+from .multiplicity import benjamini_hochberg
+from .ranks import (
+    jonckheere_terpstra,
+    jonckheere_terpstra_statistic,
+    kruskal_wallis,
+    mann_whitney,
+    paired_t_log,
+    wilcoxon_paired,
+)
+from .roc import bootstrap_cutoff_ci, roc_auc_delong, youden
+from .survival import cox_hr, kaplan_meier_logrank
+
+__all__ = ["NAN", "StatResult", "spearman", "kruskal_wallis", "jonckheere_terpstra_statistic", "jonckheere_terpstra",
+           "mann_whitney", "wilcoxon_paired", "paired_t_log", "roc_auc_delong", "youden", "bootstrap_cutoff_ci",
+           "proportion_ci", "diagnostic_accuracy", "kaplan_meier_logrank", "cox_hr", "mixed_model",
+           "benjamini_hochberg", "geometric_mean_ratio"]
