@@ -12,7 +12,6 @@ left (R left, L right, S top, I bottom); sagittal MIP with anterior on the left
 
 from __future__ import annotations
 
-import base64
 import io
 from collections.abc import Iterable, Sequence
 
@@ -21,7 +20,7 @@ from matplotlib.figure import Figure
 
 from ..dicom.geometry import Geometry
 
-__all__ = ["mip_images", "suv_window", "canonical_lps", "data_uri", "WINDOW_PERCENTILE"]
+__all__ = ["mip_images", "suv_window", "canonical_lps", "WINDOW_PERCENTILE"]
 
 #: Percentile of the finite voxels of each SUV volume used for the default common window.
 WINDOW_PERCENTILE = 99.5
@@ -185,8 +184,3 @@ def mip_images(suv: np.ndarray, geometry: Geometry, voiset: object | None, *, vm
         "sagittal": _render(sagittal, outlines_sag, width_mm=n_p * s_p, height_mm=n_s * s_s, vmax=vmax,
                             labels=labels, left="A", right="P", title=f"{prefix}sagittal MIP (left view)"),
     }
-
-
-def data_uri(png: bytes) -> str:
-    """A ``data:image/png;base64,...`` URI for embedding a PNG in self-contained HTML."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

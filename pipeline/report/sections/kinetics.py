@@ -1,4 +1,4 @@
-"""Kinetics section of the patient report: key parameters per VOI and the TACs of a dynamic study.
+"""Patient report, kinetics: key parameters per VOI and the TACs of each dynamic study of the subject.
 
 Reads a dynamic study's ``kinetics.csv`` (one row per VOI, model and parameter), ``kinetics.json``
 (input function, fitted delay) and ``tacs.csv``, all written by :mod:`pipeline.kinetics.stage`.
@@ -14,9 +14,11 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..outputs import KineticsSidecar, StudyPaths
+from ...outputs import KineticsSidecar, StudyPaths
+from ..inputs import PatientInputs
+from ..render import Section, cell, data_uri
 
-__all__ = ["SUMMARY_COLUMNS", "kinetics_summary", "tac_figure"]
+__all__ = ["SECTION", "SUMMARY_COLUMNS", "kinetics_summary", "tac_figure"]
 
 #: (model, parameter, column header) of the summary table, in order; absent models are left out.
 SUMMARY_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -98,3 +100,31 @@ def tac_figure(tacs: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
+
+
+def _study(timepoint: str, study_dir: Path) -> dict[str, Any]:
+    """One dynamic study's summary with formatted cells (``missing`` when not run)."""
+    summary = kinetics_summary(study_dir)
+    if summary is None:
+        return {"timepoint": timepoint, "missing": True}
+    rows = []
+    for row in summary["rows"]:
+        cells = []
+        for value, flagged in zip(row["values"], row["flags"], strict=True):
+            shown = cell(value, 4) if value is not None else {"text": "", "value": None}
+            if flagged:
+                shown = {**shown, "text": f"{shown['text']} \u2020"}
+            cells.append(shown)
+        rows.append({"name": row["name"], "cells": cells, "chosen": row["chosen"]})
+    figure = data_uri(summary["figure"]) if summary["figure"] else None
+    return {"timepoint": timepoint, "missing": False, "columns": summary["columns"], "rows": rows,
+            "notes": summary["notes"], "figure": figure, "flagged": any(any(r["flags"]) for r in summary["rows"])}
+
+
+def build(inputs: PatientInputs) -> dict[str, Any]:
+    """``kinetics``: one entry per dynamic study of the subject."""
+    subject = inputs.layout.subject(inputs.subject_id)
+    return {"kinetics": [_study(tp, subject.study(tp).folder) for tp in inputs.dynamic]}
+
+
+SECTION = Section("kinetics", build)
