@@ -102,11 +102,11 @@ def _check(key: str) -> Check:
                                 remedy=f"use one of {', '.join(CHECKS)}") from None
 
 
-def _action(value: Any, where: str, error: type[PipelineError]) -> Action:
+def _action(value: Any, where: str, error: type[PipelineError], source: str | None = None) -> Action:
     try:
         return Action(str(value).lower())
     except ValueError:
-        raise error(f"must be warn or raise, got {value!r}", attribute=where,
+        raise error(f"must be warn or raise, got {value!r}", source=source, attribute=where,
                     remedy=f"set it to {' or '.join(a.value for a in Action)}") from None
 
 
@@ -160,7 +160,7 @@ class Policy:
                     names = [c.key.split(".", 1)[1] for c in CHECKS.values() if c.topic == topic]
                     raise ConfigError("unknown key", source=source, attribute=f"policy.{key}",
                                       remedy=f"checks of {topic}: {', '.join(names)}")
-                actions[key] = _action(value, f"policy.{key}", ConfigError)
+                actions[key] = _action(value, f"policy.{key}", ConfigError, source)
         return cls(actions, strict=strict)
 
     @classmethod

@@ -24,7 +24,6 @@ processes (dask) each have their own module state.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import math
 import threading
@@ -36,7 +35,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
+from . import ibsi
 from .discretise import check_integer_bins, discretise_fbn, discretise_fbs
+from .features import FeatureValue
 from .ibsi_codes import DIRECTIONAL_FAMILIES, PYRADIOMICS_NON_IBSI, PYRADIOMICS_TO_IBSI
 
 __all__ = [
@@ -55,31 +56,6 @@ log = logging.getLogger(__name__)
 AGGREGATIONS = ("3D_comb", "3D_avg")
 _FAMILIES = ("morphology", "intensity_statistics", "intensity_histogram", "glcm", "glrlm", "glszm", "ngtdm", "ngldm")
 _PYRAD_CLASS = {"glcm": "glcm", "glrlm": "glrlm", "glszm": "glszm", "ngtdm": "ngtdm", "ngldm": "gldm"}
-
-
-@dataclass(frozen=True)
-class FeatureValue:
-    """One feature of one VOI.
-
-    Attributes
-    ----------
-    feature : str
-        petvoi name ``{family}_{feature}_{aggregation}``, e.g. ``glcm_joint_entropy_3D_comb``.
-    family : str
-        IBSI family (``morphology``, ``intensity_statistics``, ``glcm``, ...).
-    ibsi_code : str
-        IBSI 4-character code, or ``""`` for a feature IBSI does not define.
-    value : float
-        Feature value (units of the feature: mm, mm^2, mm^3, image units or unitless).
-    source : str
-        ``"pyradiomics"`` or ``"petvoi"``.
-    """
-
-    feature: str
-    family: str
-    ibsi_code: str
-    value: float
-    source: str
 
 
 class TextureSkipped(Exception):
@@ -313,13 +289,33 @@ def _sitk_pair(array: np.ndarray, mask: np.ndarray, spacing_xyz: Sequence[float]
     return img, msk
 
 
+#: pyradiomics warnings that describe its intended behaviour on every VOI, not a problem of the input: the GLCM is
+#: symmetrical by design (so Sum Average = 2 x Joint Average). Dropped from the logs; every other warning is kept.
+_BENIGN_PYRADIOMICS_WARNINGS = ("GLCM is symmetrical, therefore Sum Average = 2 * Joint Average",)
+
+
+class _DropBenign(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(message.startswith(text) for text in _BENIGN_PYRADIOMICS_WARNINGS)
+
+
+def quiet_pyradiomics() -> None:
+    """pyradiomics logs warnings and errors only (its per-VOI info and debug messages are not produced), without
+    :data:`_BENIGN_PYRADIOMICS_WARNINGS`."""
+    logger = logging.getLogger("radiomics")
+    logger.setLevel(logging.WARNING)
+    for handler in logger.handlers:
+        if not any(isinstance(f, _DropBenign) for f in handler.filters):
+            handler.addFilter(_DropBenign())
+
+
 def _run_pyradiomics(array: np.ndarray, mask: np.ndarray, spacing_xyz: Sequence[float], classes: Mapping[str, Any],
                      extra_settings: Mapping[str, Any] | None = None) -> dict[str, float]:
     """Run the extractor with only ``classes`` enabled; returns ``{"class_Feature": value}``."""
-    import radiomics
     from radiomics.featureextractor import RadiomicsFeatureExtractor
 
-    radiomics.setVerbosity(logging.ERROR)
+    quiet_pyradiomics()
     settings = {**_BASE_SETTINGS, **(extra_settings or {})}
     extractor = RadiomicsFeatureExtractor(**settings)
     extractor.disableAllFeatures()
@@ -385,15 +381,8 @@ def _pyradiomics_features(image: np.ndarray, bins: np.ndarray, mask: np.ndarray,
 
 def _extra_features(image: np.ndarray, bins: np.ndarray, mask: np.ndarray, spacing_xyz: tuple[float, float, float],
                     params: TextureParams) -> list[FeatureValue]:
-    """Features of :mod:`pipeline.metrics.ibsi` if that module exists (imported lazily)."""
-    try:
-        module = importlib.import_module("pipeline.metrics.ibsi")
-    except ImportError:
-        return []
-    func = getattr(module, "extra_features", None)
-    if func is None:
-        return []
-    return list(func(image, bins, mask, spacing_xyz, _ibsi_settings(params)))
+    """The families pyradiomics lacks, computed by :mod:`pipeline.metrics.ibsi`."""
+    return list(ibsi.extra_features(image, bins, mask, spacing_xyz, _ibsi_settings(params)))
 
 
 def _ibsi_settings(params: TextureParams) -> dict[str, Any]:

@@ -147,3 +147,22 @@ def test_half_life_mismatch_can_be_overridden(pet_files: Path, tmp_path: Path) -
     sidecar = json.loads(out.with_name("suv.json").read_text())
     assert sidecar["half_life_s"] == pytest.approx(4062.6)
     assert any("half-life" in w.lower() for w in sidecar["warnings"])
+
+
+def test_policy_from_the_command_line_is_applied_and_recorded(pet_files: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """`--policy` does what the shorthand does; `--strict` refuses it again; suv.json records the policy."""
+    import json
+
+    folder = tmp_path / "PT"
+    shutil.copytree(pet_files, folder)
+    _edit_all(_wrong_half_life)(sorted(folder.glob("*.dcm")))
+    out = tmp_path / "suv.nii.gz"
+    assert main(["--policy", "header.half_life_mismatch=warn", "suv", str(folder), "-o", str(out)]) == 0
+    policy = json.loads(out.with_name("suv.json").read_text())["policy"]
+    assert policy["strict"] is False and policy["checks"]["header.half_life_mismatch"] == "warn"
+    strict = tmp_path / "strict" / "suv.nii.gz"
+    assert main(["--strict", "suv", str(folder), "-o", str(strict), "--allow-half-life-mismatch"]) == 2
+    err = capsys.readouterr().err
+    assert "RadionuclideHalfLife (0018,1075)" in err and "--allow-half-life-mismatch" in err
+    assert not strict.exists()

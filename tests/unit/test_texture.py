@@ -215,3 +215,31 @@ def test_sts_001_pet_end_to_end(shared_data: Path) -> None:
         else:
             assert any(v.feature.startswith(p) for p in non_ibsi), f"{v.feature} has no code and is not documented"
     assert not any(v.feature.endswith("_3D_avg") for v in values)  # PET config: merged only
+
+
+def test_an_ibsi_family_module_that_cannot_be_imported_is_an_error() -> None:
+    """No silent empty list: without pipeline.metrics.ibsi the texture module does not import at all."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nsys.modules['pipeline.metrics.ibsi'] = None\ntry:\n    import pipeline.metrics.texture\n"
+            "except ImportError as exc:\n    print('ImportError', exc.name)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split() == ["ImportError", "pipeline.metrics.ibsi"], proc.stderr
+
+
+def test_pyradiomics_logs_warnings_but_not_its_per_voi_info_or_the_benign_glcm_note(
+        caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from pipeline.metrics.texture import quiet_pyradiomics
+
+    quiet_pyradiomics()
+    logger = logging.getLogger("radiomics")
+    assert logger.level == logging.WARNING
+    handler = logger.handlers[0]
+    records = [logging.LogRecord("radiomics.glcm", logging.WARNING, "", 0, text, None, None) for text in (
+        "GLCM is symmetrical, therefore Sum Average = 2 * Joint Average, only 1 needs to be calculated",
+        "The formula for GLCM - Joint Average assumes that the GLCM is symmetrical, but this is not the case.")]
+    assert [handler.filter(r) for r in records] == [False, True]
+    assert not logger.isEnabledFor(logging.INFO)

@@ -10,23 +10,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...errors import InvalidInputError
+from ..features import FeatureValue
 from ..ibsi_codes import IBSI_3D_FEATURES
 from ..peak import PEAK_RADIUS_MM
-
-try:  # the pyradiomics wrapper defines the record shared by all texture sources
-    from ..texture import FeatureValue
-except ImportError:  # pragma: no cover - only while pipeline.metrics.texture does not exist yet
-
-    @dataclass(frozen=True)
-    class FeatureValue:  # type: ignore[no-redef]
-        """One feature value: name, family, 4-character IBSI code, value and the software that computed it."""
-
-        feature: str
-        family: str
-        ibsi_code: str
-        value: float
-        source: str
-
 
 __all__ = ["FeatureValue", "IbsiParams", "SOURCE", "FAMILIES", "IVH_MODES", "Inputs", "as_params", "check_inputs",
            "feature"]
