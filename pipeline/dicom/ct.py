@@ -21,7 +21,9 @@ from pydicom.dataset import Dataset
 
 from ..errors import DicomError
 from .geometry import Geometry, sort_slices
-from .series import decode_frames, read_stack, volume_geometry
+from .pixels import decode_frames
+from .series import volume_geometry
+from .stack import read_stack
 
 __all__ = ["CT_IMAGE_STORAGE", "LEGACY_CONVERTED_ENHANCED_CT_IMAGE_STORAGE", "ENHANCED_CT_IMAGE_STORAGE", "load_ct"]
 

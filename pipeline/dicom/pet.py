@@ -43,7 +43,10 @@ from ..errors import DicomError
 from .datetimes import isoformat
 from .frames import FrameInfo
 from .geometry import POSITION_TOL_MM, Geometry, sort_slices
-from .series import DicomFile, ImageFrame, PixelFormat, decode_frames, read_stack, volume_geometry
+from .image_frames import ImageFrame
+from .pixels import PixelFormat, decode_frames
+from .series import DicomFile, volume_geometry
+from .stack import read_stack
 
 __all__ = [
     "PET_IMAGE_STORAGE", "LEGACY_CONVERTED_ENHANCED_PET_IMAGE_STORAGE", "ENHANCED_PET_IMAGE_STORAGE",

@@ -394,7 +394,7 @@ def test_deflated_series_decodes(cohort_1: Path, tmp_path: Path) -> None:
 
 
 def test_header_value_matches_pydicom(cohort_1: Path) -> None:
-    from pipeline.dicom.series import header_value
+    from pipeline.dicom.values import header_value
 
     ds = read_series(_pet_dir(cohort_1, "P01")).headers[7]
     ref = pydicom.dcmread(ds.filename, stop_before_pixels=True)
