@@ -20,6 +20,7 @@ demo: setup
 
 test: setup
 	$(BIN)/ruff check pipeline tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # Benchmarks (not timed tests): each script prints its ratios against the reference tools.
@@ -29,6 +30,8 @@ bench: setup
 	$(BIN)/python bench/bench_rtstruct.py
 	$(BIN)/python bench/bench_suvpeak.py
 	$(BIN)/python bench/bench_texture.py
+	$(BIN)/python bench/bench_kinetics.py
+	$(BIN)/python bench/bench_startup.py
 
 setup: $(STAMP)
 
