@@ -101,6 +101,12 @@ class Options:
         return {f.name: f.metadata["spec"] for f in dataclasses.fields(cls)  # type: ignore[arg-type]
                 if "spec" in f.metadata}
 
+    @classmethod
+    def flag(cls, field: str) -> str:
+        """The command-line flag of ``field`` (its YAML key, or the field itself, when it has none)."""
+        spec = cls.specs().get(field)
+        return (spec.flag or spec.key or field) if spec else field
+
     def name(self, field: str) -> str:
         """How the user sets ``field``: its flag, or its YAML key when these options came from a configuration."""
         spec = self.specs().get(field)

@@ -32,14 +32,21 @@ def register(sub: Any) -> None:
 def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """Yield an ``advance(n)`` callable; draws a rich progress bar only when stderr is a terminal."""
     if not sys.stderr.isatty():
-        yield lambda n=1: None
+        def skip(n: int = 1) -> None:
+            return None
+
+        yield skip
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   transient=True) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+
+        def advance(n: int = 1) -> None:
+            bar.advance(task, n)
+
+        yield advance
 
 
 def _index(args: argparse.Namespace) -> None:

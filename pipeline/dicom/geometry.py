@@ -16,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
+from nibabel.spatialimages import SpatialImage
 
 from ..errors import DicomError
 from ..io import atomic_path
@@ -114,8 +116,10 @@ class Geometry:
         lps = LPS_TO_RAS @ np.asarray(affine, dtype=float)
         spacing = np.linalg.norm(lps[:3, :3], axis=0)
         direction = lps[:3, :3] / spacing
-        return cls(tuple(int(s) for s in shape_zyx[:3]), tuple(float(s) for s in spacing),
-                   tuple(float(o) for o in lps[:3, 3]), direction)
+        nz, ny, nx = (int(s) for s in shape_zyx[:3])
+        sx, sy, sz = (float(s) for s in spacing)
+        ox, oy, oz = (float(o) for o in lps[:3, 3])
+        return cls((nz, ny, nx), (sx, sy, sz), (ox, oy, oz), direction)
 
     def same_grid(self, other: Geometry, tol_mm: float = 1e-3) -> bool:
         """True when both geometries describe the same voxel grid (positions within ``tol_mm``)."""
@@ -258,7 +262,7 @@ def write_nifti(path: str | Path, array_zyx: np.ndarray, geometry: Geometry, *,
 
 def read_nifti(path: str | Path) -> tuple[np.ndarray, Geometry]:
     """Read a NIfTI file written by :func:`write_nifti`: (z, y, x) or (t, z, y, x) array and geometry."""
-    image = nib.load(str(path))
+    image = cast(SpatialImage, nib.load(str(path)))  # NIfTI images are spatial images (dataobj, affine)
     data = np.asanyarray(image.dataobj)
     if data.ndim == 3:
         zyx = np.transpose(data, (2, 1, 0))

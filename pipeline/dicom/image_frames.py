@@ -133,6 +133,7 @@ def extract_frames(series: SeriesFiles, *, label: str | None = None) -> list[Ima
             tz = None
         sop_instance_uid = text_value(ds, "SOPInstanceUID")
         multiframe = "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+        lookups: list[tuple[Lookup, str, int | None]]
         if multiframe:
             shared, per_frame = flatten_multiframe(ds)
             if len(per_frame) != f.n_frames:
@@ -176,8 +177,8 @@ def extract_frames(series: SeriesFiles, *, label: str | None = None) -> list[Ima
                 source=frame_source,
                 sop_instance_uid=sop_instance_uid,
                 frame_number=frame_number,
-                position_lps=position,  # type: ignore[arg-type]
-                orientation=orientation,  # type: ignore[arg-type]
+                position_lps=position,
+                orientation=orientation,
                 rescale_slope=number_value(slope, "RescaleSlope (0028,1053)", where),
                 rescale_intercept=number_value(intercept, "RescaleIntercept (0028,1052)", where) or 0.0,
                 acquisition_datetime=acquisition_datetime(look, tz, where),

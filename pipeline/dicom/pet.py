@@ -181,8 +181,9 @@ def _seconds(values: list[datetime | None]) -> np.ndarray | None:
     """Acquisition starts as seconds from the earliest one; None if any is missing."""
     if not values or any(v is None for v in values):
         return None
-    aware = any(v.tzinfo is not None for v in values)  # type: ignore[union-attr]
-    fixed = [v.replace(tzinfo=UTC) if aware and v.tzinfo is None else v for v in values]  # type: ignore
+    present = [v for v in values if v is not None]  # all of them
+    aware = any(v.tzinfo is not None for v in present)
+    fixed = [v.replace(tzinfo=UTC) if aware and v.tzinfo is None else v for v in present]
     ref = min(fixed)
     return np.array([(v - ref).total_seconds() for v in fixed])
 
@@ -262,7 +263,7 @@ def _frame_table(groups: list[list[ImageFrame]], n_slices: int) -> pd.DataFrame:
                 row.update(duration_s=end - start, end_s=end, mid_s=(start + end) / 2.0)
             row["start_s"] = start
         elif not any(d is None for d in durations):
-            row["duration_s"] = float(max(durations)) / 1000.0  # type: ignore[type-var]
+            row["duration_s"] = float(max(d for d in durations if d is not None)) / 1000.0  # all known here
         offset += len(g)
         rows.append(row)
     return pd.DataFrame(rows, columns=FRAME_TABLE_COLUMNS)

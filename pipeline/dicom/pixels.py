@@ -9,12 +9,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.uid import UID
 
 from ..errors import DicomError
 from .series import DicomFile, SeriesFiles
@@ -103,7 +104,7 @@ def _read_native_frame(f: DicomFile, fmt: PixelFormat, k: int, buf: np.ndarray) 
                          attribute="Pixel Data (7FE0,0010)", remedy="the file is truncated or its header wrong")
     with open(f.path, "rb", buffering=0) as fh:
         fh.seek(start)
-        got = fh.readinto(memoryview(buf).cast("B"))
+        got = fh.readinto(buf.data.cast("B"))
     if got != nbytes:
         raise DicomError(f"read {got} of {nbytes} pixel bytes", source=str(f.path),
                          attribute="Pixel Data (7FE0,0010)", remedy="the file is truncated; re-export the series")
@@ -115,7 +116,7 @@ def _decode_generic(f: DicomFile, fmt: PixelFormat) -> np.ndarray:
     try:
         ds = pydicom.dcmread(f.path, force=True)
         if "TransferSyntaxUID" not in ds.file_meta:
-            ds.file_meta.TransferSyntaxUID = f.transfer_syntax_uid
+            ds.file_meta.TransferSyntaxUID = cast(UID, f.transfer_syntax_uid)  # pydicom converts str to UID
         arr = ds.pixel_array
     except Exception as exc:  # noqa: BLE001 - decoder failures are reported with the file and syntax
         raise DicomError(f"cannot decode the pixel data ({type(exc).__name__}: {exc})", source=str(f.path),
@@ -196,7 +197,7 @@ def decode_frames(files: Sequence[DicomFile], frame_file: np.ndarray, frame_numb
     if n_chunks:
         for chunk in np.array_split(np.asarray(native_frames), n_chunks):
             tasks.append(functools.partial(native, chunk.tolist()))
-    tasks.extend(lambda fi=fi: generic(fi) for fi in generic_files)
+    tasks.extend(functools.partial(generic, fi) for fi in generic_files)
     if workers == 1 or len(tasks) == 1:
         for task in tasks:
             task()

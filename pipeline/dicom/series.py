@@ -39,13 +39,14 @@ from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import (
+    UID,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
@@ -261,7 +262,7 @@ def _read_one(path: Path, prefetched: tuple[int, bytes] | OSError | None = None)
     ts = _transfer_syntax(ds)
     if force:  # a bare data set: give it the meta pydicom needs to decode it later
         meta = FileMetaDataset()
-        meta.TransferSyntaxUID = ts
+        meta.TransferSyntaxUID = cast(UID, ts)  # pydicom converts str to UID
         ds.file_meta = meta
     ds.filename = str(path)
     if getattr(ds, "buffer", None) is not None:  # do not keep the prefix bytes alive with the header
@@ -426,4 +427,4 @@ def volume_geometry(positions: np.ndarray, orientation: Sequence[float], order: 
     direction = np.column_stack([row, col, order.normal])
     origin = np.asarray(positions, dtype=float).reshape(-1, 3)[order.order[0]]
     return Geometry((len(order.order), int(rows), int(columns)), (dx, dy, dz),
-                    tuple(float(v) for v in origin), direction)
+                    (float(origin[0]), float(origin[1]), float(origin[2])), direction)

@@ -251,6 +251,7 @@ def fit_parent_fraction(times_s: ArrayLike, fractions: ArrayLike, *, model: str 
                                     xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=20000)
                 if best is None or sol.cost < best.cost:
                     best = sol
+        assert best is not None  # the loops run at least once
         a, b, log_t50 = best.x
         params = {"a": float(a), "b": float(b), "c": float(np.exp(b * log_t50))}
     elif model == "biexp":
@@ -263,6 +264,7 @@ def fit_parent_fraction(times_s: ArrayLike, fractions: ArrayLike, *, model: str 
                                 xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=20000)
             if best is None or sol.cost < best.cost:
                 best = sol
+        assert best is not None  # the loop runs at least once
         params = {"amp": float(best.x[0]), "k1": float(best.x[1]), "k2": float(best.x[2])}
     else:
         raise ValueError(f"parent fraction model must be 'hill' or 'biexp', got {model!r}")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import least_squares
+from scipy.optimize import OptimizeResult, least_squares
 
 from pipeline.kinetics.models import (
     DEFAULT_DT,
@@ -142,7 +142,7 @@ def _frames(frame_mid: ArrayLike, frame_durations: ArrayLike) -> tuple[FloatArra
 
 def _run(residual_fn: Callable[[FloatArray], FloatArray], names: Sequence[str], starts: Sequence[dict[str, float]],
          bounds: dict[str, tuple[float, float]], max_nfev: int | None,
-         ) -> tuple[object | None, int, int]:
+         ) -> tuple[OptimizeResult | None, int, int]:
     lo = np.array([bounds[k][0] for k in names])
     hi = np.array([bounds[k][1] for k in names])
     best, best_key, n_conv = None, None, 0
@@ -164,7 +164,7 @@ def _run(residual_fn: Callable[[FloatArray], FloatArray], names: Sequence[str], 
     return best, len(starts), n_conv
 
 
-def _finish(model: str, names: Sequence[str], r: object, sw: FloatArray, y: FloatArray,
+def _finish(model: str, names: Sequence[str], r: OptimizeResult, sw: FloatArray, y: FloatArray,
             model_fn: Callable[[FloatArray], FloatArray], macro_fn: Callable[[dict[str, float]], dict[str, float]],
             bounds: dict[str, tuple[float, float]], n_tried: int, n_conv: int) -> FitResult:
     x = np.asarray(r.x, dtype=float)

@@ -97,6 +97,7 @@ def _windowed_line(method: str, t: FloatArray, x: FloatArray, y: FloatArray, t_s
     if not (t.size == x.size == y.size):
         raise ValueError("t, x and y must have the same length")
     finite = np.isfinite(x) & np.isfinite(y)
+    used: NDArray[np.bool_] | None
     if t_star is not None:
         used = finite & (t >= t_star - 1e-12)
         if used.sum() < 2:
@@ -202,7 +203,7 @@ def logan_reference(t: ArrayLike, target: ArrayLike, reference: ArrayLike, *, k2
 
 
 def _lstsq_result(method: str, t: FloatArray, A: FloatArray, y: FloatArray, used: NDArray[np.bool_]
-                  ) -> tuple[FloatArray, float, float]:
+                  ) -> tuple[NDArray[np.floating], float, float]:
     coef, *_ = np.linalg.lstsq(A[used], y[used], rcond=None)
     fit = A[used] @ coef
     res = y[used] - fit

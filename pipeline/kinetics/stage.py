@@ -338,6 +338,7 @@ def run_kinetics(tacs_path: Path, output: Path, *, models: Sequence[str], blood:
                               t_star_min=math.nan, aic=fit.aic, aicc=fit.aicc, r2=math.nan,
                               converged=fit.converged, message=fit.message)
             elif model == "srtm":
+                assert ref_curve is not None  # reference models need the reference VOI (checked above)
                 fit = fit_srtm(mid, dur, y, ref_curve, weights=dur)
                 rows += _rows(label, name, model, {**fit.params, **fit.macro}, {**fit.se, **fit.macro_se},
                               t_star_min=math.nan, aic=fit.aic, aicc=fit.aicc, r2=math.nan,
@@ -348,8 +349,10 @@ def run_kinetics(tacs_path: Path, output: Path, *, models: Sequence[str], blood:
                 elif model == "patlak":
                     res = patlak(mid, y, plasma_at_mid, t_star=t_star_min, plasma_integral=plasma_integral)
                 elif model == "logan_ref":
+                    assert ref_curve is not None
                     res = logan_reference(mid, y, ref_curve, t_star=t_star_min)
                 else:
+                    assert ref_curve is not None
                     res = mrtm(mid, y, ref_curve, t_star=t_star_min or 0.0)
                 rows += _rows(label, name, model, dict(res.params), {}, t_star_min=res.t_star, aic=math.nan,
                               aicc=math.nan, r2=res.r2, converged=True,

@@ -229,7 +229,7 @@ class Crop:
     def positions(self) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
         """Image (z, y, x) indices of the mask's voxels, in C order."""
         local = np.nonzero(self.mask)
-        return tuple(p + s.start for p, s in zip(local, self.box, strict=True))  # type: ignore[return-value]
+        return tuple(p + s.start for p, s in zip(local, self.box, strict=True))
 
     def touches_border(self, shape: Sequence[int]) -> bool:
         """True when the mask has a voxel on a face of an image of ``shape``."""
@@ -274,7 +274,9 @@ def _union(boxes: Iterable[Box]) -> Box:
 
 
 def _within(box: Box, outer: Box) -> Box:
-    return tuple(slice(s.start - o.start, s.stop - o.start) for s, o in zip(box, outer, strict=True))  # type: ignore
+    (z, y, x), (oz, oy, ox) = box, outer
+    return (slice(z.start - oz.start, z.stop - oz.start), slice(y.start - oy.start, y.stop - oy.start),
+            slice(x.start - ox.start, x.stop - ox.start))
 
 
 # ------------------------------------------------------------------------------------------------ sums
@@ -368,7 +370,8 @@ def sphere_means(suv: NDArray[Any], kernel: PeakKernel, *, engine: str = "auto")
     if suv.ndim != 3:
         raise InvalidInputError(f"expected a 3D SUV volume, got shape {suv.shape}", attribute="suv")
     sums = _correlate(suv, kernel, _engine(kernel, engine))
-    return sums / _weight_inside_box(kernel, suv.shape, tuple(slice(0, n) for n in suv.shape))
+    full: Box = (slice(0, suv.shape[0]), slice(0, suv.shape[1]), slice(0, suv.shape[2]))
+    return sums / _weight_inside_box(kernel, suv.shape, full)
 
 
 # ------------------------------------------------------------------------------------------------ peaks
@@ -502,7 +505,7 @@ def _finish(means: NDArray[np.float64], inside: NDArray[np.float64], candidates:
         return _result(math.nan, None, geometry, mode, kernel, math.nan, means.size, crop.n_voxels, notes)
     local = _kth_true(candidates, k)
     centre = tuple(int(i) + s.start for i, s in zip(local, crop.box, strict=True))
-    return _result(float(means[k]), centre, geometry, mode, kernel, float(inside[k]),  # type: ignore[arg-type]
+    return _result(float(means[k]), centre, geometry, mode, kernel, float(inside[k]),
                    means.size, crop.n_voxels, notes)
 
 

@@ -349,8 +349,8 @@ def _pyradiomics_features(image: np.ndarray, bins: np.ndarray, mask: np.ndarray,
 
     # two extractor runs per aggregation at most: the raw intensities (shape on the mask, first order), then the
     # discretised bins (histogram entropy/uniformity and every texture class)
-    raw_classes = {c: [] for c, fam in (("shape", "morphology"), ("firstorder", "intensity_statistics"))
-                   if fam in fams}
+    raw_classes: dict[str, list[str]] = {
+        c: [] for c, fam in (("shape", "morphology"), ("firstorder", "intensity_statistics")) if fam in fams}
     raw = _run_pyradiomics(image, mask, spacing_xyz, raw_classes) if raw_classes else {}
     factor = math.sqrt(n_voxels / (n_voxels - 1)) if n_voxels > 1 else 1.0
     for name, value in raw.items():
@@ -363,10 +363,10 @@ def _pyradiomics_features(image: np.ndarray, bins: np.ndarray, mask: np.ndarray,
         values += _values_for(name, value, "3D")
 
     texture = {fam: _PYRAD_CLASS[fam] for fam in ("glcm", "glrlm", "glszm", "ngtdm", "ngldm") if fam in fams}
-    single = {c: [] for f, c in texture.items() if f not in DIRECTIONAL_FAMILIES}
+    single: dict[str, list[str]] = {c: [] for f, c in texture.items() if f not in DIRECTIONAL_FAMILIES}
     if "intensity_histogram" in fams:
         single["firstorder"] = ["Entropy", "Uniformity"]
-    directional = {c: [] for f, c in texture.items() if f in DIRECTIONAL_FAMILIES}
+    directional: dict[str, list[str]] = {c: [] for f, c in texture.items() if f in DIRECTIONAL_FAMILIES}
     runs = [(agg, directional) for agg in params.aggregation] if directional else []
     if single:  # the non-directional classes ride along with the first run (they ignore weightingNorm)
         runs = [(runs[0][0], {**single, **runs[0][1]}), *runs[1:]] if runs else [("3D", single)]

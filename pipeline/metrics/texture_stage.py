@@ -88,7 +88,7 @@ def texture_rows(image: np.ndarray, voiset: Any, spacing_xyz: tuple[float, float
     pandas.DataFrame
         :data:`TEXTURE_COLUMNS`, rows in VOI order then feature order.
     """
-    jobs = []
+    jobs: list[tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]] = []
     for voi, mask in zip(voiset.vois, voiset.masks, strict=True):
         if voi.kind not in kinds:
             continue
@@ -99,7 +99,7 @@ def texture_rows(image: np.ndarray, voiset: Any, spacing_xyz: tuple[float, float
         crop_image, crop_mask = _crop(image, mask, spacing_xyz)
         jobs.append((crop_image, crop_mask, meta))
     if workers <= 1 or len(jobs) <= 1:
-        results = [_one_voi(img, msk, spacing_xyz, params, meta) if img is not None
+        results = [_one_voi(img, msk, spacing_xyz, params, meta) if img is not None and msk is not None
                    else [{**meta, "reason": "empty VOI"}] for img, msk, meta in jobs]
     else:
         import dask
@@ -108,16 +108,21 @@ def texture_rows(image: np.ndarray, voiset: Any, spacing_xyz: tuple[float, float
 
         _single_threaded_itk()  # inherited by the worker processes
         # largest VOIs first (longest-processing-time order) so that no worker is left with a big one at the end
-        order = sorted(range(len(jobs)), key=lambda i: -(0 if jobs[i][1] is None else int(jobs[i][1].sum())))
+        def voxels(i: int) -> int:
+            msk = jobs[i][1]
+            return 0 if msk is None else int(msk.sum())
+
+        order = sorted(range(len(jobs)), key=lambda i: -voxels(i))
         tasks = [dask.delayed(_one_voi)(img, msk, spacing_xyz, params, meta) if img is not None
                  else [{**meta, "reason": "empty VOI"}] for img, msk, meta in (jobs[i] for i in order)]
         # fork: workers inherit the imported modules (spawn would re-import pyradiomics in every worker)
         with dask.config.set({"multiprocessing.context": "fork"}):
             # chunksize 1: VOIs differ a lot in cost; dask's default batches of 6 tasks leave a worker idle
             done = dask.compute(*tasks, scheduler="processes", num_workers=workers, chunksize=1)
-        results = [None] * len(jobs)
+        in_order: list[Any] = [None] * len(jobs)
         for i, result in zip(order, done, strict=True):
-            results[i] = result
+            in_order[i] = result
+        results = in_order
     rows = [row for result in results for row in result]
     return pd.DataFrame(rows, columns=TEXTURE_COLUMNS)
 
@@ -144,7 +149,7 @@ def run_texture(image_path: Path, vois_path: Path, params_path: Path, output: Pa
     if not voiset.geometry.same_grid(geometry):
         raise InvalidInputError("VOI set is not on the grid of the image", source=str(vois_path),
                                 remedy="resample the image to the PET grid or build VOIs on this image")
-    table = texture_rows(np.asarray(image, dtype=np.float64), voiset, tuple(geometry.spacing), params,
+    table = texture_rows(np.asarray(image, dtype=np.float64), voiset, geometry.spacing, params,
                          kinds=kinds, workers=workers)
     write_csv(output, table)
     import radiomics

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from ..dicom.geometry import Geometry
+
+if TYPE_CHECKING:
+    from ..voi.catalogue import VoiSet
 
 __all__ = ["mip_images", "suv_window", "canonical_lps", "WINDOW_PERCENTILE"]
 
@@ -115,7 +119,7 @@ def _render(image: np.ndarray, outlines: Sequence[tuple[str, np.ndarray]], *, wi
                     bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6})
     ax.set_xticks([])
     ax.set_yticks([])
-    style = {"fontsize": 8, "fontweight": "bold", "color": "#1f4e79"}
+    style: dict[str, Any] = {"fontsize": 8, "fontweight": "bold", "color": "#1f4e79"}
     ax.text(0.02, 0.5, left, transform=ax.transAxes, ha="left", va="center", **style)
     ax.text(0.98, 0.5, right, transform=ax.transAxes, ha="right", va="center", **style)
     ax.text(0.5, 0.98, "S", transform=ax.transAxes, ha="center", va="top", **style)
@@ -123,7 +127,7 @@ def _render(image: np.ndarray, outlines: Sequence[tuple[str, np.ndarray]], *, wi
     ax.set_title(title, fontsize=8)
     bar = fig.colorbar(shown, cax=cax)
     ticks = np.linspace(0.0, vmax, 5)
-    bar.set_ticks(ticks)
+    bar.set_ticks(ticks)  # type: ignore[arg-type]  # the stub wants a Sequence; an array works
     bar.set_ticklabels([f"{t:.3g}" for t in ticks])
     bar.ax.tick_params(labelsize=6)
     bar.set_label(f"SUV, window 0-{vmax:.3g}", fontsize=7)
@@ -132,7 +136,7 @@ def _render(image: np.ndarray, outlines: Sequence[tuple[str, np.ndarray]], *, wi
     return buffer.getvalue()
 
 
-def mip_images(suv: np.ndarray, geometry: Geometry, voiset: object | None, *, vmax: float, labels: bool = True,
+def mip_images(suv: np.ndarray, geometry: Geometry, voiset: VoiSet | None, *, vmax: float, labels: bool = True,
                title: str = "") -> dict[str, bytes]:
     """Coronal and sagittal MIPs of an SUV volume as PNG bytes.
 
@@ -175,8 +179,8 @@ def mip_images(suv: np.ndarray, geometry: Geometry, voiset: object | None, *, vm
                 continue
             mask, _ = canonical_lps(masks[index], geometry)
             name = voi.lesion_id or voi.name
-            outlines_cor.append((name, mask.any(axis=1)))
-            outlines_sag.append((name, mask.any(axis=2)))
+            outlines_cor.append((name, np.any(mask, axis=1)))
+            outlines_sag.append((name, np.any(mask, axis=2)))
     prefix = f"{title} " if title else ""
     return {
         "coronal": _render(coronal, outlines_cor, width_mm=n_l * s_l, height_mm=n_s * s_s, vmax=vmax, labels=labels,

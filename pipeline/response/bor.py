@@ -32,9 +32,10 @@ RECIST_CATEGORIES = ("CR", "PR", "SD", "Non-CR/Non-PD", "PD", "NE")
 IRECIST_CATEGORIES = ("iCR", "iPR", "iSD", "Non-iCR/Non-iUPD", "iCPD", "iUPD", "NE")
 BOR_COLUMNS = ("subject_id", "bor", "bor_date", "ibor", "ibor_date", "first_iupd_date", "icpd_date", "confirmed",
                "notes")
-_RECIST = {"CR": "CR", "PR": "PR", "SD": "SD", "NN": "Non-CR/Non-PD", "PD": "PD", "NE": "NE", "UPD": None}
-_IRECIST = {"CR": "iCR", "PR": "iPR", "SD": "iSD", "NN": "Non-iCR/Non-iUPD", "PD": "iCPD", "NE": "NE",
-            "UPD": "iUPD"}
+_RECIST: dict[str, str | None] = {"CR": "CR", "PR": "PR", "SD": "SD", "NN": "Non-CR/Non-PD", "PD": "PD", "NE": "NE",
+                                  "UPD": None}
+_IRECIST: dict[str, str | None] = {"CR": "iCR", "PR": "iPR", "SD": "iSD", "NN": "Non-iCR/Non-iUPD", "PD": "iCPD",
+                                   "NE": "NE", "UPD": "iUPD"}
 
 
 def _empty(value: Any) -> bool:
@@ -111,9 +112,9 @@ def _best(seq: list[tuple[dt.date, str]], codes: dict[str, str | None], ref: dt.
                     return codes[code] or code, d, notes
     else:
         for code in ("CR", "PR", "SD", "NN", "PD", "UPD", "NE"):
-            d = first(code, late if code in ("SD", "NN") else None)
-            if d is not None:
-                return codes[code] or code, d, notes
+            hit = first(code, late if code in ("SD", "NN") else None)
+            if hit is not None:
+                return codes[code] or code, hit, notes
     early = [d for k, (d, c) in enumerate(seq_codes) if c in ("SD", "NN", "CR", "PR") and not late[k]]
     if early:
         notes.append(f"stable disease before day {sd_min_days} does not count")

@@ -136,12 +136,12 @@ def _keys(table: pd.DataFrame, timepoint: str) -> dict[str, tuple[str, str]]:
             key = f"organ:{organ}" if organ and organ_counts.get((level, organ), 0) == 1 else f"name:{name}"
         out[name] = (level, key)
     seen: dict[tuple[str, str], str] = {}
-    for name, key in out.items():
-        if key in seen:
-            raise InvalidInputError(f"VOIs {seen[key]!r} and {name!r} share the match key {key[1]!r}",
+    for name, level_key in out.items():
+        if level_key in seen:
+            raise InvalidInputError(f"VOIs {seen[level_key]!r} and {name!r} share the match key {level_key[1]!r}",
                                     source=f"timepoint {timepoint}",
                                     remedy="give the lesions distinct lesion_id values or use a mapping table")
-        seen[key] = name
+        seen[level_key] = name
     return out
 
 
@@ -293,6 +293,7 @@ def compute_deltas(studies: Mapping[str, pd.DataFrame], sidecars: Mapping[str, d
             r1 = follow_rows.loc[name1] if name1 else None
             r0 = base_rows.loc[name0] if name0 else None
             first = r1 if r1 is not None else r0
+            assert first is not None  # every key names a VOI of tp0 or tp1 (names are validated non-empty)
             other = r0 if r1 is not None else r1
             level = key[0]
             voi_notes = [map_notes[name1]] if name1 in map_notes else []

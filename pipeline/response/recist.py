@@ -333,11 +333,11 @@ def _evaluate_subject(sid: str, assessments: list[_Assessment], opts: RecistOpti
         if non_targets:
             statuses, not_assessed = [], []
             for lid in sorted(non_targets):
-                les = a.lesions.get(lid)
-                if les is None or not les.assessed or not les.status:
+                nt_les = a.lesions.get(lid)
+                if nt_les is None or not nt_les.assessed or not nt_les.status:
                     not_assessed.append(lid)
                 else:
-                    statuses.append(les.status)
+                    statuses.append(nt_les.status)
             if not_assessed:
                 notes.append(f"non-target(s) {', '.join(not_assessed)} not assessed")
             nt_increase = "increase" in statuses

@@ -305,8 +305,11 @@ def _decay(header: SeriesHeader, frames: Sequence[FrameInfo], dc: str, options: 
                                 "time; no decay of the dose (R13)", used=True)]
     else:
         assert t_inj is not None
-        elapsed = np.array([seconds_between(t_inj, t.start) + average_count_time(t.duration_s, hl)  # type: ignore
-                            for t in times])
+        elapsed_s = []
+        for t in times:
+            assert t.start is not None and t.duration_s is not None  # _require_frame_timing checked every frame
+            elapsed_s.append(seconds_between(t_inj, t.start) + average_count_time(t.duration_s, hl))
+        elapsed = np.array(elapsed_s)
         d_ref = dose * decay_fraction(elapsed, hl)
         candidates = [Candidate("frame_mid_count", None, f"{DC} NONE: each frame referred to its own "
                                 "AcquisitionDateTime + T_ave(ActualFrameDuration) (R21)", used=True)]

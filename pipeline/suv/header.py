@@ -283,7 +283,7 @@ def _raw_key(ds: pydicom.Dataset) -> tuple[Any, ...] | None:
     """
     if "SharedFunctionalGroupsSequence" in ds:
         return None
-    values = []
+    values: list[bytes | str | None] = []
     for tag in _RAW_KEYS:
         if tag not in ds:
             values.append(None)

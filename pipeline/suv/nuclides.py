@@ -136,7 +136,9 @@ def nuclide_from_code(code_value: str | None, code_meaning: str | None) -> Nucli
         if m:
             mass, element = m.group(1), m.group(2).lower()
             for n in NUCLIDES.values():
-                n_mass = re.match(r"\d+", n.label).group(0)
+                n_mass_match = re.match(r"\d+", n.label)
+                assert n_mass_match is not None  # every table label starts with its mass number
+                n_mass = n_mass_match.group(0)
                 if n_mass == mass and n.code_meaning.lower().endswith(element):
                     return n
     if code_value:

@@ -23,7 +23,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, overload
 
 from ..dicom.datetimes import isoformat
 from ..dicom.frames import FrameInfo
@@ -47,6 +47,15 @@ class Clock:
     """
 
     tz: tzinfo | None
+
+    @overload
+    def align(self, value: datetime) -> datetime: ...
+
+    @overload
+    def align(self, value: None) -> None: ...
+
+    @overload
+    def align(self, value: datetime | None) -> datetime | None: ...
 
     def align(self, value: datetime | None) -> datetime | None:
         """``value`` comparable with every other aligned datetime (None stays None)."""

@@ -70,7 +70,7 @@ def sul_factor(sidecar: Mapping[str, Any] | None, lbm_formula: str = "janmahasat
         missing.append("sex (M or F)")
     if missing:
         return None, {"available": False, "reason": f"{', '.join(missing)} not in the SUV sidecar"}
-    assert weight is not None and height is not None
+    assert weight is not None and height is not None and sex is not None
     normaliser = _number(sidecar.get("normaliser_value"))
     if normaliser is None and kind == "bw":
         normaliser = weight * 1000.0

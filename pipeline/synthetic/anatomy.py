@@ -19,13 +19,13 @@ Benign foci (``malignant`` False) have SUV 1.4-2.6 and are stable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import PipelineError
-from .geometry import Shape
+from .geometry import Shape, ShapeKind
 from .tracers import Tracer
 
 __all__ = ["TIMEPOINTS", "ORGAN_NAMES", "Structure", "Lesion", "Phantom", "build_phantom"]
@@ -157,7 +157,8 @@ class Phantom:
 
 def _organ_shapes(s: float) -> dict[str, Shape]:
     """Organ layout for in-plane scale ``s`` (LPS mm)."""
-    e, c = "ellipsoid", "elliptic_cylinder"
+    e: ShapeKind = "ellipsoid"
+    c: ShapeKind = "elliptic_cylinder"
     return {
         "body": Shape(c, (0.0, 0.0, 0.0), (180.0 * s, 120.0 * s, 150.0)),
         "liver": Shape(e, (-70.0 * s, -5.0 * s, 65.0), (85.0 * s, 65.0 * s, 60.0), 20.0),
@@ -168,6 +169,12 @@ def _organ_shapes(s: float) -> dict[str, Shape]:
         "muscle": Shape(e, (0.0, 100.0 * s, -10.0), (55.0 * s, 17.0 * s, 110.0)),
         "bladder": Shape(e, (0.0, -25.0 * s, -122.0), (45.0 * s, 35.0 * s, 24.0)),
     }
+
+
+def _xyz(values: Iterable[float]) -> tuple[float, float, float]:
+    """The three values of ``values`` as an (x, y, z) tuple."""
+    x, y, z = values
+    return x, y, z
 
 
 def _r3(value: float) -> float:
@@ -185,7 +192,7 @@ def _lesion_shape(rng: np.random.Generator, diameter_mm: float, node: bool, min_
     else:
         b, c = a * rng.uniform(0.7, 1.0), a * rng.uniform(0.7, 1.1)
     floor = _MIN_SEMI_AXIS_MM / min(min_factor, 1.0)
-    axes = tuple(float(round(max(v, floor), 2)) for v in (a, b, c))
+    axes = _xyz(float(round(max(v, floor), 2)) for v in (a, b, c))
     return Shape("ellipsoid", (0.0, 0.0, 0.0), axes, float(round(rng.uniform(-90.0, 90.0), 1)))
 
 
@@ -212,7 +219,7 @@ def _place(rng: np.random.Generator, shape: Shape, site: str, s: float, organs: 
         box = [(x0 * s, x1 * s), (y0 * s, y1 * s), (z0, z1)]
     radius = max(shape.semi_axes)
     for _ in range(4000):
-        centre = tuple(float(round(rng.uniform(lo, hi), 2)) for lo, hi in box)
+        centre = _xyz(float(round(rng.uniform(lo, hi), 2)) for lo, hi in box)
         candidate = Shape(shape.kind, centre, shape.semi_axes, shape.rotation_deg)
         points = candidate.inflated(_MARGIN_MM).surface_points(256)
         px, py, pz = points.T
@@ -223,7 +230,7 @@ def _place(rng: np.random.Generator, shape: Shape, site: str, s: float, organs: 
         if any(np.linalg.norm(np.subtract(centre, p.centre)) < radius + max(p.semi_axes) + _MARGIN_MM + 1.0
                for p in placed):
             continue
-        return centre  # type: ignore[return-value]
+        return centre
     raise PipelineError(f"could not place a {2 * radius:.0f} mm lesion at site {site!r}",
                         source="synthetic phantom", remedy="use another seed")
 
@@ -299,7 +306,7 @@ def build_phantom(rng: np.random.Generator, tracer: Tracer, scale: float, tenden
         if response == "new":
             shapes, suvs = {"on_treatment": base}, {"on_treatment": suv0}
         else:
-            later = Shape(base.kind, base.centre, tuple(float(round(a * size_f, 2)) for a in base.semi_axes),
+            later = Shape(base.kind, base.centre, _xyz(float(round(a * size_f, 2)) for a in base.semi_axes),
                           base.rotation_deg)
             shapes, suvs = {"baseline": base, "on_treatment": later}, {"baseline": suv0,
                                                                        "on_treatment": _r3(suv0 * suv_f)}

@@ -18,7 +18,7 @@ import numpy as np
 import pydicom
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 from pydicom.valuerep import format_number_as_ds
 
 from ..io import atomic_path
@@ -173,7 +173,7 @@ def base_dataset(sop_class_uid: str, study: StudyHeader, series: SeriesHeader) -
     """
     ds = Dataset()
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class_uid
+    meta.MediaStorageSOPClassUID = UID(sop_class_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = pydicom.uid.PYDICOM_IMPLEMENTATION_UID
     meta.ImplementationVersionName = _IMPLEMENTATION_VERSION

@@ -78,7 +78,7 @@ def encode_pet(suv: NDArray[np.float64], suv_factor: float, rng: np.random.Gener
     noise_sd : float
         Relative Gaussian noise SD on the rescaled values (0: none).
     """
-    stored_peak = rng.integers(MIN_STORED_PEAK, MAX_STORED + 1, size=suv.shape[0])
+    stored_peak = rng.integers(MIN_STORED_PEAK, MAX_STORED + 1, size=int(suv.shape[0]))
     rescaled = suv / suv_factor
     if noise_sd > 0:
         rescaled = rescaled * (1.0 + noise_sd * rng.standard_normal(rescaled.shape))

@@ -128,11 +128,13 @@ class Shape:
 
     def scaled(self, factor: float) -> Shape:
         """The same shape with all semi-axes multiplied by ``factor`` (same centre)."""
-        return replace(self, semi_axes=tuple(s * factor for s in self.semi_axes))
+        a, b, c = self.semi_axes
+        return replace(self, semi_axes=(a * factor, b * factor, c * factor))
 
     def inflated(self, margin_mm: float) -> Shape:
         """The same shape with ``margin_mm`` added to every semi-axis."""
-        return replace(self, semi_axes=tuple(s + margin_mm for s in self.semi_axes))
+        a, b, c = self.semi_axes
+        return replace(self, semi_axes=(a + margin_mm, b + margin_mm, c + margin_mm))
 
     def axial_diameters_mm(self) -> tuple[float, float]:
         """Longest and shortest diameter (mm) of the largest axial cross-section."""

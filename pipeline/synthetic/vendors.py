@@ -126,6 +126,7 @@ def add_pet_private_tags(ds: Dataset, vendor: Vendor, reference: datetime,
     elif vendor.key == "siemens":
         ds.private_block(0x0071, SIEMENS_CREATOR, create=True).add_new(0x22, "DT", dt_str(reference))
     elif vendor.key == "philips":
+        assert ssf is not None and acsf is not None  # Philips stores CNTS: both factors are set
         block = ds.private_block(0x7053, PHILIPS_CREATOR, create=True)
         block.add_new(0x00, "DS", ds_str(ssf))
         block.add_new(0x09, "DS", ds_str(acsf))

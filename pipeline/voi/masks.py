@@ -359,6 +359,8 @@ def mask_to_voiset(path: str | Path, geometry: Geometry, *, names: Mapping[int, 
     path = Path(path)
     labels, source_geometry = _read_labels(path)
     present = [int(v) for v in np.unique(labels) if v != 0]
+    name_map: dict[int, str]
+    name_source: str | None
     if names is not None:
         name_map, name_source = {int(k): str(v) for k, v in names.items()}, "argument"
     else:

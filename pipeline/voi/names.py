@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import InvalidInputError
 from ..outputs.sidecars import VOI_KINDS as KINDS
@@ -108,7 +109,7 @@ def load_name_rules(path: Path | None) -> list[NameRule]:
     import yaml
 
     try:
-        data = yaml.safe_load(Path(path).read_text("utf-8")) or []
+        data: Any = yaml.safe_load(Path(path).read_text("utf-8")) or []
     except (OSError, yaml.YAMLError) as exc:
         raise InvalidInputError(f"cannot be read as YAML ({exc})", source=str(path),
                                 remedy="give a YAML list of {pattern, kind, organ, lesion_id}") from None

@@ -65,7 +65,7 @@ class PlaneCoverage:
         return self.counts.size == 0 or not self.counts.any()
 
 
-def polygon_edges(polygons: Sequence[NDArray[np.float64]], plane_ids: Sequence[int]
+def polygon_edges(polygons: Sequence[NDArray[np.float64]], plane_ids: Sequence[int] | NDArray[np.integer]
                   ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64],
                              NDArray[np.int64]]:
     """Closed edges of polygons given as vertex arrays.

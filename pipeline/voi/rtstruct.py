@@ -171,13 +171,13 @@ class RoiContours:
         points: list[NDArray[np.float64]] = []
         start = 0
         for i, n in enumerate(counts):
-            values = parsed.get(i, flat[start:start + n])
+            coords = parsed.get(i, flat[start:start + n])
             start += n
-            if values.size % 3:
-                raise DicomError(f"contour {i + 1} of {self.label} has {values.size} numbers, not a multiple of 3",
+            if coords.size % 3:
+                raise DicomError(f"contour {i + 1} of {self.label} has {coords.size} numbers, not a multiple of 3",
                                  source=source, attribute="ContourData (3006,0050)",
                                  remedy="the structure set is corrupt; re-export it")
-            points.append(values.reshape(-1, 3))
+            points.append(coords.reshape(-1, 3))
         return types, points
 
 

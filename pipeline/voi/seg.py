@@ -75,8 +75,10 @@ def volume_geometry(affine: np.ndarray, shape_zyx: Sequence[int]) -> Geometry:
     affine = np.asarray(affine, dtype=float)
     vectors = affine[:3, [2, 1, 0]]  # x = column, y = row, z = slice
     spacing = np.linalg.norm(vectors, axis=0)
-    return Geometry(tuple(int(n) for n in shape_zyx[:3]), tuple(float(s) for s in spacing),
-                    tuple(float(o) for o in affine[:3, 3]), vectors / spacing)
+    nz, ny, nx = (int(n) for n in shape_zyx[:3])
+    sx, sy, sz = (float(s) for s in spacing)
+    ox, oy, oz = (float(o) for o in affine[:3, 3])
+    return Geometry((nz, ny, nx), (sx, sy, sz), (ox, oy, oz), vectors / spacing)
 
 
 def _code(item: Any, keyword: str) -> tuple[str, str]:
@@ -177,7 +179,7 @@ def seg_to_voiset(seg_path: str | Path, geometry: Geometry, *, frame_of_referenc
                              remedy="re-export the SEG as a regular stack of parallel, equally spaced frames") from None
         raw = np.asarray(volume.array)
         raw = raw[..., 0] if raw.ndim == 4 else raw
-        mask = raw.astype(np.int64) * 2 >= max_fractional if fractional else raw > 0
+        mask = raw.astype(np.int64) * 2 >= max_fractional if max_fractional is not None else raw > 0
         source_geometry = volume_geometry(volume.affine, mask.shape)
         mapping = map_to_grid(mask, source_geometry, geometry, policy=policy, what=what)
         grids.add(mapping.method)

@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from ..dicom.geometry import Geometry
 from ..errors import InvalidInputError
 from .catalogue import Voi, VoiSet
 from .names import DEFAULT_NAME_RULES, KINDS, NameRule
+from .options import VoiSources
 from .spheres import LIVER_REFERENCE_DIAMETER_MM, Sphere, sphere_mask, sphere_vois
 from .threshold import CC_MODES, fixed_threshold_vois, percent_max_vois, percist_vois
 
@@ -26,6 +27,8 @@ __all__ = ["ThresholdSpec", "SphereSpec", "parse_threshold_specs", "parse_sphere
 #: A parsed ``--spheres`` spec is a :class:`~pipeline.voi.spheres.Sphere` (``spec`` holds its text).
 SphereSpec = Sphere
 
+#: How the user names the spec options (their flags, from :class:`~pipeline.voi.options.VoiSources`).
+_THRESHOLDS, _SPHERES = VoiSources.flag("thresholds"), VoiSources.flag("spheres")
 _NAME = re.compile(r"[^:;=,]+")
 _FIXED = re.compile(r"suv>=(.+)", re.IGNORECASE)
 _PERCENT = re.compile(r"(.+)%max", re.IGNORECASE)
@@ -146,7 +149,7 @@ def _parse_rule(rule: str, spec: str, option: str) -> tuple[str, float | None]:
 
 
 def _parse_threshold(spec: str) -> ThresholdSpec:
-    option = "--threshold"
+    option = _THRESHOLDS
     fields = spec.split(":")
     if len(fields) < 2:
         raise _error(spec, option, "missing RULE", _THRESHOLD_EXPECTED)
@@ -235,13 +238,13 @@ def parse_threshold_specs(text: str | Sequence[str]) -> list[ThresholdSpec]:
     InvalidInputError
         For an empty text, a malformed spec (naming it and what is expected) or a repeated name.
     """
-    specs = [_parse_threshold(s) for s in _split(text, "--threshold")]
-    _unique([s.name for s in specs], "--threshold")
+    specs = [_parse_threshold(s) for s in _split(text, _THRESHOLDS)]
+    _unique([s.name for s in specs], _THRESHOLDS)
     return specs
 
 
 def _parse_sphere(spec: str) -> Sphere:
-    option = "--spheres"
+    option = _SPHERES
     fields = spec.split(":")
     if len(fields) not in (3, 4):
         raise _error(spec, option, f"{len(fields)} ':'-separated fields", _SPHERE_EXPECTED)
@@ -274,8 +277,8 @@ def parse_sphere_specs(text: str | Sequence[str]) -> list[SphereSpec]:
     InvalidInputError
         For an empty text, a malformed spec (naming it and what is expected) or a repeated name.
     """
-    specs = [_parse_sphere(s) for s in _split(text, "--spheres")]
-    _unique([s.name for s in specs], "--spheres")
+    specs = [_parse_sphere(s) for s in _split(text, _SPHERES)]
+    _unique([s.name for s in specs], _SPHERES)
     return specs
 
 
@@ -302,16 +305,27 @@ def build_sphere_vois(specs: Sequence[SphereSpec], geometry: Geometry, *, inclus
     return sphere_vois(specs, geometry, inclusion=inclusion, rules=rules)
 
 
+class _ThresholdArgs(TypedDict):
+    """Keyword arguments shared by the threshold VOI builders."""
+
+    name: str
+    region: np.ndarray | None
+    region_name: str | None
+    cc: str
+    kind: str | None
+    rules: Sequence[NameRule]
+
+
 def _lookup(name: str, pool: list[tuple[np.ndarray, Voi]], spec: ThresholdSpec, key: str) -> np.ndarray:
     found = [mask for mask, voi in pool if voi.name == name]
     if len(found) == 1:
         return found[0]
     if found:
-        raise InvalidInputError(f"{key}={name!r} matches {len(found)} VOIs", source=spec.text, attribute="--threshold",
+        raise InvalidInputError(f"{key}={name!r} matches {len(found)} VOIs", source=spec.text, attribute=_THRESHOLDS,
                                 remedy="give the VOIs distinct names")
     known = ", ".join(voi.name for _, voi in pool[:20]) or "none"
     raise InvalidInputError(f"{key}={name!r} is not a VOI made before this spec (known: {known})",
-                            source=spec.text, attribute="--threshold",
+                            source=spec.text, attribute=_THRESHOLDS,
                             remedy="name a VOI from the RTSTRUCT/SEG/mask/spheres or an earlier threshold")
 
 
@@ -328,7 +342,7 @@ def _sphere_region(values: tuple[float, float, float, float], geometry: Geometry
 
 def _value(spec: ThresholdSpec) -> float:
     if spec.value is None:
-        raise InvalidInputError(f"rule {spec.rule} needs a value", source=spec.text, attribute="--threshold",
+        raise InvalidInputError(f"rule {spec.rule} needs a value", source=spec.text, attribute=_THRESHOLDS,
                                 remedy=_THRESHOLD_EXPECTED)
     return spec.value
 
@@ -367,7 +381,7 @@ def build_threshold_vois(specs: Sequence[ThresholdSpec], suv: np.ndarray, geomet
         (naming the spec).
     """
     if existing is not None and not existing.geometry.same_grid(geometry):
-        raise InvalidInputError("existing VOIs are on another grid than the SUV image", attribute="--threshold",
+        raise InvalidInputError("existing VOIs are on another grid than the SUV image", attribute=_THRESHOLDS,
                                 remedy="build every VOI on the PET grid")
     pool: list[tuple[np.ndarray, Voi]] = list(zip(existing.masks, existing.vois, strict=True)) if existing else []
     items: list[tuple[np.ndarray, Voi]] = []
@@ -380,8 +394,8 @@ def build_threshold_vois(specs: Sequence[ThresholdSpec], suv: np.ndarray, geomet
         elif spec.sphere is not None:
             region, region_name, more = _sphere_region(spec.sphere, geometry, spec, "sphere")
             warnings += more
-        common = {"name": spec.name, "region": region, "region_name": region_name, "cc": spec.cc,
-                  "kind": spec.kind, "rules": rules}
+        common: _ThresholdArgs = {"name": spec.name, "region": region, "region_name": region_name, "cc": spec.cc,
+                                  "kind": spec.kind, "rules": rules}
         try:
             if spec.rule == "fixed":
                 made = fixed_threshold_vois(suv, geometry, _value(spec), **common)
@@ -395,21 +409,21 @@ def build_threshold_vois(specs: Sequence[ThresholdSpec], suv: np.ndarray, geomet
                     warnings += more
                 else:
                     raise InvalidInputError("percist needs one liver reference", source=spec.text,
-                                            attribute="--threshold", remedy="add :liver=VOI or :liver_sphere=X,Y,Z")
+                                            attribute=_THRESHOLDS, remedy="add :liver=VOI or :liver_sphere=X,Y,Z")
                 factor = spec.sul_per_suv if spec.sul_per_suv is not None else sul_per_suv
                 if factor is None:
                     raise InvalidInputError("PERCIST needs SUL but no SUL/SUV factor is known", source=spec.text,
-                                            attribute="--threshold",
+                                            attribute=_THRESHOLDS,
                                             remedy="add :sul=1 for an SUL image (petvoi suv --kind lbm) or "
                                                    ":sul=LBM/weight for SUVbw")
                 made = percist_vois(suv, geometry, liver, sul_per_suv=factor, liver_name=liver_name, **common)
             else:
-                raise InvalidInputError(f"unknown rule {spec.rule!r}", source=spec.text, attribute="--threshold",
+                raise InvalidInputError(f"unknown rule {spec.rule!r}", source=spec.text, attribute=_THRESHOLDS,
                                         remedy="fixed, percent_max or percist")
         except InvalidInputError as exc:
             if exc.source == spec.text:
                 raise
-            raise InvalidInputError(exc.message, source=spec.text, attribute="--threshold",
+            raise InvalidInputError(exc.message, source=spec.text, attribute=_THRESHOLDS,
                                     remedy=exc.remedy) from None
         mask, voi = made.masks[0], made.vois[0]
         voi = replace(voi, warnings=(*warnings, *voi.warnings))

@@ -99,7 +99,7 @@ def sphere_volume_ml(diameter_mm: float) -> float:
     return math.pi * float(diameter_mm) ** 3 / 6.0 / 1000.0
 
 
-def _describe(centre: Sequence[float], diameter: float) -> str:
+def _describe(centre: Iterable[float], diameter: float) -> str:
     return f"sphere at ({', '.join(f'{c:g}' for c in centre)}) mm LPS, diameter {diameter:g} mm"
 
 

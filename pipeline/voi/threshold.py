@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 from scipy import ndimage
@@ -100,6 +100,14 @@ def _check_image(image: np.ndarray, geometry: Geometry) -> np.ndarray:
         raise InvalidInputError(f"SUV image shape {image.shape} does not match the grid {tuple(geometry.shape)}",
                                 attribute="SUV image", remedy="threshold a 3D SUV volume on the PET grid")
     return image
+
+
+@overload
+def _check_region(region: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray: ...
+
+
+@overload
+def _check_region(region: np.ndarray | None, shape: tuple[int, ...], what: str) -> np.ndarray | None: ...
 
 
 def _check_region(region: np.ndarray | None, shape: tuple[int, ...], what: str) -> np.ndarray | None:
@@ -255,7 +263,7 @@ def fixed_threshold_vois(suv: np.ndarray, geometry: Geometry, threshold_suv: flo
     return _voiset(geometry, mask, name, kind, rules, source, record)
 
 
-def percent_max_vois(suv: np.ndarray, geometry: Geometry, percent: float, region: np.ndarray, *, name: str,
+def percent_max_vois(suv: np.ndarray, geometry: Geometry, percent: float, region: np.ndarray | None, *, name: str,
                      region_name: str | None = None, cc: str = "all", kind: str | None = None,
                      rules: Sequence[NameRule] = DEFAULT_NAME_RULES) -> VoiSet:
     """One VOI of the voxels >= ``percent`` % of the maximum SUV inside a seed region (EANM: 41 %).

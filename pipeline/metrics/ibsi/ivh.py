@@ -60,6 +60,7 @@ def ivh_curve(inputs: Inputs, params: IbsiParams) -> tuple[NDArray[np.float64], 
         ``(intensities, nu, w_d)``: grid intensities (discretised units, or bin centres in image units),
         fraction of the ROI volume at or above each, and the grid step.
     """
+    x: NDArray[np.floating]
     if params.ivh_mode == "discretised":
         x = inputs.levels.astype(np.float64)
         lo, hi = params.ivh_range if params.ivh_range is not None else (x.min(), x.max())

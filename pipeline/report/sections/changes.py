@@ -18,11 +18,12 @@ def build(inputs: PatientInputs) -> dict[str, Any]:
     if deltas is None or not len(deltas):
         return {"changes": []}
     lesions = deltas[(deltas["level"] == "lesion") & deltas["metric"].isin(CHANGE_METRICS)]
-    rows = [{"timepoint": f"{row['baseline_timepoint']} -> {row['timepoint']}",
-             "lesion": text(row.get("lesion_id")) or text(row.get("name")), "status": text(row["status"]),
-             "metric": str(row["metric"]), "unit": text(row.get("unit")),
-             "cells": [cell(row.get(c)) for c in ("baseline", "followup", "abs_change", "pct_change")]}
-            for _, row in lesions.iterrows()]
+    rows: list[dict[str, Any]] = [
+        {"timepoint": f"{row['baseline_timepoint']} -> {row['timepoint']}",
+         "lesion": text(row.get("lesion_id")) or text(row.get("name")), "status": text(row["status"]),
+         "metric": str(row["metric"]), "unit": text(row.get("unit")),
+         "cells": [cell(row.get(c)) for c in ("baseline", "followup", "abs_change", "pct_change")]}
+        for _, row in lesions.iterrows()]
     order = {m: i for i, m in enumerate(CHANGE_METRICS)}
     rows.sort(key=lambda r: (r["timepoint"], r["lesion"], order[r["metric"]]))
     return {"changes": rows}

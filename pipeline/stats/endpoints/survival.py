@@ -53,7 +53,8 @@ def _rows(data: CohortData, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _figures(data: CohortData, cfg: Mapping[str, Any], folder: Path) -> list[Path]:
     if data.outcomes is None:
         return []
-    variable, written = cfg["variable"], []
+    variable = cfg["variable"]
+    written: list[Path] = []
     for outcome in cfg["outcomes"]:
         t, e = f"{outcome}_months", f"{outcome}_event"
         df = _outcome(data, cfg, outcome)

@@ -219,7 +219,8 @@ def kaplan_meier(
             return _not_enough("kaplan_meier", stem, n, title)
         t_max = max(float(t.max()) for t, _ in data.values() if t.size)
         if at_risk_times is None:
-            ticks = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(0.0, t_max if t_max > 0 else 1.0)
+            locator = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10])
+            ticks = np.asarray(locator.tick_values(0.0, t_max if t_max > 0 else 1.0), dtype=float)
             ticks = ticks[(ticks >= 0) & (ticks <= max(t_max, 1e-12) * (1 + 1e-9))]
         else:
             ticks = np.sort(_numeric(np.ravel(np.asarray(at_risk_times, dtype=object)), "at_risk_times",

@@ -27,20 +27,24 @@ Design choices
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.rcsetup import cycler
 from numpy.typing import ArrayLike
 
 from ...errors import InvalidInputError
 from ...io import atomic_path
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = ["FigurePaths", "DPI", "MIN_N", "FIGURE_SIZES", "OKABE_ITO", "RESPONSE_COLOURS", "MISSING_COLOUR",
            "response_colour"]
@@ -99,7 +103,7 @@ _EDGE = "#333333"
 
 _PNG_METADATA = {"Software": None, "Date": None}
 _SVG_METADATA = {"Date": None, "Creator": None}
-_STYLE: dict[str, Any] = {
+_STYLE: dict[RcKeyType, Any] = {
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans"],
     "font.size": 10.0,
@@ -113,7 +117,7 @@ _STYLE: dict[str, Any] = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.linewidth": 0.8,
-    "axes.prop_cycle": mpl.cycler(color=list(_CYCLE)),
+    "axes.prop_cycle": cycler(color=list(_CYCLE)),
     "axes.unicode_minus": True,
     "lines.linewidth": 1.6,
     "figure.facecolor": "white",
@@ -253,16 +257,17 @@ def _numeric(values: ArrayLike, name: str, function: str) -> np.ndarray:
 def _group_colours(labels: Sequence[str]) -> dict[str, str]:
     """Response colours if every label is a response category, else the Okabe–Ito cycle in the given order."""
     keys = [_response_key(lab) for lab in labels]
-    if labels and all(k is not None for k in keys):
+    known = [k for k in keys if k is not None]
+    if labels and len(known) == len(keys):
         return {lab: (MISSING_COLOUR if k == _MISSING_LABEL else RESPONSE_COLOURS[k])
-                for lab, k in zip(labels, keys, strict=True)}
+                for lab, k in zip(labels, known, strict=True)}
     return {lab: _CYCLE[i % len(_CYCLE)] for i, lab in enumerate(labels)}
 
 
 def _response_order(labels: Iterable[str]) -> list[str]:
     """Known response categories in the fixed order, then others in sorted order, missing last."""
     labels = list(dict.fromkeys(labels))
-    fixed = list(RESPONSE_COLOURS)
+    fixed: list[str | None] = list(RESPONSE_COLOURS)
     known = sorted((lab for lab in labels if _response_key(lab) in RESPONSE_COLOURS),
                    key=lambda lab: fixed.index(_response_key(lab)))
     other = sorted(lab for lab in labels if _response_key(lab) is None)
@@ -271,7 +276,7 @@ def _response_order(labels: Iterable[str]) -> list[str]:
 
 
 @contextmanager
-def _style():
+def _style() -> Iterator[None]:
     with _LOCK, mpl.rc_context(_STYLE):
         yield
 

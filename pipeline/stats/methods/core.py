@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,7 +81,7 @@ def _check_alpha(alpha: float) -> float:
     return float(alpha)
 
 
-def _check_same_length(**arrays: Sequence[Any] | np.ndarray) -> None:
+def _check_same_length(**arrays: Sequence[Any] | np.ndarray | None) -> None:
     lengths = {name: len(a) for name, a in arrays.items() if a is not None}
     if len(set(lengths.values())) > 1:
         text = ", ".join(f"{k}={v}" for k, v in lengths.items())
@@ -129,7 +129,7 @@ def _percentile_ci(values: np.ndarray, alpha: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _cluster_resamples(clusters: np.ndarray, n_boot: int, seed: int):
+def _cluster_resamples(clusters: np.ndarray, n_boot: int, seed: int) -> Iterator[np.ndarray]:
     """Yield index arrays of cluster-bootstrap resamples (patients drawn with replacement)."""
     rng = np.random.default_rng(seed)
     labels, codes = np.unique(clusters, return_inverse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -94,7 +95,7 @@ def spearman(
     rho, p = float(res.statistic), float(res.pvalue)
     notes = [dropped]
 
-    def boot_rho(idx_iter) -> np.ndarray:
+    def boot_rho(idx_iter: Iterable[np.ndarray]) -> np.ndarray:
         out = []
         for idx in idx_iter:
             xb, yb = xa[idx], ya[idx]

@@ -16,7 +16,7 @@ from .core import NAN, StatResult, _as_float_array, _check_alpha, _check_same_le
 __all__ = ["mixed_model", "geometric_mean_ratio"]
 
 
-def _fit_mixedlm(df: pd.DataFrame, formula: str, groups: str):
+def _fit_mixedlm(df: pd.DataFrame, formula: str, groups: str) -> tuple[Any, str]:
     """Fit a random-intercept model; return (result or None, note)."""
     import statsmodels.formula.api as smf
     from statsmodels.tools.sm_exceptions import ConvergenceWarning

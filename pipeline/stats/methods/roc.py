@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -159,6 +160,7 @@ def bootstrap_cutoff_ci(
     full = youden(yt, sc)
     if not np.isfinite(full["cutoff"]):
         return _nan_result(n, label, "one class only: cut-off undefined")
+    resamples: Iterator[np.ndarray]
     if ca is None:
         rng = np.random.default_rng(seed)
         resamples = (rng.integers(0, n, size=n) for _ in range(n_boot))
