@@ -176,11 +176,7 @@ class Options:
             elif value is None and spec.action == "append":
                 continue
             found[name] = value
-        token = _ORIGIN.set("cli")
-        try:
-            return cls(**{**found, **values})
-        finally:
-            _ORIGIN.reset(token)
+        return cls._build({**found, **values}, origin="cli")
 
     @classmethod
     def from_config(cls: type[T], config: Mapping[str, Any], **values: Any) -> T:
@@ -197,9 +193,14 @@ class Options:
                 node = node.get(part) if isinstance(node, Mapping) else None
             if node is not None:
                 found[name] = node
-        token = _ORIGIN.set("config")
+        return cls._build({**found, **values}, origin="config")
+
+    @classmethod
+    def _build(cls: type[T], values: Mapping[str, Any], *, origin: str) -> T:
+        """The options of ``values``, their names in errors those of ``origin`` (``cli`` or ``config``)."""
+        token = _ORIGIN.set(origin)
         try:
-            return cls(**{**found, **values})
+            return cls(**values)
         finally:
             _ORIGIN.reset(token)
 

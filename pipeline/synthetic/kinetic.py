@@ -9,7 +9,7 @@
   scan start = injection, so stored activity is decay-corrected to injection).
 * ``SEG/SEG_0001.dcm``: the VOIs as a binary DICOM SEG (highdicom) on the first frame's
   slices, one segment per VOI; and the same VOIs as ``vois.nii.gz`` + ``vois.tsv`` (a label map on
-  the PET grid and its ``index``/``name`` sidecar, read by :func:`~pipeline.voi.masks.label_names`).
+  the PET grid and its ``index``/``name`` label-name file, read by :func:`~pipeline.voi.masks.label_names`).
   The ``aorta`` VOI holds whole blood (frame averages, no partial-volume loss), for an
   image-derived input. Each VOI is a uniform square block filling its own group of slices (so the per-slice int16
   quantisation is relative to that VOI's own value), zero elsewhere.

@@ -16,16 +16,16 @@ VOI names
 Tried in this order (the first that applies wins):
 
 1. the ``names`` argument, a mapping ``{label: name}``;
-2. a **TSV sidecar** ``<stem>.tsv`` beside the image (``liver.nii.gz`` -> ``liver.tsv``) with the
+2. a **TSV label-name file** ``<stem>.tsv`` beside the image (``liver.nii.gz`` -> ``liver.tsv``) with the
    columns ``index`` and ``name`` (the BIDS derivatives ``*_dseg.tsv`` convention; other columns
    are ignored);
-3. a **JSON sidecar** ``<stem>.json`` holding ``{"labels": {"1": "liver", ...}}`` or the flat
+3. a **JSON label-name file** ``<stem>.json`` holding ``{"labels": {"1": "liver", ...}}`` or the flat
    mapping ``{"1": "liver", ...}``;
 4. otherwise a binary mask takes the file stem (``liver.nii.gz`` -> ``liver``) and label ``k`` of a
    label map is called ``label_<k>``.
 
-A label that has no name in a mapping or sidecar that names others is an error (a half-named
-label map is more likely a wrong sidecar than an intent). Labels named but absent from the image
+A label that has no name in a mapping or label-name file that names others is an error (a half-named
+label map is more likely a wrong label-name file than an intent). Labels named but absent from the image
 are listed in the provenance (``absent_labels``) and give no VOI. Kinds come from
 :func:`pipeline.voi.catalogue.classify` on the name.
 
@@ -251,7 +251,7 @@ def _label_key(value: Any, source: str) -> int:
 
 
 def label_names(image_path: str | Path) -> tuple[dict[int, str], str] | None:
-    """Label names from a sidecar beside a NIfTI label map (see the module docstring).
+    """Label names from the label-name file beside a NIfTI label map (see the module docstring).
 
     Parameters
     ----------
@@ -261,12 +261,12 @@ def label_names(image_path: str | Path) -> tuple[dict[int, str], str] | None:
     Returns
     -------
     tuple or None
-        (``{label: name}``, sidecar file name), or None without a sidecar.
+        (``{label: name}``, label-name file), or None without one.
 
     Raises
     ------
     InvalidInputError
-        When a sidecar exists but cannot be read as described.
+        When a label-name file exists but cannot be read as described.
     """
     path = Path(image_path)
     tsv = path.with_name(_stem(path) + ".tsv")
@@ -274,7 +274,7 @@ def label_names(image_path: str | Path) -> tuple[dict[int, str], str] | None:
         with tsv.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh, delimiter="\t"))
         if not rows or not {"index", "name"} <= set(rows[0]):
-            raise InvalidInputError("label sidecar needs the columns 'index' and 'name'", source=str(tsv),
+            raise InvalidInputError("label-name file needs the columns 'index' and 'name'", source=str(tsv),
                                     remedy="write one row per label: index<TAB>name (BIDS dseg.tsv)")
         names = {_label_key(r["index"], str(tsv)): str(r["name"]).strip() for r in rows if r["index"] != "0"}
         return names, tsv.name
@@ -283,12 +283,12 @@ def label_names(image_path: str | Path) -> tuple[dict[int, str], str] | None:
         try:
             data = json.loads(js.read_text("utf-8"))
         except (OSError, ValueError) as exc:
-            raise InvalidInputError(f"label sidecar cannot be read as JSON ({exc})", source=str(js),
+            raise InvalidInputError(f"label-name file cannot be read as JSON ({exc})", source=str(js),
                                     remedy='write {"labels": {"1": "liver", ...}}') from None
         if isinstance(data, dict) and isinstance(data.get("labels"), dict):
             data = data["labels"]
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-            raise InvalidInputError("label sidecar is not a {label: name} mapping", source=str(js),
+            raise InvalidInputError("label-name file is not a {label: name} mapping", source=str(js),
                                     remedy='write {"labels": {"1": "liver", ...}}')
         return {_label_key(k, str(js)): v.strip() for k, v in data.items() if str(k).strip() != "0"}, js.name
     return None
@@ -333,11 +333,11 @@ def mask_to_voiset(path: str | Path, geometry: Geometry, *, names: Mapping[int, 
     Parameters
     ----------
     path : path-like
-        ``.nii`` / ``.nii.gz`` file; see the module docstring for the accepted content and sidecars.
+        ``.nii`` / ``.nii.gz`` file; see the module docstring for the accepted content and label-name files.
     geometry : Geometry
         The PET grid (LPS, mm).
     names : mapping of int to str, optional
-        ``{label: VOI name}``; overrides any sidecar.
+        ``{label: VOI name}``; overrides any label-name file.
     rules : sequence of NameRule
         Name-to-kind rules for :func:`~pipeline.voi.catalogue.classify`.
     policy : Policy, optional

@@ -92,3 +92,19 @@ def test_every_command_has_help() -> None:
     for command in commands:
         assert command in proc.stdout
         assert run(command, "--help").returncode == 0, command
+
+
+def test_check_validates_policy_and_endpoint_settings_and_prints_the_schema(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("analyses:\n  diagnostic: {threshhold: 3}\n")
+    proc = run("check", str(cfg))
+    assert proc.returncode == 2
+    assert f"{cfg}: analyses.diagnostic.threshhold: unknown key" in proc.stderr
+    cfg.write_text("policy:\n  voi: {resample: ignore}\n")
+    proc = run("check", str(cfg))
+    assert proc.returncode == 2 and "policy.voi.resample" in proc.stderr and "'warn', 'raise'" in proc.stderr
+    import json
+
+    schema = json.loads(run("check", "--schema").stdout)
+    assert schema["properties"]["analyses"]["properties"]["diagnostic"]["properties"]["threshold"]["default"] == 3.0
+    assert schema["properties"]["policy"]["properties"]["voi"]["properties"]["resample"]["default"] == "raise"
