@@ -250,9 +250,25 @@ def test_wilcoxon_paired_known_answer():
     res = S.wilcoxon_paired(BEFORE, AFTER)
     assert res.statistic == 3.0
     assert close_sig(res.p_value, 0.009766, 4)
-    assert close(res.estimate, 20.87, 2)
+    # issue 15: the estimate is the Hodges-Lehmann ratio with its signed-rank CI (the median % change, 20.87,
+    # and its IQR are descriptive and stay in the notes, never in the CI columns)
+    log_ratio = np.log(np.divide(AFTER, BEFORE))
+    i, j = np.triu_indices(log_ratio.size)
+    assert res.estimate == pytest.approx(math.exp(np.median((log_ratio[i] + log_ratio[j]) / 2)))
+    assert "median % change 20.87" in res.notes and "Hodges-Lehmann" in res.method
     assert "exact" in res.method and res.n == 10
     assert res.ci_low <= res.estimate <= res.ci_high
+    inside = [math.log(res.ci_low) + 1e-9, math.log(res.ci_high) - 1e-9]
+    assert all(stats.wilcoxon(log_ratio - mu, method="exact").pvalue >= 0.05 for mu in inside)
+
+
+def test_hodges_lehmann_signed_rank_interval():
+    """clustered_statistics.md section 2: HL 1.635, exact 95 % CI [1.025, 2.180], k = 14."""
+    d = [1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30, -0.21, 0.93, 2.61]
+    res = S.hodges_lehmann(d)
+    assert res.estimate == pytest.approx(1.635)
+    assert (res.ci_low, res.ci_high) == pytest.approx((1.025, 2.180))
+    assert "k=14" in res.notes and "achieved coverage 0.9575" in res.notes
 
 
 def test_paired_t_log_matches_scipy():

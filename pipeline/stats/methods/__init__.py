@@ -23,16 +23,29 @@ errors of Fisher's z for Spearman's rho, the Hodges-Lehmann interval and the clu
 checked against published known answers in ``tests/unit/test_statistics.py``.
 
 Modules by topic: :mod:`.core` (:class:`StatResult`, input checks, resampling), :mod:`.correlation`,
-:mod:`.ranks`, :mod:`.roc`, :mod:`.accuracy`, :mod:`.survival`, :mod:`.models` (nested data) and
-:mod:`.multiplicity`; this package re-exports their public names.
+:mod:`.ranks` (with the Hodges-Lehmann interval), :mod:`.roc` (with paired DeLong), :mod:`.accuracy` (with
+McNemar), :mod:`.survival`, :mod:`.models`, :mod:`.clustered` (lesions nested in patients: paired log ratios,
+repeated visits, clustered AUC and proportions, cluster trend tests), :mod:`.agreement` (ICC, Bland-Altman,
+repeatability) and :mod:`.multiplicity`; this package re-exports their public names.
 """
 
-from .accuracy import diagnostic_accuracy, proportion_ci
+from .accuracy import diagnostic_accuracy, mcnemar, proportion_ci
+from .agreement import bland_altman, icc, repeatability
+from .clustered import (
+    MIN_CLUSTERS,
+    cluster_permutation_jt,
+    clustered_auc,
+    clustered_proportion,
+    mixed_trend,
+    nested_visit_ratio,
+    paired_log_ratio,
+)
 from .core import NAN, StatResult
 from .correlation import spearman
 from .models import geometric_mean_ratio, mixed_model
 from .multiplicity import benjamini_hochberg
 from .ranks import (
+    hodges_lehmann,
     jonckheere_terpstra,
     jonckheere_terpstra_statistic,
     kruskal_wallis,
@@ -40,10 +53,12 @@ from .ranks import (
     paired_t_log,
     wilcoxon_paired,
 )
-from .roc import bootstrap_cutoff_ci, roc_auc_delong, youden
-from .survival import cox_hr, kaplan_meier_logrank
+from .roc import bootstrap_cutoff_ci, paired_delong, roc_auc_delong, youden
+from .survival import cox_hr, cox_multivariable, kaplan_meier_logrank, km_median
 
-__all__ = ["NAN", "StatResult", "spearman", "kruskal_wallis", "jonckheere_terpstra_statistic", "jonckheere_terpstra",
-           "mann_whitney", "wilcoxon_paired", "paired_t_log", "roc_auc_delong", "youden", "bootstrap_cutoff_ci",
-           "proportion_ci", "diagnostic_accuracy", "kaplan_meier_logrank", "cox_hr", "mixed_model",
-           "benjamini_hochberg", "geometric_mean_ratio"]
+__all__ = ["NAN", "StatResult", "MIN_CLUSTERS", "spearman", "kruskal_wallis", "jonckheere_terpstra_statistic",
+           "jonckheere_terpstra", "mann_whitney", "wilcoxon_paired", "hodges_lehmann", "paired_t_log",
+           "roc_auc_delong", "paired_delong", "youden", "bootstrap_cutoff_ci", "proportion_ci", "diagnostic_accuracy",
+           "mcnemar", "kaplan_meier_logrank", "km_median", "cox_hr", "cox_multivariable", "mixed_model",
+           "benjamini_hochberg", "geometric_mean_ratio", "paired_log_ratio", "nested_visit_ratio", "clustered_auc",
+           "clustered_proportion", "mixed_trend", "cluster_permutation_jt", "icc", "bland_altman", "repeatability"]

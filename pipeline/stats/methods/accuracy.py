@@ -7,7 +7,7 @@ from typing import Any
 from ...errors import InvalidInputError
 from .core import NAN, StatResult, _binary, _check_alpha, _check_same_length, _nan_result
 
-__all__ = ["proportion_ci", "diagnostic_accuracy"]
+__all__ = ["proportion_ci", "diagnostic_accuracy", "mcnemar"]
 
 
 _PROPORTION_METHODS = {"wilson": "wilson", "clopper-pearson": "beta"}
@@ -90,3 +90,33 @@ def diagnostic_accuracy(
         else:
             out[key] = StatResult(k / n, low, high, NAN, n, label, notes=f"{formula} = {k}/{n}; {table}")
     return out
+
+
+def mcnemar(both: int, only_a: int, only_b: int, neither: int) -> StatResult:
+    """McNemar test of two paired binary calls (two readers, thresholds or tracers on the same cases).
+
+    Exact binomial test on the discordant cells when ``only_a + only_b < 25``, else the continuity-corrected
+    chi-square (statsmodels). Cases must be independent (one per patient): with lesions nested in patients
+    use a cluster bootstrap instead.
+
+    Returns
+    -------
+    StatResult
+        ``estimate`` = (only_a - only_b) / n, the difference of the two positive rates; ``p_value``;
+        ``statistic`` = min(b, c) (exact) or chi-square; no CI.
+    """
+    from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+
+    for name, value in (("both", both), ("only_a", only_a), ("only_b", only_b), ("neither", neither)):
+        if int(value) != value or value < 0:
+            raise InvalidInputError(f"{name} must be a count >= 0, got {value!r}", attribute=name)
+    n = int(both + only_a + only_b + neither)
+    discordant = int(only_a + only_b)
+    exact = discordant < 25
+    label = "McNemar test, " + ("exact binomial on the discordant pairs" if exact else "chi-square with continuity "
+                                                                                       "correction")
+    if discordant == 0:
+        return StatResult(0.0, NAN, NAN, 1.0, n, label, notes="no discordant pairs")
+    res = sm_mcnemar([[both, only_a], [only_b, neither]], exact=exact, correction=True)
+    return StatResult((only_a - only_b) / n, NAN, NAN, float(res.pvalue), n, label, float(res.statistic),
+                      f"discordant: {only_a} (a only) vs {only_b} (b only)")

@@ -24,7 +24,7 @@ from .core import (
 )
 
 __all__ = ["kruskal_wallis", "jonckheere_terpstra_statistic", "jonckheere_terpstra", "mann_whitney", "wilcoxon_paired",
-           "paired_t_log"]
+           "paired_t_log", "hodges_lehmann"]
 
 
 def _mwu_pmf(m: int, n: int) -> np.ndarray:
@@ -303,43 +303,60 @@ def mann_whitney(x: Any, y: Any, *, alpha: float = 0.05) -> StatResult:
     return StatResult(hl, low, high, float(res.pvalue), nx + ny, label, float(res.statistic), notes)
 
 
-def wilcoxon_paired(before: Any, after: Any) -> StatResult:
-    """Wilcoxon signed-rank test of paired values (after - before) with the median % change.
+def wilcoxon_paired(before: Any, after: Any, *, log_ratio: bool = True, alpha: float = 0.05) -> StatResult:
+    """Wilcoxon signed-rank test of paired values with the Hodges-Lehmann estimate and its CI.
 
     Parameters
     ----------
     before, after : array-like
-        Paired values per subject (pairs with NaN dropped).
+        Paired values per subject (pairs with NaN dropped; with ``log_ratio`` also pairs with a value
+        <= 0, counted in ``notes``).
+    log_ratio : bool
+        Analyse d = log(after / before) and report the ratio exp(pseudo-median) with exp(CI) (uptake
+        values); else d = after - before in the values' units.
+    alpha : float
+        1 - confidence level.
 
     Returns
     -------
     StatResult
-        ``statistic`` = W = min(R+, R-) (zero differences dropped, Wilcoxon's convention);
-        ``p_value`` two-sided: exact null distribution when n <= 50 without ties or zeros, exact
-        permutation of the signed mid-ranks when n <= 13 with ties/zeros, else normal approximation
-        (scipy ``method="auto"``; the method says which). ``estimate`` = median of
-        100 (after - before) / before (%), pairs with before <= 0 excluded from it; CI = interquartile
-        range of the % changes (not a confidence interval, said in ``method``).
+        ``estimate`` = Hodges-Lehmann pseudo-median of d (as a ratio with ``log_ratio``), CI from the
+        signed-rank test (:func:`hodges_lehmann`); ``statistic`` = W = min(R+, R-) (zero differences
+        dropped, Wilcoxon's convention); ``p_value`` two-sided: exact null distribution when n <= 50
+        without ties or zeros, exact permutation of the signed mid-ranks when n <= 13 with ties/zeros,
+        else normal approximation (scipy ``method="auto"``; the method says which). The descriptive
+        median % change and its IQR are in ``notes``, never in the CI columns.
     """
     b, a = _as_float_array(before, "before"), _as_float_array(after, "after")
     _check_same_length(before=b, after=a)
     keep = np.isfinite(b) & np.isfinite(a)
     dropped = _dropped_note(int((~keep).sum()))
-    b, a = b[keep], a[keep]
-    n = int(b.size)
-    d = a - b
-    nz = int((d != 0).sum())
-    label = "Wilcoxon signed-rank test; estimate = median % change [IQR]"
-    pos = b > 0
-    pct = 100.0 * d[pos] / b[pos]
     notes = [dropped]
-    if (~pos).any():
-        notes.append(f"{int((~pos).sum())} pair(s) with baseline <= 0 excluded from % change")
-    med = float(np.median(pct)) if pct.size else NAN
-    q1, q3 = (float(v) for v in np.percentile(pct, [25, 75])) if pct.size else (NAN, NAN)
+    b, a = b[keep], a[keep]
+    if log_ratio:
+        positive = (b > 0) & (a > 0)
+        if (~positive).any():
+            notes.append(f"{int((~positive).sum())} pair(s) with a value <= 0 left out of the log ratio")
+        b, a = b[positive], a[positive]
+        d = np.log(a / b)
+    else:
+        d = a - b
+    n = int(d.size)
+    pct = 100.0 * (a[b > 0] - b[b > 0]) / b[b > 0]
+    if pct.size:
+        q1, med, q3 = (float(v) for v in np.percentile(pct, [25, 50, 75]))
+        notes.append(f"descriptive: median % change {med:.4g} (IQR {q1:.4g} to {q3:.4g})")
+    scale = "ratio after/before = exp(pseudo-median of log ratios)" if log_ratio else "pseudo-median of differences"
+    label = f"Wilcoxon signed-rank test; estimate = Hodges-Lehmann {scale} with signed-rank CI"
+    nz = int((d != 0).sum())
+    hl = hodges_lehmann(d, alpha=alpha)
+    f = math.exp if log_ratio else float
+    est = f(hl.estimate) if math.isfinite(hl.estimate) else NAN
+    low = f(hl.ci_low) if math.isfinite(hl.ci_low) else NAN
+    high = f(hl.ci_high) if math.isfinite(hl.ci_high) else NAN
+    notes.append(hl.notes)
     if nz < 1 or n < 2:
-        return StatResult(med, q1, q3, NAN, n, label, NAN,
-                          _join(f"too few non-zero differences ({nz})", *notes))
+        return StatResult(est, low, high, NAN, n, label, NAN, _join(f"too few non-zero differences ({nz})", *notes))
     _, t = np.unique(np.abs(d[d != 0]), return_counts=True)
     has_ties, has_zeros = bool((t > 1).any()), nz < n
     if n <= 50 and not (has_ties or has_zeros):
@@ -348,10 +365,10 @@ def wilcoxon_paired(before: Any, after: Any) -> StatResult:
         kind = "exact permutation p (ties/zeros)"
     else:
         kind = "normal-approximation p"
-    res = stats.wilcoxon(a, b, zero_method="wilcox", alternative="two-sided", method="auto")
+    res = stats.wilcoxon(d, zero_method="wilcox", alternative="two-sided", method="auto")
     if has_zeros:
         notes.append(f"{n - nz} zero difference(s) dropped from the ranks")
-    return StatResult(med, q1, q3, float(res.pvalue), n, f"{label}, {kind}", float(res.statistic), _join(*notes))
+    return StatResult(est, low, high, float(res.pvalue), n, f"{label}, {kind}", float(res.statistic), _join(*notes))
 
 
 def paired_t_log(before: Any, after: Any, *, alpha: float = 0.05) -> StatResult:
@@ -385,3 +402,54 @@ def paired_t_log(before: Any, after: Any, *, alpha: float = 0.05) -> StatResult:
     tq = stats.t.ppf(1 - alpha / 2, n - 1)
     return StatResult(math.exp(mean), math.exp(mean - tq * se), math.exp(mean + tq * se), float(res.pvalue), n,
                       label, float(res.statistic), note)
+
+
+def _signrank_cdf(n: int) -> np.ndarray:
+    """Exact null cdf of the signed-rank statistic T+ for n non-zero, untied differences: cdf[t] = P(T+ <= t)."""
+    counts = np.zeros(n * (n + 1) // 2 + 1)
+    counts[0] = 1.0
+    for r in range(1, n + 1):
+        counts[r:] = counts[r:] + counts[:-r].copy()
+    return np.cumsum(counts) / 2.0**n
+
+
+def hodges_lehmann(differences: Any, *, alpha: float = 0.05) -> StatResult:
+    """Hodges-Lehmann pseudo-median of paired differences with the signed-rank confidence interval.
+
+    Walsh averages A = {(d_i + d_j)/2, i <= j} (M = n(n+1)/2); estimate = median(A). Without ties or zeros
+    the interval is exact: k = the largest integer with P(T+ <= k - 1) <= alpha/2 and CI = [A(k), A(M-k+1)]
+    (Bauer 1972; R ``wilcox.test(conf.int=TRUE)``); with ties or zeros, k from the normal approximation
+    with the tie-corrected variance. The achieved coverage is in ``notes``.
+
+    Returns
+    -------
+    StatResult
+        ``estimate`` = pseudo-median, CI, ``p_value`` NaN (the signed-rank p is computed by the caller).
+    """
+    alpha = _check_alpha(alpha)
+    d = _as_float_array(differences, "differences")
+    d = d[np.isfinite(d)]
+    n = int(d.size)
+    label = "Hodges-Lehmann pseudo-median, signed-rank CI"
+    if n < 2:
+        return _nan_result(n, label, "too few differences")
+    i, j = np.triu_indices(n)
+    walsh = np.sort((d[i] + d[j]) / 2.0)
+    m = walsh.size
+    estimate = float(np.median(walsh))
+    nz = d[d != 0]
+    _, ties = np.unique(np.abs(nz), return_counts=True)
+    if nz.size == n and not (ties > 1).any():
+        cdf = _signrank_cdf(n)
+        k = int(np.searchsorted(cdf, alpha / 2, side="right"))  # cdf[k-1] <= alpha/2 < cdf[k]
+        coverage = 1 - 2 * float(cdf[k - 1]) if k >= 1 else 1.0
+        kind = "exact"
+    else:
+        var = n * (n + 1) * (2 * n + 1) / 24.0 - float((ties**3 - ties).sum()) / 48.0
+        k = int(math.floor(m / 2.0 - float(stats.norm.ppf(1 - alpha / 2)) * math.sqrt(var)))
+        coverage, kind = NAN, "normal approximation (ties or zeros)"
+    if k < 1:
+        return StatResult(estimate, NAN, NAN, NAN, n, label, notes=f"n={n}: too few pairs for a {1 - alpha:.0%} CI")
+    cover = f", achieved coverage {coverage:.4f}" if math.isfinite(coverage) else ""
+    return StatResult(estimate, float(walsh[k - 1]), float(walsh[m - k]), NAN, n, f"{label} ({kind})",
+                      notes=f"n={n}, k={k}{cover}")

@@ -23,7 +23,7 @@ from .core import (
     _nan_result,
 )
 
-__all__ = ["kaplan_meier_logrank", "cox_hr"]
+__all__ = ["kaplan_meier_logrank", "cox_hr", "km_median", "cox_multivariable"]
 
 
 def _survival_frame(time: Any, event: Any, group: Any, name: str) -> tuple[pd.DataFrame, str]:
@@ -176,3 +176,81 @@ def cox_hr(
     notes = _join(counts, f"coef={coef:.6g}, SE={se:.6g}", dropped)
     return StatResult(hr, math.exp(coef - zq * se), math.exp(coef + zq * se), float(summary["p"]), n, label,
                       float(summary["z"]), notes)
+
+
+def km_median(time: Any, event: Any, *, alpha: float = 0.05) -> StatResult:
+    """Kaplan-Meier median survival with its confidence interval (lifelines, log(-log) Greenwood bands).
+
+    Returns
+    -------
+    StatResult
+        ``estimate`` = median (inf when not reached), CI = the times where the band crosses 0.5
+        (lifelines ``median_survival_times`` of the confidence interval; inf when not reached).
+    """
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    alpha = _check_alpha(alpha)
+    df, dropped = _survival_frame(time, event, np.zeros(len(np.asarray(time))), "group")
+    n = int(len(df))
+    label = "Kaplan-Meier median, log(-log) Greenwood CI"
+    if n == 0:
+        return _nan_result(0, label, "no subjects")
+    kmf = KaplanMeierFitter(alpha=alpha).fit(df["time"], df["event"])
+    ci = median_survival_times(kmf.confidence_interval_)
+    low, high = (float(v) for v in np.asarray(ci, dtype=float).ravel()[:2])
+    return StatResult(float(kmf.median_survival_time_), low, high, NAN, n, label,
+                      notes=_join(f"n={n}, events={int(df['event'].sum())}", dropped))
+
+
+def cox_multivariable(df: pd.DataFrame, *, duration: str, event: str, covariates: list[str],
+                      alpha: float = 0.05) -> tuple[dict[str, StatResult], dict[str, float]]:
+    """Multivariable Cox model (lifelines, Efron ties) with the proportional-hazards test.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per patient: ``duration``, ``event`` and the numeric ``covariates`` (rows with NaN dropped).
+    covariates : list of str
+        Numeric columns (code categorical ones beforehand).
+
+    Returns
+    -------
+    (dict, dict)
+        Per covariate its HR with the Wald CI and p; per covariate the p-value of the Grambsch-Therneau
+        test on scaled Schoenfeld residuals (rank time transform; lifelines ``proportional_hazard_test``).
+        A fit that fails gives NaN results with the reason in ``notes``.
+    """
+    from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceError
+    from lifelines.statistics import proportional_hazard_test
+
+    alpha = _check_alpha(alpha)
+    missing = [c for c in (duration, event, *covariates) if c not in df.columns]
+    if missing:
+        raise InvalidInputError(f"columns {missing} not in the table", attribute=missing[0])
+    data = df[[duration, event, *covariates]].dropna().astype(float)
+    n, events = int(len(data)), int(data[event].sum())
+    label = "multivariable Cox proportional hazards (Efron ties), Wald CI"
+    counts = f"n={n}, events={events}, {len(covariates)} covariates ({events / max(len(covariates), 1):.1f} events " \
+             "per variable)"
+    failed = {c: _nan_result(n, label, counts) for c in covariates}
+    if events < 2 or n <= len(covariates) + 1:
+        return {c: _nan_result(n, label, _join(counts, "too few events or subjects")) for c in covariates}, {}
+    cph = CoxPHFitter(alpha=alpha)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cph.fit(data, duration_col=duration, event_col=event)
+            ph = proportional_hazard_test(cph, data, time_transform="rank")
+    except (ConvergenceError, np.linalg.LinAlgError, ValueError) as exc:
+        reason = f"Cox model did not converge: {exc}".splitlines()[0]
+        return {c: _nan_result(n, label, _join(counts, reason)) for c in failed}, {}
+    ph_p = {str(name): float(p) for name, p in zip(ph.summary.index, ph.summary["p"], strict=True)}
+    out = {}
+    for c in covariates:
+        row = cph.summary.loc[c]
+        out[c] = StatResult(float(row["exp(coef)"]), float(row[f"exp(coef) lower {1 - alpha:.0%}"]),
+                            float(row[f"exp(coef) upper {1 - alpha:.0%}"]), float(row["p"]), n, label,
+                            float(row["z"]), _join(counts, f"PH test p={ph_p.get(c, NAN):.3g}"))
+    return out, ph_p
