@@ -16,6 +16,7 @@ from ..io import write_csv
 from ..outputs import write_provenance
 from ..policy import Policy
 from .endpoints import CohortData, endpoints, run_analyses, validate_analyses
+from .ihc import score_ihc, validate_ihc
 
 __all__ = ["run_stats", "load_cohort", "TABLES", "CLINICAL_TABLES"]
 
@@ -39,6 +40,8 @@ def _read(path: str | Path | None) -> pd.DataFrame | None:
 def load_cohort(paths: Mapping[str, str | Path | None], policy: Policy | None = None) -> CohortData:
     """Read the tables named in ``paths`` (keys: :data:`TABLES`); the uptake table is required."""
     tables = {key: _read(paths.get(key)) for key in TABLES}
+    if tables["ihc"] is not None:
+        tables["ihc"] = score_ihc(validate_ihc(tables["ihc"], source=str(paths["ihc"])))
     if tables["uptake"] is None:
         raise InvalidInputError("the cohort uptake table is required", attribute="uptake",
                                 remedy="give results/cohort/uptake.parquet")
