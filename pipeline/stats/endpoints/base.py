@@ -28,8 +28,8 @@ __all__ = ["STATS_COLUMNS", "UPTAKE_VARIABLES", "CohortData", "Endpoint", "row",
 
 log = logging.getLogger(__name__)
 
-STATS_COLUMNS = ["endpoint", "analysis", "variable", "level", "n_subjects", "n_lesions", "estimate", "ci_low",
-                 "ci_high", "statistic", "p_value", "p_adjusted", "method", "notes"]
+STATS_COLUMNS = ["endpoint", "analysis", "variable", "level", "estimand", "n_subjects", "n_lesions", "estimate",
+                 "ci_low", "ci_high", "statistic", "p_value", "p_adjusted", "method", "notes"]
 UPTAKE_VARIABLES = ("suv_max", "suv_mean", "suv_peak", "sul_peak", "sul_max", "volume_ml", "tlg",
                     "suv_max_to_liver", "suv_peak_to_liver", "suv_max_to_blood", "suv_peak_to_blood")
 IHC_KEYS = ["subject_id", "timepoint", "lesion_id"]
@@ -81,6 +81,45 @@ class CohortData:
             return t
         return t.loc[t.groupby("subject_id")[variable].idxmax()]
 
+    def lesion_pairs(self, variable: str, first: Mapping[str, str], second: Mapping[str, str]
+                     ) -> tuple[pd.DataFrame, list[str]]:
+        """Tumour lesions measured in two selections of scans, matched by subject and lesion_id.
+
+        Parameters
+        ----------
+        variable : str
+            Uptake-table column.
+        first, second : mapping
+            Column -> value that select the scans, e.g. ``{"timepoint": "baseline", "route": "iv"}``.
+
+        Returns
+        -------
+        (DataFrame, list of str)
+            One row per matched lesion and pair of scans: ``subject_id``, ``lesion_id``, the second scan's
+            ``timepoint``, ``first`` and ``second`` (the values); and ``subject/lesion`` of the lesions seen
+            in only one of the selections (never analysed, listed in the rows' notes).
+        """
+        keys = ["subject_id", "lesion_id"]
+
+        def select(where: Mapping[str, str]) -> pd.DataFrame:
+            t = self.tumours()
+            if variable not in t.columns:
+                return pd.DataFrame(columns=[*keys, "timepoint", variable])
+            for column, value in where.items():
+                if column not in t.columns:
+                    return pd.DataFrame(columns=[*keys, "timepoint", variable])
+                t = t[t[column].astype(str) == str(value)]
+            return t[[*keys, "timepoint", variable]].dropna(subset=[variable])
+
+        a, b = select(first), select(second)
+        a = a.groupby(keys, as_index=False)[variable].mean()  # one value per lesion of the reference scan
+        merged = a.merge(b, on=keys, how="inner", suffixes=("_first", "_second"))
+        pairs = merged.rename(columns={f"{variable}_first": "first", f"{variable}_second": "second"})
+        seen_a = set(map(tuple, a[keys].astype(str).to_numpy()))
+        seen_b = set(map(tuple, b[keys].astype(str).to_numpy()))
+        unpaired = sorted(f"{s}/{lesion}" for s, lesion in seen_a ^ seen_b)
+        return pairs[[*keys, "timepoint", "first", "second"]].reset_index(drop=True), unpaired
+
     def ihc_lesions(self, variable: str) -> tuple[pd.DataFrame, str]:
         """The IHC rows joined to the ``variable`` of their tumour VOI, and the note on rows without one.
 
@@ -106,11 +145,16 @@ class CohortData:
 
 
 def row(endpoint: str, analysis: str, variable: str, level: str, result: StatResult | None, *,
-        n_subjects: int, n_lesions: int | None = None, notes: str = "", method: str | None = None) -> dict[str, Any]:
-    """One row of ``stats.csv`` (:data:`STATS_COLUMNS`); ``result`` None: a row that says why there is none."""
+        n_subjects: int, n_lesions: int | None = None, notes: str = "", method: str | None = None,
+        estimand: str = "") -> dict[str, Any]:
+    """One row of ``stats.csv`` (:data:`STATS_COLUMNS`); ``result`` None: a row that says why there is none.
+
+    ``estimand`` states what is estimated: population, unit of analysis, variable and summary measure
+    (``docs/STATISTICS.md`` lists them per endpoint).
+    """
     nan = float("nan")
     r = result
-    return {"endpoint": endpoint, "analysis": analysis, "variable": variable, "level": level,
+    return {"endpoint": endpoint, "analysis": analysis, "variable": variable, "level": level, "estimand": estimand,
             "n_subjects": int(n_subjects), "n_lesions": n_lesions if n_lesions is not None else pd.NA,
             "estimate": r.estimate if r else nan, "ci_low": r.ci_low if r else nan,
             "ci_high": r.ci_high if r else nan, "statistic": r.statistic if r else nan,
