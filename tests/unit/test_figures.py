@@ -85,7 +85,8 @@ CASES: dict[str, tuple[Callable[[Path], F.FigurePaths], str, list[str]]] = {
     "kaplan_meier": (lambda stem: F.kaplan_meier(km_input(), stem, time_unit="weeks",
                                                  annotation="log-rank p = 4.2e-05"),
                      "kaplan_meier", ["Time (weeks)", "Survival probability", "Number at risk", "log-rank p = 4.2e-05",
-                                      "6-MP (n = 21, events = 9)", "Placebo (n = 21, events = 21)"]),
+                                      "6-MP (n = 21, events = 9); median 23 [95% CI 13–NR]",
+                                      "Placebo (n = 21, events = 21); median 8 [95% CI 4–11]"]),
     "biodistribution": (lambda stem: F.biodistribution(organ_table(), stem),
                         "biodistribution", ["liver", "spleen", "kidney", "bone marrow", "SUVmean (mean ± SD)",
                                             "Time point", "baseline (n = 12)", "week2 (n = 12)", "Organ"]),
@@ -280,6 +281,42 @@ def test_km_estimate_known_answers() -> None:
     assert int(mp["n_events"].sum()) == 9 and int(mp["n_censored"].sum()) == 12
     np.testing.assert_array_equal(F.number_at_risk(MP_TIME, [0, 10, 20, 30]), [21, 15, 8, 4])
     np.testing.assert_array_equal(F.number_at_risk(PLACEBO_TIME, [0, 10, 20, 30]), [21, 8, 2, 0])
+
+
+def test_km_medians_are_lifelines_on_the_freireich_data(tmp_path: Path) -> None:
+    """Medians 23 (6-MP) and 8 (placebo) weeks (kinetics_recist_stats.md §3.3), equal to lifelines'
+    ``median_survival_time_``, with the log(-log) CI, in the table and in the figure's legend; the band is drawn."""
+    from lifelines import KaplanMeierFitter
+
+    table = F.km_medians(km_input())
+    assert table["group"].tolist() == ["6-MP", "Placebo"]
+    assert table["median"].tolist() == [23.0, 8.0]
+    for (time, event), median in zip(km_input().values(), table["median"], strict=True):
+        assert median == KaplanMeierFitter().fit(time, event).median_survival_time_
+    assert table.loc[0, "ci_low"] == 13.0 and np.isinf(table.loc[0, "ci_high"])  # upper limit not reached
+    assert (table.loc[1, "ci_low"], table.loc[1, "ci_high"]) == (4.0, 11.0)
+    assert table[["n", "events"]].to_numpy().tolist() == [[21, 9], [21, 21]]
+    paths = F.kaplan_meier(km_input(), tmp_path / "km")
+    texts = svg_texts(paths.svg)
+    assert "6-MP (n = 21, events = 9); median 23 [95% CI 13–NR]" in texts
+    assert "Placebo (n = 21, events = 21); median 8 [95% CI 4–11]" in texts
+    svg = paths.svg.read_text("utf-8")
+    assert 'id="km_band_0"' in svg and 'id="km_band_1"' in svg
+    assert "[90% CI" in " ".join(svg_texts(F.kaplan_meier(km_input(), tmp_path / "km90", alpha=0.10).svg))
+
+
+def test_km_estimate_band_is_lifelines() -> None:
+    from lifelines import KaplanMeierFitter
+
+    kmf = KaplanMeierFitter().fit(MP_TIME, MP_EVENT)
+    table = F.km_estimate(MP_TIME, MP_EVENT)
+    band = kmf.confidence_interval_survival_function_.loc[table["time"]]
+    np.testing.assert_allclose(table["ci_low"], band.iloc[:, 0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(table["ci_high"], band.iloc[:, 1], rtol=0, atol=1e-12)
+    assert table.loc[table["time"] == 10, "ci_low"].item() == pytest.approx(0.5032, abs=5e-5)
+    assert F.km_estimate([], []).empty
+    with pytest.raises(InvalidInputError, match="alpha"):
+        F.km_estimate(MP_TIME, MP_EVENT, alpha=1.5)
 
 
 def test_km_number_at_risk_row_in_svg(tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ Each endpoint (:mod:`pipeline.stats.endpoints`) draws its own figures with these
 """
 
 from .categorical import biodistribution, box_by_category, scatter_suv_vs_percent, waterfall
-from .curves import kaplan_meier, km_estimate, number_at_risk, roc_curves
+from .curves import kaplan_meier, km_estimate, km_medians, median_text, number_at_risk, roc_curves
 from .style import DPI, FIGURE_SIZES, MIN_N, MISSING_COLOUR, OKABE_ITO, RESPONSE_COLOURS, FigurePaths, response_colour
 
 __all__ = ["FigurePaths", "DPI", "MIN_N", "FIGURE_SIZES", "OKABE_ITO", "RESPONSE_COLOURS", "MISSING_COLOUR",
-           "response_colour", "km_estimate", "number_at_risk", "scatter_suv_vs_percent", "box_by_category",
+           "response_colour", "km_estimate", "km_medians", "median_text", "number_at_risk", "scatter_suv_vs_percent",
+           "box_by_category",
            "waterfall", "roc_curves", "kaplan_meier", "biodistribution"]

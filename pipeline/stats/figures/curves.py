@@ -1,9 +1,11 @@
-"""Figures of curves: ROC curves and Kaplan-Meier survival curves with numbers at risk."""
+"""Figures of curves: ROC curves and Kaplan-Meier survival curves (lifelines) with confidence bands, medians
+and numbers at risk."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +26,7 @@ from .style import (
     _style,
 )
 
-__all__ = ["roc_curves", "km_estimate", "number_at_risk", "kaplan_meier"]
+__all__ = ["roc_curves", "km_estimate", "km_medians", "median_text", "number_at_risk", "kaplan_meier"]
 
 
 def roc_curves(
@@ -140,8 +142,8 @@ def _survival_data(time: ArrayLike, event: ArrayLike, where: str) -> tuple[np.nd
     return t, e.astype(bool)
 
 
-def km_estimate(time: ArrayLike, event: ArrayLike) -> pd.DataFrame:
-    """Kaplan–Meier product-limit estimate.
+def km_estimate(time: ArrayLike, event: ArrayLike, *, alpha: float = 0.05) -> pd.DataFrame:
+    """Kaplan–Meier product-limit estimate with its pointwise confidence band (lifelines).
 
     Parameters
     ----------
@@ -149,22 +151,87 @@ def km_estimate(time: ArrayLike, event: ArrayLike) -> pd.DataFrame:
         Follow-up times (≥ 0, any unit).
     event : array-like
         1 (or True) for an event, 0 for a censored observation.
+    alpha : float
+        1 − confidence level of the band (default 0.05: 95 %).
 
     Returns
     -------
     pandas.DataFrame
         One row per distinct observed time, ascending: ``time``, ``n_at_risk`` (time ≥ t), ``n_events``,
-        ``n_censored``, ``survival`` (S just after t). Censoring at an event time counts after the event.
+        ``n_censored``, ``survival`` (S just after t) and ``ci_low``, ``ci_high`` (lifelines'
+        :class:`~lifelines.KaplanMeierFitter` band: Greenwood variance on the log(−log) scale). Censoring at
+        an event time counts after the event.
     """
     t, e = _survival_data(time, event, "km_estimate")
-    times = np.unique(t)
-    at_risk = np.array([(t >= u).sum() for u in times], dtype=int)
-    events = np.array([(e & (t == u)).sum() for u in times], dtype=int)
-    censored = np.array([(~e & (t == u)).sum() for u in times], dtype=int)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factors = np.where(at_risk > 0, 1.0 - events / np.maximum(at_risk, 1), 1.0)
-    return pd.DataFrame({"time": times, "n_at_risk": at_risk, "n_events": events, "n_censored": censored,
-                         "survival": np.cumprod(factors)})
+    columns = ["time", "n_at_risk", "n_events", "n_censored", "survival", "ci_low", "ci_high"]
+    if t.size == 0:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+    kmf = _km_fitter(t, e, alpha)
+    table = kmf.event_table
+    table = table[table["removed"] > 0]
+    band = kmf.confidence_interval_survival_function_
+    times = table.index.to_numpy(dtype=float)
+    return pd.DataFrame({"time": times, "n_at_risk": table["at_risk"].to_numpy(dtype=int),
+                         "n_events": table["observed"].to_numpy(dtype=int),
+                         "n_censored": table["censored"].to_numpy(dtype=int),
+                         "survival": kmf.survival_function_.iloc[:, 0].reindex(times).to_numpy(dtype=float),
+                         "ci_low": band.iloc[:, 0].reindex(times).to_numpy(dtype=float),
+                         "ci_high": band.iloc[:, 1].reindex(times).to_numpy(dtype=float)}, columns=columns)
+
+
+def _km_fitter(t: np.ndarray, e: np.ndarray, alpha: float) -> Any:
+    """A fitted :class:`lifelines.KaplanMeierFitter` (imported on first use: lifelines is slow to import)."""
+    from lifelines import KaplanMeierFitter
+
+    if not 0.0 < float(alpha) < 1.0:
+        raise InvalidInputError(f"alpha = {alpha!r} is not in (0, 1)", attribute="alpha",
+                                remedy="give 1 − the confidence level, e.g. 0.05")
+    return KaplanMeierFitter(alpha=float(alpha)).fit(t, e.astype(int))
+
+
+def km_medians(groups: Mapping[str, tuple[ArrayLike, ArrayLike]], *, alpha: float = 0.05) -> pd.DataFrame:
+    """Kaplan–Meier median survival with its confidence interval per group (lifelines).
+
+    Parameters
+    ----------
+    groups : mapping of label -> (time, event)
+        As for :func:`kaplan_meier`.
+    alpha : float
+        1 − confidence level (default 0.05: 95 %).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group in the given order: ``group``, ``n``, ``events``, ``median`` (lifelines
+        ``median_survival_time_``; inf when not reached, NaN for an empty group), ``ci_low``, ``ci_high`` (the
+        times where the band crosses 0.5, lifelines ``median_survival_times``; inf when not reached).
+    """
+    from lifelines.utils import median_survival_times
+
+    rows = []
+    for label, (time, event) in (groups or {}).items():
+        t, e = _survival_data(time, event, f"km_medians[{label}]")
+        median = low = high = float("nan")
+        if t.size:
+            kmf = _km_fitter(t, e, alpha)
+            median = float(kmf.median_survival_time_)
+            low, high = (float(v) for v in np.asarray(median_survival_times(kmf.confidence_interval_),
+                                                      dtype=float).ravel()[:2])
+        rows.append({"group": str(label), "n": int(t.size), "events": int(e.sum()), "median": median,
+                     "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows, columns=["group", "n", "events", "median", "ci_low", "ci_high"])
+
+
+def _time_text(value: float) -> str:
+    """A survival time for a legend: 3 significant digits, NR when not reached (inf), n/a when missing."""
+    if np.isnan(value):
+        return "n/a"
+    return "NR" if np.isinf(value) else f"{value:.3g}"
+
+
+def median_text(median: float, low: float, high: float, *, level: str = "95% CI") -> str:
+    """``median 23 [95% CI 13–NR]``: the legend text of a Kaplan–Meier median (NR: not reached)."""
+    return f"median {_time_text(median)} [{level} {_time_text(low)}–{_time_text(high)}]"
 
 
 def number_at_risk(time: ArrayLike, at: ArrayLike) -> np.ndarray:
@@ -182,8 +249,14 @@ def kaplan_meier(
     title: str | None = None,
     ylabel: str = "Survival probability",
     at_risk_times: ArrayLike | None = None,
+    alpha: float = 0.05,
 ) -> FigurePaths:
-    """Kaplan–Meier curves per group with censoring ticks and a number-at-risk table under the plot.
+    """Kaplan–Meier curves per group with their confidence bands, censoring ticks, the median survival with its
+    CI in the legend, and a number-at-risk table under the plot.
+
+    The estimates are lifelines' (:class:`~lifelines.KaplanMeierFitter`): the curve, the pointwise band
+    (Greenwood variance, log(−log) scale, shaded) and the median with its CI (:func:`km_medians`). A legend
+    entry reads ``<label> (n = 21, events = 9); median 23 [95% CI 13–NR]`` (NR: not reached).
 
     Parameters
     ----------
@@ -201,6 +274,8 @@ def kaplan_meier(
     at_risk_times : array-like, optional
         Times of the number-at-risk columns (and of the x ticks); default: about six round ticks from 0
         to the longest follow-up.
+    alpha : float
+        1 − confidence level of the bands and of the median CI (default 0.05: 95 %).
 
     Returns
     -------
@@ -231,15 +306,23 @@ def kaplan_meier(
         grid = fig.add_gridspec(2, 1, height_ratios=[4.0, 0.45 + 0.28 * k])
         ax = fig.add_subplot(grid[0])
         ax_risk = fig.add_subplot(grid[1], sharex=ax)
+        medians = km_medians({label: (t, e) for label, (t, e) in data.items()}, alpha=alpha)
+        level = f"{100 * (1 - alpha):g}% CI"
         for i, (label, (t, e)) in enumerate(data.items()):
             colour, style = _CYCLE[i % len(_CYCLE)], _LINESTYLES[i % len(_LINESTYLES)]
             text = f"{label} (n = {t.size}, events = {int(e.sum())})"
             if t.size == 0:
                 ax.plot([], [], color=colour, linestyle=style, label=text)
                 continue
-            table = km_estimate(t, e)
+            m = medians.iloc[i]
+            text += "; " + median_text(float(m["median"]), float(m["ci_low"]), float(m["ci_high"]), level=level)
+            table = km_estimate(t, e, alpha=alpha)
             xs = np.concatenate([[0.0], table["time"].to_numpy()])
             ys = np.concatenate([[1.0], table["survival"].to_numpy()])
+            low = np.concatenate([[1.0], table["ci_low"].to_numpy()])
+            high = np.concatenate([[1.0], table["ci_high"].to_numpy()])
+            low, high = np.where(np.isnan(low), ys, low), np.where(np.isnan(high), ys, high)  # no band where undefined
+            ax.fill_between(xs, low, high, step="post", color=colour, alpha=0.15, linewidth=0, gid=f"km_band_{i}")
             ax.step(xs, ys, where="post", color=colour, linestyle=style, label=text, gid=f"km_curve_{i}")
             cens = table[table["n_censored"] > 0]
             ax.plot(cens["time"], cens["survival"], linestyle="none", marker="|", markersize=8, markeredgewidth=1.2,
