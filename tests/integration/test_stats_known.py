@@ -63,10 +63,14 @@ def test_suv_rises_with_percent_positive_cells(results: pd.DataFrame) -> None:
 
 def test_malignant_lesions_are_hotter(results: pd.DataFrame) -> None:
     auc = _one(results, ("diagnostic", "roc_auc", "lesion"))
-    # benign foci are built with low uptake: complete separation, AUC 1 (DeLong SE 0: no logit CI, said in notes)
-    assert auc["estimate"] == 1.0 and "logit CI undefined" in auc["notes"]
-    sens = results.loc[("diagnostic", "sensitivity", "lesion")]
-    assert len(sens) == 2 and set(sens["method"].str.lower().str.contains("wilson|clopper")) == {True}
+    # benign foci are built with low uptake: complete separation, AUC 1 (Obuchowski SE 0: no CI, said in notes)
+    assert auc["estimate"] == 1.0 and "AUC at the boundary" in auc["notes"] and "Obuchowski" in auc["method"]
+    assert "I=40 patients" in auc["notes"]
+    sens = _one(results, ("diagnostic", "sensitivity", "lesion"))  # lesions nested in patients: Rao-Scott
+    assert "Rao-Scott" in sens["method"] and "design effect" in sens["notes"]
+    assert sens["ci_low"] < sens["estimate"] <= sens["ci_high"]
+    patient = results.loc[("diagnostic", "sensitivity", "patient")]
+    assert len(patient) == 2 and set(patient["method"].str.lower().str.contains("wilson|clopper")) == {True}
 
 
 def test_hotter_tumours_die_sooner(results: pd.DataFrame) -> None:

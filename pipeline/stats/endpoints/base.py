@@ -188,6 +188,8 @@ class Endpoint:
         ``figures(data, settings, folder)``: the figure files it writes.
     tables : callable, optional
         ``tables(data, settings)``: extra tables by file stem (``biodistribution``).
+    enabled : bool
+        Whether it runs when the configuration does not say (``analyses.<name>.enabled``).
     """
 
     name: str
@@ -197,8 +199,9 @@ class Endpoint:
     rows: RowMaker
     figures: FigureMaker | None = None
     tables: TableMaker | None = None
+    enabled: bool = True
 
     def schema(self) -> dict[str, Any]:
         """The JSON Schema of ``analyses.<name>``."""
         return {"type": "object", "additionalProperties": False, "default": {}, "description": self.description,
-                "properties": {"enabled": {"type": "boolean", "default": True}, **self.settings}}
+                "properties": {"enabled": {"type": "boolean", "default": self.enabled}, **self.settings}}

@@ -1,5 +1,8 @@
-"""Baseline hottest-lesion SUV and its change, responders vs non-responders: Mann-Whitney, ROC AUC with the
-DeLong CI and the Youden cut-off. Figure: waterfall of the hottest-lesion SULpeak change by best response."""
+"""Baseline hottest-lesion SUV and its change, responders vs non-responders. Estimands (patients with a best
+overall response; unit: patient): the Hodges-Lehmann shift of the baseline hottest-lesion uptake (and of the
+patient's mean per-lesion % change) between responders and non-responders with the Mann-Whitney test, and the
+ROC AUC of the uptake for response with the DeLong CI; the Youden cut-off is exploratory.
+Figure: waterfall of the hottest-lesion SULpeak change by best response."""
 
 from __future__ import annotations
 
@@ -41,12 +44,17 @@ def _rows(data: CohortData, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
         joined = pd.concat([values.rename("x"), responders.rename("r")], axis=1, join="inner").dropna()
         x, r = joined["x"].to_numpy(float), joined["r"].to_numpy(bool)
         n = len(joined)
+        what = (f"baseline hottest-lesion {variable}" if name == "baseline"
+                else f"mean per-lesion % change of {variable}")
+        population = f"patients with a {cfg['response_column']}; unit: patient; {what}"
         rows.append(row(endpoint, "mann_whitney", f"{variable}:{name}", "patient",
                         st.mann_whitney(x[r], x[~r]), n_subjects=n,
+                        estimand=f"{population}; shift responders vs non-responders (Hodges-Lehmann)",
                         notes=f"{int(r.sum())} responders ({', '.join(sorted(set(cfg['responders'])))})"))
         auc = st.roc_auc_delong(r.astype(int), x)
         cut = st.youden(r.astype(int), x) if n >= 2 and 0 < r.sum() < n else None
         rows.append(row(endpoint, "roc_auc", f"{variable}:{name}", "patient", auc, n_subjects=n,
+                        estimand=f"{population}; ROC AUC for response",
                         notes="" if cut is None else (f"Youden cut-off >= {cut['cutoff']:.4g} (sens "
                                                       f"{cut['sensitivity']:.3f}, spec {cut['specificity']:.3f})")))
     return rows

@@ -25,7 +25,8 @@ checked against published known answers in ``tests/unit/test_statistics.py``.
 Modules by topic: :mod:`.core` (:class:`StatResult`, input checks, resampling), :mod:`.correlation`,
 :mod:`.ranks` (with the Hodges-Lehmann interval), :mod:`.roc` (with paired DeLong), :mod:`.accuracy` (with
 McNemar), :mod:`.survival`, :mod:`.models`, :mod:`.clustered` (lesions nested in patients: paired log ratios,
-repeated visits, clustered AUC and proportions, cluster trend tests), :mod:`.agreement` (ICC, Bland-Altman,
+repeated visits, clustered AUC and proportions, cluster trend tests), :mod:`.clustered_comparison` (two
+readers or tracers on the same clustered lesions: AUC difference, McNemar), :mod:`.agreement` (ICC, Bland-Altman,
 repeatability) and :mod:`.multiplicity`; this package re-exports their public names.
 """
 
@@ -40,6 +41,7 @@ from .clustered import (
     nested_visit_ratio,
     paired_log_ratio,
 )
+from .clustered_comparison import clustered_auc_difference, clustered_mcnemar
 from .core import NAN, StatResult
 from .correlation import spearman
 from .models import geometric_mean_ratio, mixed_model
@@ -56,7 +58,8 @@ from .ranks import (
 from .roc import bootstrap_cutoff_ci, paired_delong, roc_auc_delong, youden
 from .survival import cox_hr, cox_multivariable, kaplan_meier_logrank, km_median
 
-__all__ = ["NAN", "StatResult", "MIN_CLUSTERS", "spearman", "kruskal_wallis", "jonckheere_terpstra_statistic",
+__all__ = ["NAN", "StatResult", "MIN_CLUSTERS", "clustered_auc_difference", "clustered_mcnemar",
+           "spearman", "kruskal_wallis", "jonckheere_terpstra_statistic",
            "jonckheere_terpstra", "mann_whitney", "wilcoxon_paired", "hodges_lehmann", "paired_t_log",
            "roc_auc_delong", "paired_delong", "youden", "bootstrap_cutoff_ci", "proportion_ci", "diagnostic_accuracy",
            "mcnemar", "kaplan_meier_logrank", "km_median", "cox_hr", "cox_multivariable", "mixed_model",

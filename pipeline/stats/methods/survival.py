@@ -231,7 +231,7 @@ def cox_multivariable(df: pd.DataFrame, *, duration: str, event: str, covariates
         raise InvalidInputError(f"columns {missing} not in the table", attribute=missing[0])
     data = df[[duration, event, *covariates]].dropna().astype(float)
     n, events = int(len(data)), int(data[event].sum())
-    label = "multivariable Cox proportional hazards (Efron ties), Wald CI"
+    label = f"{'multivariable ' if len(covariates) > 1 else ''}Cox proportional hazards (Efron ties), Wald CI"
     counts = f"n={n}, events={events}, {len(covariates)} covariates ({events / max(len(covariates), 1):.1f} events " \
              "per variable)"
     failed = {c: _nan_result(n, label, counts) for c in covariates}
