@@ -27,8 +27,11 @@ class UptakeOptions(Options):
     peak_mode : {"global", "local"}
         SUVpeak: the sphere centre maximising the mean inside the VOI (PERCIST/IBSI), or centred on the maximum.
     exclude_tumours_from_organs : bool
-        Organ and reference statistics leave out voxels of tumour VOIs (a measurement definition, not a
-        bad-value fallback: both are documented PERCIST practice).
+        Organ and reference statistics leave out voxels of tumour VOIs and of a margin around them (a
+        measurement definition, not a bad-value fallback: both are documented PERCIST practice).
+    tumour_margin_mm : float or None
+        That margin: None (default) one PET voxel in each direction (3 x 3 x 3 neighbourhood); a
+        distance in mm (e.g. the scanner's FWHM): a ball on the voxel grid; 0: the tumour voxels only.
     min_voxels : int
         VOIs with fewer voxels get a warning.
     policy : Policy
@@ -45,13 +48,24 @@ class UptakeOptions(Options):
                                                from_arg=lambda keep: not keep,
                                                help="do not exclude tumour voxels from organ and reference "
                                                     "statistics")
+    tumour_margin_mm: float | None = option(None, flag="--tumour-margin-mm", key="uptake.tumour_margin_mm",
+                                            type=float, metavar="MM",
+                                            help="organ and reference statistics leave out the tumour VOIs grown "
+                                                 "by this distance in mm, e.g. the scanner FWHM (default: one PET "
+                                                 "voxel in each direction; 0: the tumour voxels only)")
     min_voxels: int = option(8, flag="--min-voxels", key="uptake.min_voxels", type=int,
                              help="warn for VOIs with fewer voxels (default 8)")
     policy: Policy = field(default_factory=Policy)
 
     def validate(self) -> None:
-        """Refuse an unknown peak mode or a negative voxel count."""
+        """Refuse an unknown peak mode, a negative or non-finite margin, or a negative voxel count."""
         self.check_choice("peak_mode", PEAK_MODES, "SUVpeak mode")
+        margin = self.tumour_margin_mm
+        if margin is not None and (isinstance(margin, bool) or not isinstance(margin, int | float)
+                                   or not (math.isfinite(margin) and margin >= 0)):
+            raise self.invalid("tumour_margin_mm", f"tumour margin must be a number of mm >= 0, got {margin!r}",
+                               remedy="give e.g. the scanner FWHM in mm, 0 for the tumour voxels only, or leave it "
+                                      "unset for one PET voxel")
         if int(self.min_voxels) < 0:
             raise self.invalid("min_voxels", f"min_voxels must be >= 0, got {self.min_voxels!r}")
 

@@ -31,7 +31,7 @@ def run_uptake(suv_path: Path, vois_path: Path, output: Path, options: UptakeOpt
         ``uptake.csv``; the settings (peak kernel, exclusions, references, SUL formula, policy) go to
         ``uptake.json`` beside it.
     options : UptakeOptions, optional
-        SUVpeak mode, tumour exclusion, small-VOI warning.
+        SUVpeak mode, tumour exclusion and its margin, small-VOI warning.
 
     Raises
     ------
@@ -49,7 +49,8 @@ def run_uptake(suv_path: Path, vois_path: Path, output: Path, options: UptakeOpt
     options = options or UptakeOptions()
     sidecar = read_suv_sidecar(suv_path)
     table = uptake_table(suv, geometry, voiset, sidecar=sidecar,
-                         exclude_tumours_from_organs=options.exclude_tumours_from_organs, peak_mode=options.peak_mode,
+                         exclude_tumours_from_organs=options.exclude_tumours_from_organs,
+                         margin_mm=options.tumour_margin_mm, peak_mode=options.peak_mode,
                          min_voxels=options.min_voxels)
     write_csv(output, table)
     provenance = {**table.attrs.get("provenance", {}), "suv": Path(suv_path).name, "vois": Path(vois_path).name,

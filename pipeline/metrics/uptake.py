@@ -7,10 +7,11 @@ label, name, kind, lesion_id, organ
     From the VOI catalogue.
 n_voxels, volume_ml
     Voxels the statistics are computed on, and n_voxels x voxel volume (mL). For organ and
-    reference VOIs these exclude tumour voxels when ``exclude_tumours_from_organs`` (default).
+    reference VOIs these exclude the tumour VOIs grown by a margin when
+    ``exclude_tumours_from_organs`` (default; see *Tumour exclusion* below).
 n_voxels_excluded
-    Voxels of the VOI's mask left out because they belong to a tumour VOI (0 for tumour and body
-    VOIs, which are always kept whole).
+    Voxels of the VOI's mask left out because they lie in a tumour VOI or within the margin around
+    one (0 for tumour and body VOIs, which are always kept whole).
 suv_max, suv_mean, suv_median, suv_min, suv_sd
     Over those voxels, in the unit of the SUV volume (g/mL for SUVbw). ``suv_sd`` is the
     sample standard deviation (ddof = 1; NaN for a single voxel).
@@ -34,6 +35,19 @@ warnings
     tumour voxels excluded, touching the image border (partly outside the field of view),
     truncated or VOI-exceeding peak sphere, non-finite SUV.
 
+Tumour exclusion
+    A contour rasterised on the PET grid misses some of the lesion's voxels, and the scanner's
+    resolution spills lesion activity into the voxels around it: an organ statistic that leaves
+    out only the voxels *inside* tumour VOIs still takes a lesion's SUV as the organ's SUVmax. Organ
+    and reference VOIs therefore leave out the union of the tumour VOIs dilated by a margin
+    (:func:`tumour_exclusion`): by default one PET voxel in each direction (the 3 x 3 x 3
+    neighbourhood, 26-connected), or, given ``margin_mm`` (e.g. the scanner's FWHM), every voxel
+    whose centre lies within that Euclidean distance (mm, on the anisotropic grid) of a tumour
+    voxel's centre; ``margin_mm=0`` leaves out the tumour voxels only. Tumour VOIs whose catalogue
+    entry says ``exclude_from_organs: false`` (whole-image threshold VOIs unless their spec opts
+    in, :mod:`pipeline.voi.specs`) are not left out of organs. The margin, its structuring element
+    and the VOIs left out or not are in the provenance (``tumour_exclusion``).
+
 The settings (tumour exclusion, SD convention, peak kernel and mode, SUL formula and factor,
 reference VOIs) are in ``table.attrs["provenance"]`` (JSON-ready: NaN written as null), for the stage
 to write as an ``uptake.json`` sidecar beside ``uptake.csv``.
@@ -43,11 +57,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from scipy import ndimage
 
 from ..dicom.geometry import Geometry
 from ..errors import InvalidInputError
@@ -55,7 +71,7 @@ from ..suv.sul import sul_factor
 from ..voi.catalogue import VoiSet
 from .peak import PEAK_MODES, Crop, PeakKernel, PeakResult, crop_mask, peak_kernel, peaks_from_crops
 
-__all__ = ["COLUMNS", "REFERENCE_ROLES", "SD_DDOF", "uptake_table"]
+__all__ = ["COLUMNS", "REFERENCE_ROLES", "SD_DDOF", "TumourExclusion", "tumour_exclusion", "uptake_table"]
 
 COLUMNS: tuple[str, ...] = (
     "label", "name", "kind", "lesion_id", "organ",
@@ -111,17 +127,112 @@ def _find_references(voiset: VoiSet, names: Mapping[str, str] | None) -> tuple[d
     return found, notes
 
 
-def _exclude_tumours(crop: Crop, tumour_crops: list[Crop]) -> tuple[Crop | None, int]:
-    """The crop without the voxels of any tumour crop, and how many voxels were removed."""
+@dataclass(frozen=True)
+class TumourExclusion:
+    """The voxels organ and reference VOIs leave out: the tumour VOIs grown by the margin.
+
+    Attributes
+    ----------
+    region : Crop or None
+        The dilated union of the tumour VOIs, cropped to its bounding box (None: no tumour voxel).
+    record : dict
+        JSON-ready description: margin (voxels or mm), structuring element, the tumour VOIs used.
+    """
+
+    region: Crop | None
+    record: dict[str, Any]
+
+
+_TOLERANCE = 1e-9  # relative: a voxel centre at exactly the margin is inside it
+
+
+def _structuring_element(spacing_zyx: NDArray[np.float64], margin_mm: float | None) -> tuple[NDArray[np.bool_],
+                                                                                               dict[str, Any]]:
+    """The dilation's structuring element: the 3 x 3 x 3 neighbourhood, or the voxels of a ball of ``margin_mm``."""
+    if margin_mm is None:
+        element = ndimage.generate_binary_structure(3, 3)
+        return element, {"margin_voxels": 1, "margin_mm": None,
+                         "rule": "one PET voxel in each direction (3 x 3 x 3 neighbourhood, 26-connected)"}
+    reach = np.floor(margin_mm / spacing_zyx * (1 + _TOLERANCE)).astype(int)
+    axes = [np.arange(-r, r + 1) * s for r, s in zip(reach, spacing_zyx, strict=True)]
+    dz, dy, dx = np.meshgrid(*axes, indexing="ij")
+    element = np.sqrt(dz * dz + dy * dy + dx * dx) <= margin_mm * (1 + _TOLERANCE)
+    return element, {"margin_voxels": None, "margin_mm": float(margin_mm),
+                     "rule": (f"every voxel whose centre is within {margin_mm:g} mm of a tumour voxel's centre "
+                              "(Euclidean, on the voxel grid's spacing)" if margin_mm > 0
+                              else "tumour voxels only (margin 0)")}
+
+
+def tumour_exclusion(crops: list[Crop], geometry: Geometry, margin_mm: float | None = None,
+                     *, names: list[str] | None = None) -> TumourExclusion:
+    """The union of tumour VOIs dilated by a margin: the voxels organ and reference statistics leave out.
+
+    Parameters
+    ----------
+    crops : list of Crop
+        The tumour masks (:func:`~pipeline.metrics.peak.crop_mask`) on ``geometry``.
+    geometry : Geometry
+        The PET grid (its spacing sets the ball of ``margin_mm``).
+    margin_mm : float, optional
+        None (default): one voxel in each direction, the 3 x 3 x 3 neighbourhood
+        (``scipy.ndimage.binary_dilation``). A number >= 0: every voxel whose centre lies within
+        ``margin_mm`` (mm, Euclidean on the anisotropic grid) of a tumour voxel's centre, i.e. the
+        dilation by that ball (computed as ``scipy.ndimage.distance_transform_edt`` with the
+        grid's sampling, whose cost does not grow with the ball); 0: the tumour voxels only.
+    names : list of str, optional
+        The tumour VOIs' names, for the record.
+
+    Returns
+    -------
+    TumourExclusion
+        ``record["structuring_element_voxels"]`` is the number of voxels of the element (27 for
+        the default; the lattice points of the ball for a margin in mm): a single-voxel tumour
+        away from the border excludes exactly that many voxels.
+
+    Raises
+    ------
+    InvalidInputError
+        For a negative or non-finite margin.
+    """
+    if margin_mm is not None and not (math.isfinite(margin_mm) and margin_mm >= 0):
+        raise InvalidInputError(f"tumour margin {margin_mm!r} mm must be a number >= 0", attribute="margin_mm",
+                                remedy="give 0 for the tumour voxels only, or e.g. the scanner's FWHM in mm")
+    spacing_zyx = np.asarray(geometry.spacing[::-1], dtype=np.float64)
+    element, record = _structuring_element(spacing_zyx, margin_mm)
+    record.update({"structuring_element_voxels": int(element.sum()),
+                   "structuring_element_shape_zyx": list(element.shape), "spacing_zyx_mm": spacing_zyx.tolist(),
+                   "tumours": list(names or [])})
+    if not crops:
+        return TumourExclusion(None, record)
+    half = [n // 2 for n in element.shape]
+    outer = tuple(slice(max(min(c.box[d].start for c in crops) - half[d], 0),
+                        min(max(c.box[d].stop for c in crops) + half[d], geometry.shape[d])) for d in range(3))
+    union = np.zeros(tuple(s.stop - s.start for s in outer), dtype=bool)
+    for c in crops:
+        union[tuple(slice(b.start - o.start, b.stop - o.start) for b, o in zip(c.box, outer, strict=True))] |= c.mask
+    if margin_mm is None:
+        grown = ndimage.binary_dilation(union, structure=element)
+    elif margin_mm > 0:
+        distance = ndimage.distance_transform_edt(~union, sampling=spacing_zyx)
+        grown = np.asarray(distance <= margin_mm * (1 + _TOLERANCE))
+    else:
+        grown = union
+    region = crop_mask(grown)
+    assert region is not None  # the union is not empty
+    z, y, x = (slice(o.start + r.start, o.start + r.stop) for o, r in zip(outer, region.box, strict=True))
+    return TumourExclusion(Crop((z, y, x), region.mask, region.n_voxels), record)
+
+
+def _exclude(crop: Crop, region: Crop) -> tuple[Crop | None, int]:
+    """The crop without the voxels of ``region``, and how many voxels were removed."""
+    lo = [max(a.start, b.start) for a, b in zip(crop.box, region.box, strict=True)]
+    hi = [min(a.stop, b.stop) for a, b in zip(crop.box, region.box, strict=True)]
+    if any(h <= low for low, h in zip(lo, hi, strict=True)):
+        return crop, 0
     keep = crop.mask.copy()
-    for t in tumour_crops:
-        lo = [max(a.start, b.start) for a, b in zip(crop.box, t.box, strict=True)]
-        hi = [min(a.stop, b.stop) for a, b in zip(crop.box, t.box, strict=True)]
-        if any(h <= low for low, h in zip(lo, hi, strict=True)):
-            continue
-        own = tuple(slice(low - s.start, h - s.start) for low, h, s in zip(lo, hi, crop.box, strict=True))
-        other = tuple(slice(low - s.start, h - s.start) for low, h, s in zip(lo, hi, t.box, strict=True))
-        keep[own] &= ~t.mask[other]
+    own = tuple(slice(low - s.start, h - s.start) for low, h, s in zip(lo, hi, crop.box, strict=True))
+    other = tuple(slice(low - s.start, h - s.start) for low, h, s in zip(lo, hi, region.box, strict=True))
+    keep[own] &= ~region.mask[other]
     n_keep = int(np.count_nonzero(keep))
     removed = crop.n_voxels - n_keep
     if removed == 0:
@@ -157,7 +268,8 @@ def _json_safe(value: Any) -> Any:
 
 # ------------------------------------------------------------------------------------------------ table
 def uptake_table(suv: NDArray[Any], geometry: Geometry, voiset: VoiSet, *, sidecar: Mapping[str, Any] | None = None,
-                 exclude_tumours_from_organs: bool = True, peak_mode: str = "global", peak_method: str = "centre",
+                 exclude_tumours_from_organs: bool = True, margin_mm: float | None = None,
+                 peak_mode: str = "global", peak_method: str = "centre",
                  min_voxels: int = 8, reference_names: Mapping[str, str] | None = None,
                  lbm_formula: str = "janmahasatian", kernel: PeakKernel | None = None) -> pd.DataFrame:
     """Uptake statistics of every VOI (one row per VOI; columns :data:`COLUMNS`, see the module docstring).
@@ -177,8 +289,12 @@ def uptake_table(suv: NDArray[Any], geometry: Geometry, voiset: VoiSet, *, sidec
         missing from it (an SUVbw sidecar records height and sex only when the SUV kind needed
         them) can be merged in by the caller.
     exclude_tumours_from_organs : bool
-        Leave the voxels of tumour VOIs out of organ and reference VOIs (default). Tumour and body
-        VOIs are always whole.
+        Leave the voxels of tumour VOIs, dilated by the margin, out of organ and reference VOIs
+        (default). Tumour and body VOIs are always whole.
+    margin_mm : float, optional
+        The margin of that exclusion (:func:`tumour_exclusion`): None (default) one PET voxel in
+        each direction; a distance in mm (e.g. the scanner's FWHM), a ball on the voxel grid; 0 the
+        tumour voxels only.
     peak_mode : {"global", "local"}
         SUVpeak definition (:mod:`pipeline.metrics.peak`).
     peak_method : {"centre", "fraction"}
@@ -224,12 +340,15 @@ def uptake_table(suv: NDArray[Any], geometry: Geometry, voiset: VoiSet, *, sidec
     references, table_notes = _find_references(voiset, reference_names)
 
     crops = [crop_mask(m) for m in voiset.masks]
-    tumours = [c for i, c in enumerate(crops) if c is not None and voiset.vois[i].kind == "tumour"]
+    carved = [i for i, c in enumerate(crops) if c is not None and voiset.vois[i].kind == "tumour"]
+    exclusion = tumour_exclusion([c for i in carved if (c := crops[i]) is not None], geometry, margin_mm,
+                                 names=[voiset.vois[i].name for i in carved])
     used: list[Crop | None] = []
     excluded: list[int] = []
     for voi, crop in zip(voiset.vois, crops, strict=True):
-        if crop is not None and exclude_tumours_from_organs and voi.kind in ("organ", "reference") and tumours:
-            kept, removed = _exclude_tumours(crop, tumours)
+        if (crop is not None and exclude_tumours_from_organs and voi.kind in ("organ", "reference")
+                and exclusion.region is not None):
+            kept, removed = _exclude(crop, exclusion.region)
         else:
             kept, removed = crop, 0
         used.append(kept)
@@ -257,6 +376,8 @@ def uptake_table(suv: NDArray[Any], geometry: Geometry, voiset: VoiSet, *, sidec
     table.attrs["provenance"] = _json_safe({
         "columns": list(COLUMNS),
         "exclude_tumours_from_organs": bool(exclude_tumours_from_organs),
+        "tumour_exclusion": {"enabled": bool(exclude_tumours_from_organs), **exclusion.record,
+                             "n_voxels": exclusion.region.n_voxels if exclusion.region is not None else 0},
         "suv_sd": f"sample standard deviation (ddof={SD_DDOF})",
         "suv_kind": sidecar.get("suv_kind") if sidecar else None,
         "min_voxels": int(min_voxels),
@@ -278,9 +399,9 @@ def _warnings(voi: Any, crop: Crop | None, kept: Crop | None, removed: int, peak
         notes.append("empty VOI: statistics are NaN")
     else:
         if removed:
-            notes.append(f"{removed} voxels of tumour VOIs excluded")
+            notes.append(f"{removed} voxels of tumour VOIs and their margin excluded")
         if kept is None:
-            notes.append("no voxel left after excluding tumour VOIs: statistics are NaN")
+            notes.append("no voxel left after excluding tumour VOIs and their margin: statistics are NaN")
         if crop.touches_border(suv.shape):
             notes.append("touches the image border: partly outside the field of view")
     if kept is not None:

@@ -119,14 +119,24 @@ def _liver_study() -> tuple[np.ndarray, Geometry, VoiSet, dict[str, int]]:
     return suv, geometry, voiset, counts
 
 
+def _grown(mask: np.ndarray) -> np.ndarray:
+    """Voxels within one voxel of ``mask`` in each direction (Chebyshev distance <= 1), by brute force."""
+    out = np.zeros_like(mask)
+    for z, y, x in zip(*np.nonzero(mask), strict=True):
+        out[max(z - 1, 0):z + 2, max(y - 1, 0):y + 2, max(x - 1, 0):x + 2] = True
+    return out
+
+
 def test_liver_excludes_lesion_voxels_and_ratios() -> None:
     suv, geometry, voiset, counts = _liver_study()
     table = uptake_table(suv, geometry, voiset)
     liver, lesion, aorta = _row(table, "liver"), _row(table, "lesion_01"), _row(table, "aorta")
-    assert liver["n_voxels"] == counts["liver"] - counts["lesion"]
-    assert liver["n_voxels_excluded"] == counts["lesion"]
+    grown = int((_grown(voiset.masks[1]) & voiset.masks[0]).sum())  # the lesion and one voxel around it
+    assert grown > counts["lesion"]
+    assert liver["n_voxels"] == counts["liver"] - grown
+    assert liver["n_voxels_excluded"] == grown
     assert liver["suv_mean"] == 2.0 and liver["suv_max"] == 2.0 and liver["suv_sd"] == 0.0
-    assert f"{counts['lesion']} voxels of tumour VOIs excluded" in liver["warnings"]
+    assert f"{grown} voxels of tumour VOIs and their margin excluded" in liver["warnings"]
     assert lesion["n_voxels"] == counts["lesion"] and lesion["n_voxels_excluded"] == 0
     assert lesion["suv_mean"] == 10.0 and lesion["suv_peak"] == pytest.approx(10.0, abs=1e-12)
     assert lesion["suv_max_to_liver"] == pytest.approx(5.0, rel=1e-12)
@@ -140,6 +150,89 @@ def test_liver_excludes_lesion_voxels_and_ratios() -> None:
     assert provenance["references"]["liver"] == {"label": 1, "name": "liver", "suv_mean": 2.0}
     assert provenance["references"]["blood"]["label"] == 3
     assert provenance["suv_sd"] == "sample standard deviation (ddof=1)"
+    # margin 0: the lesion's own voxels only
+    bare = _row(uptake_table(suv, geometry, voiset, margin_mm=0.0), "liver")
+    assert bare["n_voxels_excluded"] == counts["lesion"] and bare["n_voxels"] == counts["liver"] - counts["lesion"]
+
+
+# ------------------------------------------------------------------------------------------------ tumour margin
+def _spill_study(spacing: tuple[float, float, float]) -> tuple[np.ndarray, Geometry, VoiSet]:
+    """A liver (SUV 2) holding a 4 x 4 x 4-voxel lesion contour (SUV 10) whose partial-volume spill (SUV 6) fills
+    the one-voxel shell just outside the contour: the contour misses it, as a rasterised contour does."""
+    geometry = _geometry((20, 20, 20), spacing)
+    liver = np.zeros(geometry.shape, dtype=bool)
+    liver[2:18, 2:18, 2:18] = True
+    lesion = np.zeros(geometry.shape, dtype=bool)
+    lesion[8:12, 8:12, 8:12] = True
+    shell = np.zeros(geometry.shape, dtype=bool)
+    shell[7:13, 7:13, 7:13] = True
+    suv = np.full(geometry.shape, 0.5)
+    suv[liver] = 2.0
+    suv[shell] = 6.0
+    suv[lesion] = 10.0
+    return suv, geometry, _voiset(geometry, [(liver, "liver", "reference"), (lesion, "lesion_01", "tumour")])
+
+
+@pytest.mark.parametrize("spacing", [(4.0, 4.0, 4.0), (2.0, 2.0, 3.27)])
+def test_spill_outside_the_contour_is_left_out_of_the_liver(spacing: tuple[float, float, float]) -> None:
+    suv, geometry, voiset = _spill_study(spacing)
+    bare = _row(uptake_table(suv, geometry, voiset, margin_mm=0.0), "liver")
+    assert bare["suv_max"] == 6.0  # the spill sets the liver SUVmax
+    assert bare["n_voxels_excluded"] == 4 ** 3
+    table = uptake_table(suv, geometry, voiset)
+    liver = _row(table, "liver")
+    assert liver["suv_max"] == 2.0 and liver["suv_mean"] == 2.0  # the true liver value
+    assert liver["n_voxels_excluded"] == 6 ** 3  # the 4-voxel cube grown by one voxel each way, any spacing
+    assert liver["n_voxels"] == 16 ** 3 - 6 ** 3
+    assert _row(table, "lesion_01")["n_voxels_excluded"] == 0
+    record = table.attrs["provenance"]["tumour_exclusion"]
+    assert record["margin_voxels"] == 1 and record["margin_mm"] is None
+    assert record["structuring_element_voxels"] == 27 and record["tumours"] == ["lesion_01"]
+    assert record["n_voxels"] == 6 ** 3 and record["enabled"] is True
+
+
+def _ball_count(spacing_xyz: tuple[float, float, float], radius: float) -> int:
+    """Lattice points of the grid within ``radius`` mm of a voxel centre, enumerated."""
+    reach = [int(radius // s) for s in spacing_xyz]
+    return sum(1 for i, j, k in itertools.product(*(range(-r, r + 1) for r in reach))
+               if (i * spacing_xyz[0]) ** 2 + (j * spacing_xyz[1]) ** 2 + (k * spacing_xyz[2]) ** 2 <= radius ** 2)
+
+
+@pytest.mark.parametrize(("radius", "expected"), [(4.0, 15), (5.0, 39), (6.5, 79)])
+def test_margin_in_mm_is_a_ball_on_the_anisotropic_grid(radius: float, expected: int) -> None:
+    # 2 x 2 x 4 mm voxels; a one-voxel lesion in a liver. Ball of 4 mm: in-plane i² + j² <= 4 (13 points) and the
+    # two slices above and below (2); 5 mm: 21 in plane + 2 x 9; 6.5 mm: 37 in plane (i² + j² <= 10) + 2 x 21
+    spacing = (2.0, 2.0, 4.0)
+    assert _ball_count(spacing, radius) == expected
+    geometry = _geometry((15, 21, 21), spacing)
+    liver = np.zeros(geometry.shape, dtype=bool)
+    liver[1:14, 1:20, 1:20] = True
+    lesion = np.zeros(geometry.shape, dtype=bool)
+    lesion[7, 10, 10] = True
+    suv = np.where(liver, 2.0, 0.5)
+    suv[lesion] = 12.0
+    voiset = _voiset(geometry, [(liver, "liver", "reference"), (lesion, "lesion_01", "tumour")])
+    table = uptake_table(suv, geometry, voiset, margin_mm=radius, min_voxels=1)
+    assert _row(table, "liver")["n_voxels_excluded"] == expected
+    record = table.attrs["provenance"]["tumour_exclusion"]
+    assert record["margin_mm"] == radius and record["structuring_element_voxels"] == expected
+    assert record["spacing_zyx_mm"] == [4.0, 2.0, 2.0]
+
+
+def test_tumour_margin_option_validated_and_recorded(tmp_path: Path) -> None:
+    from pipeline.metrics.options import UptakeOptions
+
+    assert UptakeOptions().tumour_margin_mm is None
+    assert UptakeOptions.from_config({"uptake": {"tumour_margin_mm": 6.5}}).tumour_margin_mm == 6.5
+    with pytest.raises(InvalidInputError) as info:
+        UptakeOptions.from_config({"uptake": {"tumour_margin_mm": -1}})
+    assert info.value.attribute == "uptake.tumour_margin_mm"
+    with pytest.raises(InvalidInputError) as info:
+        UptakeOptions(tumour_margin_mm=float("nan"))
+    assert info.value.attribute == "--tumour-margin-mm"
+    suv, geometry, voiset = _spill_study((4.0, 4.0, 4.0))
+    with pytest.raises(InvalidInputError, match="tumour margin"):
+        uptake_table(suv, geometry, voiset, margin_mm=-2.0)
 
 
 def test_liver_without_exclusion_mixes_the_lesion_in() -> None:
@@ -348,7 +441,9 @@ def cohort_studies(cohort_3: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def test_cohort_uptake_equals_truth(cohort_studies: list[dict]) -> None:
     n_peaks = 0
     for s in cohort_studies:
-        table = uptake_table(s["suv"], s["geometry"], s["voiset"], sidecar=s["sidecar"])
+        # margin 0: the exact label map's organs own their voxels (the truth's counts); the default margin would
+        # also leave out the organ voxels next to a lesion
+        table = uptake_table(s["suv"], s["geometry"], s["voiset"], sidecar=s["sidecar"], margin_mm=0.0)
         assert len(table) == len(s["truth"]["vois"])
         for voi, (_, row) in zip(s["truth"]["vois"], table.iterrows(), strict=True):
             where = (s["study"].parent.name, s["study"].name, voi["name"])
