@@ -364,3 +364,156 @@ def test_invalid_input_raises(call: Callable[[Path], F.FigurePaths], message: st
     with pytest.raises(InvalidInputError, match=message):
         call(tmp_path / "fig")
     assert list(tmp_path.iterdir()) == []  # nothing written, no temporary file left
+
+
+# --------------------------------------------------------------------------------------------- forest, time course
+
+
+def stats_rows() -> pd.DataFrame:
+    """Rows of stats.csv: a ratio, a hazard ratio, a correlation, two proportions of one analysis, rows without CI."""
+    rows = [
+        ("treatment_change", "paired_log_ratio", "suv_max", "tumour:lesions", 0.886, 0.627, 1.25, 0.495,
+         "paired log ratios"),
+        ("treatment_change", "wilcoxon_paired", "suv_mean", "organ=liver", 1.02, 0.97, 1.08, 0.31,
+         "Wilcoxon signed-rank test; estimate = Hodges-Lehmann ratio after/before"),
+        ("treatment_change", "wilcoxon_paired", "suv_mean", "organ=spleen", -1.5, -3.0, 0.4, 0.2,
+         "Wilcoxon signed-rank test; estimate = median % change"),
+        ("survival", "cox_hr_continuous", "suv_max", "outcome=os", 1.99, 0.775, 5.13, 0.153, "Cox"),
+        ("survival", "logrank", "suv_max", "outcome=os", np.nan, np.nan, np.nan, 0.04, "log-rank test"),
+        ("suv_vs_ihc", "spearman_percent_positive", "suv_max", "pooled", 0.657, -0.43, 0.966, 0.156, "Spearman rho"),
+        ("suv_vs_ihc", "kruskal_wallis_intensity", "suv_max", "pooled", 0.63, np.nan, np.nan, 0.01, "Kruskal-Wallis"),
+        ("diagnostic", "sensitivity", "suv_max", "lesion", 0.9, 0.6, 0.98, np.nan, "sensitivity, Wilson score CI"),
+        ("diagnostic", "sensitivity", "suv_max", "lesion", 0.9, 0.55, 0.99, np.nan,
+         "sensitivity, Clopper-Pearson exact CI"),
+        ("route", "geometric_mean_ratio", "suv_max", "lesion", -0.2, -0.5, 0.1, np.nan, "paired log ratios"),
+    ]
+    return pd.DataFrame(rows, columns=["endpoint", "analysis", "variable", "level", "estimate", "ci_low", "ci_high",
+                                       "p_value", "method"])
+
+
+@pytest.mark.parametrize(
+    ("analysis", "method", "kind", "log", "reference"),
+    [
+        ("paired_log_ratio", "", "ratio", True, 1.0),
+        ("geometric_mean_ratio", "", "ratio", True, 1.0),
+        ("nested_visit_ratio", "", "ratio", True, 1.0),
+        ("cox_hr_group", "", "hazard_ratio", True, 1.0),
+        ("wilcoxon_paired", "estimate = Hodges-Lehmann ratio after/before", "ratio", True, 1.0),
+        ("wilcoxon_paired", "estimate = median % change [IQR]", "difference", False, 0.0),
+        ("mann_whitney", "Hodges-Lehmann shift", "difference", False, 0.0),
+        ("spearman_percent_positive", "", "correlation", False, 0.0),
+        ("roc_auc", "", "auc", False, 0.5),
+        ("npv", "", "proportion", False, None),
+        ("some_new_analysis", "Cox proportional hazards", "hazard_ratio", True, 1.0),
+        ("some_new_analysis", "linear mixed model slope", "difference", False, 0.0),
+    ],
+)
+def test_effect_scale_mapping(analysis: str, method: str, kind: str, log: bool, reference: float | None) -> None:
+    scale = F.effect_scale(analysis, method)
+    assert (scale.kind, scale.log, scale.reference) == (kind, log, reference)
+
+
+def test_forest_table_skips_rows_without_a_finite_ci() -> None:
+    drawn, skipped = F.forest_table(stats_rows())
+    assert drawn["scale"].tolist() == ["ratio", "ratio", "difference", "hazard_ratio", "correlation", "proportion",
+                                       "proportion"]
+    assert dict(zip(skipped["analysis"], skipped["reason"], strict=True)) == {
+        "logrank": "no estimate", "kruskal_wallis_intensity": "no finite CI",
+        "geometric_mean_ratio": "value ≤ 0 on a ratio scale"}
+    # two rows of one analysis are told apart by their CI method
+    assert drawn["label"].tolist()[-2:] == ["sensitivity · suv_max · lesion (Wilson score CI)",
+                                            "sensitivity · suv_max · lesion (Clopper-Pearson exact CI)"]
+    with pytest.raises(InvalidInputError, match="'ci_high' missing"):
+        F.forest_table(stats_rows().drop(columns="ci_high"))
+    with pytest.raises(InvalidInputError, match="non-numeric value 'big'"):
+        F.forest_table(stats_rows().astype({"estimate": object}).assign(estimate="big"))
+
+
+def test_forest_panels_per_endpoint_and_scale(tmp_path: Path) -> None:
+    paths = F.forest(stats_rows(), tmp_path / "forest")
+    texts = svg_texts(paths.svg)
+    titles = [t for t in texts if " — " in t]
+    assert titles == ["treatment_change — ratio", "treatment_change — difference", "survival — hazard ratio",
+                      "suv_vs_ihc — correlation", "diagnostic — proportion"]
+    assert "0.886 [0.627, 1.25]  p = 0.495" in texts
+    assert "1.99 [0.775, 5.13]  p = 0.153" in texts
+    assert "paired_log_ratio · suv_max · tumour:lesions" in texts
+    assert "Ratio (log scale)" in texts and "Hazard ratio (log scale)" in texts
+    assert "1" in texts  # the reference of the log axes is a labelled tick
+    svg = paths.svg.read_text("utf-8")
+    # reference lines on the ratio (1), difference (0), HR (1) and correlation (0) panels; none for proportions
+    assert [f'id="forest_reference_{i}"' in svg for i in range(5)] == [True, True, True, True, False]
+    assert 'id="forest_point_0_1"' in svg and 'id="forest_point_0_2"' not in svg
+    assert "logrank" not in " ".join(texts)
+    data = paths.png.read_bytes()
+    assert data[:8] == PNG_SIGNATURE and imread(paths.png).shape[1] == round(8.0 * F.DPI)
+    assert F.forest(stats_rows(), tmp_path / "again").png.read_bytes() == data
+    empty = F.forest(stats_rows().iloc[[4, 6]], tmp_path / "none")
+    assert "not enough data (n = 0)" in svg_texts(empty.svg)
+
+
+def spider_table() -> pd.DataFrame:
+    rows = []
+    for subject, lesions, change in (("P01", 2, -40.0), ("P02", 3, 25.0)):
+        for k in range(lesions):
+            for day, factor in ((0, 0.0), (14, 1.0), (42, 1.5)):
+                rows.append({"subject_id": subject, "lesion_id": f"lesion_{k + 1:02d}", "day": day,
+                             "pct_change": factor * (change + k)})
+    return pd.DataFrame(rows)
+
+
+def test_spider_one_line_per_lesion(tmp_path: Path) -> None:
+    paths = F.spider(spider_table(), tmp_path / "spider")
+    texts = svg_texts(paths.svg)
+    assert {"P01 (2)", "P02 (3)", "Reference (−30 %, +30 %)", "Days from baseline", "Change from baseline (%)",
+            "Patient (lesions)"} <= set(texts)
+    svg = paths.svg.read_text("utf-8")
+    assert [f'id="spider_line_{k:03d}"' in svg for k in range(6)] == [True] * 5 + [False]
+    check_png(paths.png, "spider")
+    visits = F.spider(spider_table().assign(day=lambda d: d["day"].map({0: 0, 14: 1, 42: 2})), tmp_path / "v",
+                      time_ticks={0: "baseline", 1: "week 2", 2: "week 6"}, time_label="Visit")
+    assert {"baseline", "week 2", "week 6", "Visit"} <= set(svg_texts(visits.svg))
+    assert "not enough data (n = 0)" in svg_texts(F.spider(pd.DataFrame(), tmp_path / "empty").svg)
+    with pytest.raises(InvalidInputError, match="non-numeric value 'x'"):
+        F.spider(spider_table().astype({"pct_change": object}).assign(pct_change="x"), tmp_path / "bad")
+
+
+def test_swimmer_bars_markers_and_ongoing_arrows(tmp_path: Path) -> None:
+    table = pd.DataFrame({
+        "subject_id": ["A", "A", "B", "B", "B", "C", "C"],
+        "day": [0, 40, 0, 30, 90, 0, 60],
+        "overall_response": [None, "PR", None, "SD", "PD", None, "CR"],
+        "irecist_response": [None, "iPR", None, "iSD", "iUPD", None, "iCR"],
+        "arm": ["x", "x", "y", "y", "y", "x", "x"],
+        "ongoing": [True, True, False, False, False, True, True],
+    })
+    paths = F.swimmer(table, tmp_path / "swim", responses={"overall_response": "RECIST 1.1",
+                                                           "irecist_response": "iRECIST"})
+    texts = svg_texts(paths.svg)
+    ticks = [t for t in texts if t in ("A", "B", "C")]
+    assert ticks == ["B", "C", "A"]  # longest bar on top: B (90 days), C (60), A (40)
+    assert {"CR / iCR", "PR / iPR", "SD / iSD", "PD", "iUPD", "RECIST 1.1", "iRECIST", "Arm x", "Arm y",
+            "Ongoing (no progression)", "Days from baseline", "Patient"} <= set(texts)
+    svg = paths.svg.read_text("utf-8")
+    assert [f'id="swimmer_bar_{i:03d}"' in svg for i in range(4)] == [True, True, True, False]
+    assert [f'id="swimmer_ongoing_{i:03d}"' in svg for i in range(3)] == [False, True, True]  # B progressed
+    assert imread(paths.png).shape[1] == round(8.0 * F.DPI)
+    assert "not enough data (n = 0)" in svg_texts(F.swimmer(pd.DataFrame(), tmp_path / "empty").svg)
+
+
+def test_time_course_panels(tmp_path: Path) -> None:
+    table = pd.DataFrame({
+        "name": ["lesion_01", "lesion_01", "liver", "liver", "lesion_02"],
+        "group": ["Lesions", "Lesions", "Organs", "Organs", "Lesions"],
+        "day": [0.0, 15.0, 0.0, 15.0, 15.0],
+        "suv_max": [5.0, 3.0, 4.0, 4.1, 2.0],
+        "suv_mean": [3.0, 2.0, 2.1, 2.2, 1.0],
+    })
+    paths = F.time_course(table, tmp_path / "tc", panel="group", panel_order=["Organs", "Lesions"],
+                          panel_values={"Organs": "suv_mean"})
+    texts = svg_texts(paths.svg)
+    assert texts.index("Organs") < texts.index("Lesions")
+    assert {"lesion_01", "lesion_02", "liver", "SUVmax", "SUVmean", "Days from baseline"} <= set(texts)
+    svg = paths.svg.read_text("utf-8")
+    assert 'id="time_course_panel_0"' in svg and 'id="time_course_panel_1"' in svg
+    assert 'id="time_course_1_001"' in svg and 'id="time_course_1_002"' not in svg

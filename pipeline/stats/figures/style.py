@@ -62,8 +62,13 @@ FIGURE_SIZES: dict[str, tuple[float, float]] = {
     "roc": (5.5, 5.5),
     "kaplan_meier": (7.0, 5.5),
     "biodistribution": (8.0, 4.5),
+    "forest": (8.0, 4.5),
+    "spider": (8.0, 4.5),
+    "swimmer": (8.0, 4.5),
+    "time_course": (8.0, 4.0),
 }
-"""Figure sizes in inches; PNG pixel size = size × :data:`DPI`."""
+"""Figure sizes in inches; PNG pixel size = size × :data:`DPI`. The forest and swimmer plots keep the width and
+grow in height with their rows (``_row_height``); their 'not enough data' figure has the size given here."""
 
 OKABE_ITO: dict[str, str] = {
     "black": "#000000",
@@ -140,6 +145,8 @@ _LABELS = {
     "intensity": "IHC intensity",
     "organ": "Organ",
     "timepoint": "Time point",
+    "subject_id": "Patient",
+    "arm": "Arm",
     "response": "Response",
     "volume_ml": "Volume (mL)",
     "tlg": "TLG (mL)",
@@ -281,8 +288,14 @@ def _style() -> Iterator[None]:
         yield
 
 
-def _new_figure(kind: str) -> Figure:
-    fig = Figure(figsize=FIGURE_SIZES[kind], dpi=DPI, layout="constrained")
+def _row_height(n_rows: int, *, per_row: float = 0.28, fixed: float = 1.2) -> float:
+    """Height in inches of a figure with one line per row (forest, swimmer): ``fixed + per_row × n_rows``."""
+    return round(fixed + per_row * max(int(n_rows), 1), 2)
+
+
+def _new_figure(kind: str, height: float | None = None) -> Figure:
+    width, default = FIGURE_SIZES[kind]
+    fig = Figure(figsize=(width, default if height is None else height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
