@@ -45,8 +45,9 @@ Tumour exclusion
     whose centre lies within that Euclidean distance (mm, on the anisotropic grid) of a tumour
     voxel's centre; ``margin_mm=0`` leaves out the tumour voxels only. Tumour VOIs whose catalogue
     entry says ``exclude_from_organs: false`` (whole-image threshold VOIs unless their spec opts
-    in, :mod:`pipeline.voi.specs`) are not left out of organs. The margin, its structuring element
-    and the VOIs left out or not are in the provenance (``tumour_exclusion``).
+    in, :mod:`pipeline.voi.threshold`) are not left out of organs: such a VOI holds the hot organs'
+    own voxels. The margin, its structuring element and the tumour VOIs left out or kept are in
+    the provenance (``tumour_exclusion``).
 
 The settings (tumour exclusion, SD convention, peak kernel and mode, SUL formula and factor,
 reference VOIs) are in ``table.attrs["provenance"]`` (JSON-ready: NaN written as null), for the stage
@@ -340,9 +341,10 @@ def uptake_table(suv: NDArray[Any], geometry: Geometry, voiset: VoiSet, *, sidec
     references, table_notes = _find_references(voiset, reference_names)
 
     crops = [crop_mask(m) for m in voiset.masks]
-    carved = [i for i, c in enumerate(crops) if c is not None and voiset.vois[i].kind == "tumour"]
+    carved = [i for i, c in enumerate(crops) if c is not None and voiset.vois[i].excludes_from_organs]
     exclusion = tumour_exclusion([c for i in carved if (c := crops[i]) is not None], geometry, margin_mm,
                                  names=[voiset.vois[i].name for i in carved])
+    kept_in_organs = [v.name for v in voiset.vois if v.kind == "tumour" and not v.excludes_from_organs]
     used: list[Crop | None] = []
     excluded: list[int] = []
     for voi, crop in zip(voiset.vois, crops, strict=True):
@@ -377,7 +379,11 @@ def uptake_table(suv: NDArray[Any], geometry: Geometry, voiset: VoiSet, *, sidec
         "columns": list(COLUMNS),
         "exclude_tumours_from_organs": bool(exclude_tumours_from_organs),
         "tumour_exclusion": {"enabled": bool(exclude_tumours_from_organs), **exclusion.record,
-                             "n_voxels": exclusion.region.n_voxels if exclusion.region is not None else 0},
+                             "n_voxels": exclusion.region.n_voxels if exclusion.region is not None else 0,
+                             "tumours_kept_in_organs": kept_in_organs,
+                             "kept_in_organs_rule": "tumour VOIs whose catalogue entry says exclude_from_organs: "
+                                                    "false (whole-image threshold VOIs unless their spec says "
+                                                    "exclude_from_organs=yes)"},
         "suv_sd": f"sample standard deviation (ddof={SD_DDOF})",
         "suv_kind": sidecar.get("suv_kind") if sidecar else None,
         "min_voxels": int(min_voxels),

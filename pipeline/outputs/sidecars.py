@@ -242,8 +242,11 @@ class CtSidecar(Sidecar):
 class VoiCatalogue(Sidecar):
     """``vois.json``: the catalogue of a VOI set, one entry per mask of ``vois.nii.gz`` in its order.
 
-    Keys: ``vois`` (label, name, kind, lesion_id, organ, source, n_voxels, volume_ml, warnings),
-    ``n_vois``, ``voxel_volume_ml`` and ``provenance`` (each source's settings).
+    Keys: ``vois`` (label, name, kind, lesion_id, organ, source, n_voxels, volume_ml, warnings,
+    exclude_from_organs), ``n_vois``, ``voxel_volume_ml`` and ``provenance`` (each source's settings).
+    ``exclude_from_organs`` (true, false or null; absent in catalogues written before it existed:
+    null) says whether a tumour VOI is left out of organ and reference statistics by ``petvoi uptake``;
+    null is the kind's default (true for tumours).
     """
 
     what = "VOI catalogue"
@@ -264,6 +267,9 @@ class VoiCatalogue(Sidecar):
                     raise self._error(f"{key} must be {text}, got {entry.get(key)!r}", self.path, f"vois[{i}].{key}")
             if entry["kind"] not in VOI_KINDS:
                 raise self._error(f"unknown kind {entry['kind']!r}", self.path, f"vois[{i}].kind")
+            if entry.get("exclude_from_organs") is not None and not isinstance(entry["exclude_from_organs"], bool):
+                raise self._error(f"exclude_from_organs must be true, false or null, got "
+                                  f"{entry['exclude_from_organs']!r}", self.path, f"vois[{i}].exclude_from_organs")
 
     @property
     def entries(self) -> list[dict[str, Any]]:

@@ -53,6 +53,11 @@ class Voi:
         ``n_voxels`` x voxel volume (mL).
     warnings : list of str
         Per-VOI warnings (resampled, partly outside the field of view, small, ...).
+    exclude_from_organs : bool or None
+        Tumour VOIs: whether the uptake stage leaves this VOI's voxels (and the margin around them)
+        out of organ and reference statistics. None: the default of the kind (True for tumours;
+        meaningless for other kinds). Whole-image threshold VOIs are False unless their spec opts in
+        (``exclude_from_organs=yes``): such a VOI takes every hot voxel, organs' included.
     """
 
     label: int
@@ -64,6 +69,12 @@ class Voi:
     n_voxels: int = 0
     volume_ml: float = 0.0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    exclude_from_organs: bool | None = None
+
+    @property
+    def excludes_from_organs(self) -> bool:
+        """True for a tumour VOI whose voxels organ and reference statistics leave out."""
+        return self.kind == "tumour" and self.exclude_from_organs is not False
 
 
 @dataclass

@@ -27,10 +27,10 @@ SPEC_HELP = """VOI specs
 Threshold VOIs:  --threshold 'NAME:RULE[:KEY=VALUE]...'
   Several specs are separated by ';' or given by repeating the option.
   RULE
-    suv>=T       voxels with SUV >= T (the SUV image's units)       tumour:suv>=2.5
+    suv>=T       voxels with SUV >= T (the SUV image's units)       hot:suv>=2.5:kind=tumour
     P%max        voxels >= P % of the maximum in the seed region   les1:41%max:within=les1_box
                  (EANM: 41); needs within= or sphere=               les2:41%max:sphere=12,-40,80,40
-    percist      SUL >= 1.5 x liver SULmean + 2 x liver SD          mtv:percist:liver=liver_ref
+    percist      SUL >= 1.5 x liver SULmean + 2 x liver SD          mtv:percist:liver=liver_ref:kind=tumour
                  (sample SD); needs liver= or liver_sphere=
   KEY=VALUE
     within=VOI              search/seed region: a VOI made before this spec (RTSTRUCT, SEG, mask,
@@ -43,8 +43,15 @@ Threshold VOIs:  --threshold 'NAME:RULE[:KEY=VALUE]...'
     cc=all|max|seed         26-connected components: all (default); max = only the component
                             holding the region's maximum; seed = every component of the whole-image
                             threshold that touches the region (grows beyond it)
-    kind=KIND               tumour, organ, reference or body (default: from the name, else tumour)
-  Without within=/sphere= a threshold applies to the whole image. Spaces around tokens are ignored.
+    kind=KIND               tumour, organ, reference or body (default: from the name, else tumour);
+                            required for a whole-image threshold
+    exclude_from_organs=yes|no
+                            kind tumour: leave the VOI's voxels (and the uptake margin around them)
+                            out of organ and reference statistics; default yes within a region,
+                            no for a whole-image threshold (it holds the hot organs' voxels too)
+  Without within=/sphere= a threshold applies to the whole image: it must say kind=, and a
+  kind=tumour one stays in the organ statistics unless exclude_from_organs=yes.
+  Spaces around tokens are ignored.
 
 Sphere VOIs:  --spheres 'NAME:X,Y,Z:D[:KIND]'
   Centre X,Y,Z in LPS mm (DICOM patient coordinates), diameter D in mm, KIND as above (default:

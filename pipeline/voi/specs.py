@@ -21,7 +21,7 @@ from .options import VoiSources
 from .spheres import LIVER_REFERENCE_DIAMETER_MM, Sphere, sphere_mask, sphere_vois
 from .threshold import CC_MODES, fixed_threshold_vois, percent_max_vois, percist_vois
 
-__all__ = ["ThresholdSpec", "SphereSpec", "parse_threshold_specs", "parse_sphere_specs",
+__all__ = ["ThresholdSpec", "SphereSpec", "WHOLE_IMAGE_KIND_REMEDY", "parse_threshold_specs", "parse_sphere_specs",
            "build_threshold_vois", "build_sphere_vois"]
 
 #: A parsed ``--spheres`` spec is a :class:`~pipeline.voi.spheres.Sphere` (``spec`` holds its text).
@@ -32,7 +32,12 @@ _THRESHOLDS, _SPHERES = VoiSources.flag("thresholds"), VoiSources.flag("spheres"
 _NAME = re.compile(r"[^:;=,]+")
 _FIXED = re.compile(r"suv>=(.+)", re.IGNORECASE)
 _PERCENT = re.compile(r"(.+)%max", re.IGNORECASE)
-_KEYS = ("within", "sphere", "liver", "liver_sphere", "sul", "cc", "kind")
+_KEYS = ("within", "sphere", "liver", "liver_sphere", "sul", "cc", "kind", "exclude_from_organs")
+_YES, _NO = ("yes", "true", "1"), ("no", "false", "0")
+#: The remedy of a whole-image threshold without ``kind=``.
+WHOLE_IMAGE_KIND_REMEDY = ("add :kind=tumour (by default not removed from organ statistics; add "
+                           ":exclude_from_organs=yes to remove it), :kind=organ, :kind=reference or :kind=body, "
+                           "or restrict it to a lesion with :within=VOI or :sphere=X,Y,Z,D")
 _THRESHOLD_EXPECTED = "expected NAME:suv>=T, NAME:P%max:within=VOI|sphere=X,Y,Z,D or NAME:percist:liver=VOI"
 _SPHERE_EXPECTED = "expected NAME:X,Y,Z:D[:KIND] (LPS mm, diameter mm)"
 
@@ -62,7 +67,11 @@ class ThresholdSpec:
     cc : str
         Connected-component rule: ``all``, ``max`` or ``seed``.
     kind : str or None
-        Catalogue kind; None: from the name (tumour when unmatched).
+        Catalogue kind; None: from the name (tumour when unmatched). Required for a whole-image
+        threshold (no ``within``/``sphere``).
+    exclude_from_organs : bool or None
+        Whether a tumour VOI is left out of organ and reference statistics; None: the default
+        (yes inside a region, no for a whole-image threshold).
     text : str
         The spec as given.
     """
@@ -77,6 +86,7 @@ class ThresholdSpec:
     sul_per_suv: float | None = None
     cc: str = "all"
     kind: str | None = None
+    exclude_from_organs: bool | None = None
     text: str = ""
 
 
@@ -206,6 +216,15 @@ def _parse_threshold(spec: str) -> ThresholdSpec:
         if kind not in KINDS:
             raise _error(spec, option, f"kind={options['kind']!r} is unknown", f"kind={'|'.join(KINDS)}")
         kwargs["kind"] = kind
+    if "exclude_from_organs" in options:
+        flag = options["exclude_from_organs"].lower()
+        if flag not in (*_YES, *_NO):
+            raise _error(spec, option, f"exclude_from_organs={options['exclude_from_organs']!r} is not yes or no",
+                         "exclude_from_organs=yes|no")
+        if kwargs.get("kind", "tumour") != "tumour":
+            raise _error(spec, option, "exclude_from_organs applies to tumour VOIs only",
+                         "remove it, or give :kind=tumour")
+        kwargs["exclude_from_organs"] = flag in _YES
     has_region = "within" in kwargs or "sphere" in kwargs
     if rule == "percent_max" and not has_region:
         raise _error(spec, option, "P%max needs a seed region", "add :within=VOI or :sphere=X,Y,Z,D")
@@ -218,6 +237,8 @@ def _parse_threshold(spec: str) -> ThresholdSpec:
         extra = [k for k in ("liver", "liver_sphere", "sul") if k in options]
         if extra:
             raise _error(spec, option, f"option {extra[0]!r} applies to percist only", _THRESHOLD_EXPECTED)
+    if not has_region and "kind" not in kwargs:
+        raise _error(spec, option, "a whole-image threshold needs an explicit kind", WHOLE_IMAGE_KIND_REMEDY)
     return ThresholdSpec(name, rule, value, text=spec, **kwargs)
 
 
@@ -236,7 +257,8 @@ def parse_threshold_specs(text: str | Sequence[str]) -> list[ThresholdSpec]:
     Raises
     ------
     InvalidInputError
-        For an empty text, a malformed spec (naming it and what is expected) or a repeated name.
+        For an empty text, a malformed spec (naming it and what is expected), a whole-image threshold
+        without ``kind=``, or a repeated name.
     """
     specs = [_parse_threshold(s) for s in _split(text, _THRESHOLDS)]
     _unique([s.name for s in specs], _THRESHOLDS)
@@ -377,8 +399,8 @@ def build_threshold_vois(specs: Sequence[ThresholdSpec], suv: np.ndarray, geomet
     Raises
     ------
     InvalidInputError
-        Unknown VOI names, a percist spec without a SUL factor, empty or misplaced regions
-        (naming the spec).
+        A whole-image spec without a kind, unknown VOI names, a percist spec without a SUL factor,
+        empty or misplaced regions (naming the spec).
     """
     if existing is not None and not existing.geometry.same_grid(geometry):
         raise InvalidInputError("existing VOIs are on another grid than the SUV image", attribute=_THRESHOLDS,
@@ -387,6 +409,9 @@ def build_threshold_vois(specs: Sequence[ThresholdSpec], suv: np.ndarray, geomet
     items: list[tuple[np.ndarray, Voi]] = []
     records: list[dict[str, Any]] = []
     for spec in specs:
+        if spec.within is None and spec.sphere is None and spec.kind is None:
+            raise InvalidInputError("a whole-image threshold needs an explicit kind", source=spec.text or spec.name,
+                                    attribute=_THRESHOLDS, remedy=WHOLE_IMAGE_KIND_REMEDY)
         warnings: list[str] = []
         region, region_name = None, None
         if spec.within is not None:
@@ -426,8 +451,12 @@ def build_threshold_vois(specs: Sequence[ThresholdSpec], suv: np.ndarray, geomet
             raise InvalidInputError(exc.message, source=spec.text, attribute=_THRESHOLDS,
                                     remedy=exc.remedy) from None
         mask, voi = made.masks[0], made.vois[0]
+        record = made.provenance["thresholds"][0]
+        if spec.exclude_from_organs is not None and voi.kind == "tumour":
+            record = {**record, "exclude_from_organs": spec.exclude_from_organs}
+            voi = replace(voi, exclude_from_organs=spec.exclude_from_organs)
         voi = replace(voi, warnings=(*warnings, *voi.warnings))
         items.append((mask, voi))
         pool.append((mask, voi))
-        records.append({**made.provenance["thresholds"][0], "spec": spec.text})
+        records.append({**record, "spec": spec.text})
     return VoiSet.from_masks(geometry, items, {"thresholds": records})

@@ -33,6 +33,12 @@ maximum of the percentage rule is taken. ``cc`` chooses what is kept, with 26-co
 
 Every VOI records the threshold used in its ``source`` (e.g. ``threshold:41%max=4.1 of SUVmax
 10.0:within=lesion_sphere``) and the numbers in the set's provenance (``thresholds``).
+
+Organs: a tumour VOI thresholded over the whole image (no region) takes every voxel above the
+threshold, the hot organs' (kidneys, spleen, bladder) included; its catalogue entry therefore says
+``exclude_from_organs: false``, and the uptake stage does not remove its voxels from organ and
+reference statistics (a ``--threshold`` spec opts in with ``exclude_from_organs=yes``). A tumour VOI
+thresholded inside a region (a lesion's seed VOI or sphere) is left out of organs like any lesion.
 """
 
 from __future__ import annotations
@@ -206,14 +212,17 @@ def threshold_mask(image: np.ndarray, threshold: float, *, region: np.ndarray | 
 
 
 def _voiset(geometry: Geometry, mask: np.ndarray, name: str, kind: str | None, rules: Sequence[NameRule],
-            source: str, record: dict[str, Any]) -> VoiSet:
+            source: str, record: dict[str, Any], *, whole_image: bool) -> VoiSet:
     if kind is None:  # a name matching a rule (``liver``) keeps its kind; anything else is a lesion
         kind_, organ, lesion_id = classify(name, "GTV", rules)
     else:
         kind_, organ, lesion_id = catalogue_entry(name, kind, rules, what=source)
     warnings = () if mask.any() else ("no voxel at or above the threshold",)
-    voi = Voi(0, name, kind_, lesion_id, organ, source, warnings=warnings)
-    return VoiSet.from_masks(geometry, [(mask, voi)], {"thresholds": [{"name": name, **record}]})
+    # a whole-image threshold takes every hot voxel, organs' included: it does not carve organs by default
+    exclude = (not whole_image) if kind_ == "tumour" else None
+    voi = Voi(0, name, kind_, lesion_id, organ, source, warnings=warnings, exclude_from_organs=exclude)
+    record = {"name": name, **record, "whole_image": whole_image, "exclude_from_organs": exclude}
+    return VoiSet.from_masks(geometry, [(mask, voi)], {"thresholds": [record]})
 
 
 def _region_text(region_name: str | None) -> str:
@@ -242,7 +251,8 @@ def fixed_threshold_vois(suv: np.ndarray, geometry: Geometry, threshold_suv: flo
     cc : {"all", "max", "seed"}
         Connected-component rule (module docstring).
     kind : str, optional
-        Catalogue kind; None: from the name, a tumour when no name rule matches.
+        Catalogue kind; None: from the name, a tumour when no name rule matches (``--threshold`` specs
+        of the whole image must give it).
     rules : sequence of NameRule
         Name-to-kind rules.
 
@@ -260,7 +270,7 @@ def fixed_threshold_vois(suv: np.ndarray, geometry: Geometry, threshold_suv: flo
     mask = threshold_mask(suv, threshold_suv, region=region, cc=cc)
     source = f"threshold:suv>={threshold_suv:g}{_region_text(region_name)}:cc={cc}"
     record = {"rule": "fixed", "threshold_suv": float(threshold_suv), "region": region_name, "cc": cc}
-    return _voiset(geometry, mask, name, kind, rules, source, record)
+    return _voiset(geometry, mask, name, kind, rules, source, record, whole_image=region is None)
 
 
 def percent_max_vois(suv: np.ndarray, geometry: Geometry, percent: float, region: np.ndarray | None, *, name: str,
@@ -286,7 +296,8 @@ def percent_max_vois(suv: np.ndarray, geometry: Geometry, percent: float, region
     cc : {"all", "max", "seed"}
         Connected-component rule (module docstring).
     kind : str, optional
-        Catalogue kind; None: from the name, a tumour when no name rule matches.
+        Catalogue kind; None: from the name, a tumour when no name rule matches (``--threshold`` specs
+        of the whole image must give it).
     rules : sequence of NameRule
         Name-to-kind rules.
 
@@ -319,7 +330,7 @@ def percent_max_vois(suv: np.ndarray, geometry: Geometry, percent: float, region
     source = f"threshold:{percent:g}%max={threshold:.6g} of SUVmax {suv_max:.6g}{_region_text(region_name)}:cc={cc}"
     record = {"rule": "percent_max", "percent": float(percent), "suv_max": suv_max, "threshold_suv": threshold,
               "region": region_name, "cc": cc}
-    return _voiset(geometry, mask, name, kind, rules, source, record)
+    return _voiset(geometry, mask, name, kind, rules, source, record, whole_image=region is None)
 
 
 def percist_reference(image: np.ndarray, liver: np.ndarray, *, sul_per_suv: float) -> PercistReference:
@@ -384,7 +395,8 @@ def percist_vois(suv: np.ndarray, geometry: Geometry, liver: np.ndarray, *, sul_
     cc : {"all", "max", "seed"}
         Connected-component rule (module docstring).
     kind : str, optional
-        Catalogue kind; None: from the name, a tumour when no name rule matches.
+        Catalogue kind; None: from the name, a tumour when no name rule matches (``--threshold`` specs
+        of the whole image must give it).
     rules : sequence of NameRule
         Name-to-kind rules.
 
@@ -409,4 +421,4 @@ def percist_vois(suv: np.ndarray, geometry: Geometry, liver: np.ndarray, *, sul_
               "liver_sd_sul": reference.liver_sd_sul, "liver_sd_ddof": LIVER_SD_DDOF,
               "liver_n_voxels": reference.n_voxels, "liver": liver_name, "sul_per_suv": reference.sul_per_suv,
               "region": region_name, "cc": cc}
-    return _voiset(geometry, mask, name, kind, rules, source, record)
+    return _voiset(geometry, mask, name, kind, rules, source, record, whole_image=region is None)

@@ -75,6 +75,8 @@ def test_vois_and_uptake_match_truth(study: dict) -> None:
     ("args", "fragment"),
     [
         (["--threshold", "hot:suv>>2"], "hot:suv>>2"),
+        (["--threshold", "hot:suv>=2.5"], "--threshold: a whole-image threshold needs an explicit kind in "
+                                          "'hot:suv>=2.5'; add :kind=tumour"),
         (["--spheres", "ref:1,2:30"], "ref:1,2:30"),
         ([], "no VOI source given"),
     ],
@@ -85,6 +87,28 @@ def test_bad_specs_exit_2(study: dict, args: list[str], fragment: str, capsys: p
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and fragment in err[0]
     assert not out.exists()
+
+
+def test_a_whole_image_threshold_leaves_the_organs_unchanged(study: dict) -> None:
+    work, dicom = study["work"], study["dicom"]
+    tables = {}
+    for label, extra in (("plain", []), ("hot", ["--threshold", "hot:suv>=2.5:kind=tumour"]),
+                         ("carved", ["--threshold", "hot:suv>=2.5:kind=tumour:exclude_from_organs=yes"])):
+        vois = work / label / "vois.nii.gz"
+        assert main(["vois", "--pet", str(work / "suv.nii.gz"), "--rtstruct", str(dicom / "RTSTRUCT"), *extra,
+                     "-o", str(vois)]) == 0
+        assert main(["uptake", "--suv", str(work / "suv.nii.gz"), "--vois", str(vois),
+                     "-o", str(work / label / "uptake.csv")]) == 0
+        tables[label] = pd.read_csv(work / label / "uptake.csv").set_index("name")
+    plain, hot, carved = tables["plain"], tables["hot"], tables["carved"]
+    assert hot.loc["hot", "kind"] == "tumour" and hot.loc["hot", "n_voxels"] > 0
+    organs = plain.index[plain["kind"].isin(["organ", "reference"])]
+    for column in ("n_voxels", "n_voxels_excluded", "suv_mean", "suv_max"):
+        assert hot.loc[organs, column].equals(plain.loc[organs, column]), column
+    assert hot.loc["spleen", "suv_mean"] > 2.5  # a hot organ, wholly above the threshold
+    assert carved.loc["spleen", "n_voxels"] < 0.1 * plain.loc["spleen", "n_voxels"]  # opted in: emptied
+    record = json.loads((work / "hot" / "uptake.json").read_text())["tumour_exclusion"]
+    assert record["tumours_kept_in_organs"] == ["hot"]
 
 
 def test_rtstruct_of_another_frame_of_reference(study: dict, tmp_path: Path,

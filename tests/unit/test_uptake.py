@@ -219,6 +219,40 @@ def test_margin_in_mm_is_a_ball_on_the_anisotropic_grid(radius: float, expected:
     assert record["spacing_zyx_mm"] == [4.0, 2.0, 2.0]
 
 
+def test_a_whole_image_threshold_voi_leaves_the_organs_alone() -> None:
+    from pipeline.voi.specs import build_threshold_vois, parse_threshold_specs
+
+    geometry = _geometry((30, 30, 30), 4.0)
+    spleen = _distance(geometry, (15, 15, 8)) <= 16.0
+    liver = _distance(geometry, (15, 15, 21)) <= 24.0
+    lesion = _distance(geometry, (15, 15, 22)) <= 8.0
+    liver &= ~spleen
+    suv = np.full(geometry.shape, 0.5)
+    suv[liver] = 2.0
+    suv[spleen] = 3.5 - 0.02 * (np.indices(geometry.shape)[0][spleen] - 15)  # hot and not uniform: 3.2..3.8
+    suv[lesion] = 10.0
+    assert (suv[spleen] >= 2.5).all()  # every spleen voxel is above a 2.5 threshold
+    base = _voiset(geometry, [(liver, "liver", "reference"), (spleen, "spleen", "organ"),
+                              (lesion, "lesion_01", "tumour")])
+    before = _row(uptake_table(suv, geometry, base), "spleen")
+    for spec, carved in (("hot:suv>=2.5:kind=tumour", False), ("hot:suv>=2.5:kind=tumour:exclude_from_organs=yes",
+                                                                 True)):
+        hot = build_threshold_vois(parse_threshold_specs(spec), suv, geometry, base)
+        assert hot.vois[0].n_voxels == int((spleen | lesion).sum())
+        table = uptake_table(suv, geometry, base.extend(hot))
+        after, liver_row = _row(table, "spleen"), _row(table, "liver")
+        record = table.attrs["provenance"]["tumour_exclusion"]
+        if not carved:  # unchanged by adding a whole-image threshold VOI
+            assert after["n_voxels"] == before["n_voxels"] == int(spleen.sum())
+            assert after["suv_mean"] == before["suv_mean"] and after["n_voxels_excluded"] == 0
+            assert after["warnings"] == before["warnings"]
+            assert record["tumours"] == ["lesion_01"] and record["tumours_kept_in_organs"] == ["hot"]
+        else:  # opted in: the spleen is all "tumour"
+            assert after["n_voxels"] == 0 and after["n_voxels_excluded"] == int(spleen.sum())
+            assert record["tumours"] == ["lesion_01", "hot"] and record["tumours_kept_in_organs"] == []
+        assert liver_row["suv_max"] == 2.0
+
+
 def test_tumour_margin_option_validated_and_recorded(tmp_path: Path) -> None:
     from pipeline.metrics.options import UptakeOptions
 

@@ -147,17 +147,18 @@ def test_threshold_mask_ignores_nan() -> None:
 
 # ------------------------------------------------------------------------------------------- specs
 def test_threshold_specs_parse_to_exact_values() -> None:
-    specs = parse_threshold_specs(["tumour:suv>=2.5", " les1 : 41%max : sphere=12,-40.5,80,40 : cc=max ; "
+    specs = parse_threshold_specs(["tumour:suv>=2.5:kind=tumour", " les1 : 41%max : sphere=12,-40.5,80,40 : cc=max ; "
                                    "mtv:percist:liver=liver_ref:sul=0.8:kind=tumour",
-                                   "mtv2:PERCIST:liver_sphere=-60,20,-110", "grown:SUV >= 3:within=seed:cc=seed"])
+                                   "mtv2:PERCIST:liver_sphere=-60,20,-110:kind=organ",
+                                   "grown:SUV >= 3:within=seed:cc=seed"])
     assert specs == [
-        ThresholdSpec("tumour", "fixed", 2.5, text="tumour:suv>=2.5"),
+        ThresholdSpec("tumour", "fixed", 2.5, kind="tumour", text="tumour:suv>=2.5:kind=tumour"),
         ThresholdSpec("les1", "percent_max", 41.0, sphere=(12.0, -40.5, 80.0, 40.0), cc="max",
                       text="les1 : 41%max : sphere=12,-40.5,80,40 : cc=max"),
         ThresholdSpec("mtv", "percist", None, liver="liver_ref", sul_per_suv=0.8, kind="tumour",
                       text="mtv:percist:liver=liver_ref:sul=0.8:kind=tumour"),
-        ThresholdSpec("mtv2", "percist", None, liver_sphere=(-60.0, 20.0, -110.0, 30.0),
-                      text="mtv2:PERCIST:liver_sphere=-60,20,-110"),
+        ThresholdSpec("mtv2", "percist", None, liver_sphere=(-60.0, 20.0, -110.0, 30.0), kind="organ",
+                      text="mtv2:PERCIST:liver_sphere=-60,20,-110:kind=organ"),
         ThresholdSpec("grown", "fixed", 3.0, within="seed", cc="seed", text="grown:SUV >= 3:within=seed:cc=seed"),
     ]
 
@@ -171,14 +172,50 @@ def test_threshold_specs_parse_to_exact_values() -> None:
 ])
 def test_malformed_threshold_spec_is_named(spec: str) -> None:
     with pytest.raises(InvalidInputError) as info:
-        parse_threshold_specs(f"ok:suv>=1;{spec}")
+        parse_threshold_specs(f"ok:suv>=1:kind=tumour;{spec}")
     assert repr(spec.strip()) in str(info.value)
     assert str(info.value).startswith("--threshold: ")
 
 
+@pytest.mark.parametrize("spec", ["hot:suv>=2.5", "mtv:percist:liver=liver_ref",
+                                  "mtv:percist:liver_sphere=1,2,3:cc=max"])
+def test_a_whole_image_threshold_must_state_its_kind(spec: str) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        parse_threshold_specs(spec)
+    message = str(info.value)
+    assert message.startswith("--threshold: a whole-image threshold needs an explicit kind in ")
+    assert repr(spec) in message and ":kind=tumour" in message and ":within=VOI" in message
+    assert "\n" not in message
+    with pytest.raises(InvalidInputError, match="needs an explicit kind"):  # a spec built by hand, too
+        build_threshold_vois([ThresholdSpec("hot", "fixed", 2.5, text="hot")], _phantom(), GEOMETRY)
+    (within,) = parse_threshold_specs("hot:suv>=2.5:within=box")  # a regional one takes its kind from the name
+    assert within.kind is None
+
+
+def test_whole_image_tumours_stay_in_organs_unless_the_spec_opts_in() -> None:
+    suv = _phantom()
+    existing = VoiSet.from_masks(GEOMETRY, [(_ball(CENTRE_IDX, 20.0), Voi(0, "box", "organ"))])
+    specs = parse_threshold_specs("hot:suv>=2.5:kind=tumour;carved:suv>=2.5:kind=tumour:exclude_from_organs=yes;"
+                                  "les:41%max:within=box;les_kept:41%max:within=box:exclude_from_organs=no;"
+                                  "warm:suv>=0.5:kind=organ")
+    assert [s.exclude_from_organs for s in specs] == [None, True, None, False, None]
+    voiset = build_threshold_vois(specs, suv, GEOMETRY, existing)
+    assert [v.exclude_from_organs for v in voiset.vois] == [False, True, True, False, None]
+    assert [v.excludes_from_organs for v in voiset.vois] == [False, True, True, False, False]
+    records = voiset.provenance["thresholds"]
+    assert [r["whole_image"] for r in records] == [True, True, False, False, True]
+    assert [r["exclude_from_organs"] for r in records] == [False, True, True, False, None]
+    # the library functions agree: a whole-image tumour is not carved out of organs, a regional one is
+    assert fixed_threshold_vois(suv, GEOMETRY, 2.5, name="t", kind="tumour").vois[0].exclude_from_organs is False
+    assert percent_max_vois(suv, GEOMETRY, 41.0, HOT, name="t").vois[0].exclude_from_organs is True
+    for bad in ("w:suv>=1:kind=organ:exclude_from_organs=yes", "w:suv>=1:kind=tumour:exclude_from_organs=maybe"):
+        with pytest.raises(InvalidInputError, match="exclude_from_organs"):
+            parse_threshold_specs(bad)
+
+
 def test_duplicate_and_empty_threshold_specs() -> None:
     with pytest.raises(InvalidInputError, match="'a' given twice"):
-        parse_threshold_specs("a:suv>=1;a:suv>=2")
+        parse_threshold_specs("a:suv>=1:kind=tumour;a:suv>=2:kind=tumour")
     with pytest.raises(InvalidInputError, match="empty spec"):
         parse_threshold_specs([])
 
@@ -187,7 +224,7 @@ def test_build_threshold_vois_from_specs_and_existing_vois() -> None:
     suv = _phantom()
     existing = VoiSet.from_masks(GEOMETRY, [(LIVER, Voi(0, "liver_ref", "reference", organ="liver")),
                                             (_ball(CENTRE_IDX, 20.0), Voi(0, "box", "organ"))])
-    specs = parse_threshold_specs("lesion_1:41%max:within=box;mtv:percist:liver=liver_ref:cc=max;"
+    specs = parse_threshold_specs("lesion_1:41%max:within=box;mtv:percist:liver=liver_ref:cc=max:kind=tumour;"
                                   "core:90%max:within=lesion_1;hot:41%max:sphere=40,40,40,40")
     voiset = build_threshold_vois(specs, suv, GEOMETRY, existing, sul_per_suv=1.0)
     assert [v.name for v in voiset.vois] == ["lesion_1", "mtv", "core", "hot"]
@@ -202,8 +239,8 @@ def test_build_threshold_vois_errors_name_the_spec() -> None:
     suv = _phantom()
     with pytest.raises(InvalidInputError, match=r"t:41%max:within=nowhere.*not a VOI made before"):
         build_threshold_vois(parse_threshold_specs("t:41%max:within=nowhere"), suv, GEOMETRY)
-    with pytest.raises(InvalidInputError, match=r"m:percist:liver_sphere=60,60,60.*no SUL/SUV factor"):
-        build_threshold_vois(parse_threshold_specs("m:percist:liver_sphere=60,60,60"), suv, GEOMETRY)
+    with pytest.raises(InvalidInputError, match=r"m:percist:liver_sphere=60,60,60:kind=tumour.*no SUL/SUV factor"):
+        build_threshold_vois(parse_threshold_specs("m:percist:liver_sphere=60,60,60:kind=tumour"), suv, GEOMETRY)
     with pytest.raises(InvalidInputError, match=r"sphere of 't:41%max:sphere=-100,0,0,20'.*entirely outside"):
         build_threshold_vois(parse_threshold_specs("t:41%max:sphere=-100,0,0,20"), suv, GEOMETRY)
 
