@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .options import BloodOptions, KineticsOptions, ParametricOptions
+from .options import BloodOptions, KineticsOptions, ParametricOptions, PkOptions
 
 __all__ = ["register"]
 
@@ -44,11 +44,16 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("pk", help="multi-day PK from static scans (e.g. 89Zr): AUC, effective and biological half-life",
                        description="Scans of a subject after one injection (same injection datetime in suv.json) "
-                                   "form a time-activity curve in days per VOI: AUC (trapezoid plus the tail from "
-                                   "the terminal effective half-life) and effective/biological half-lives.")
+                                   "form a time-activity curve in days per VOI: AUC (linear-up/log-down trapezoid by "
+                                   "default, the rule recorded in the auc_method column, plus the tail from the "
+                                   "terminal effective half-life) and effective/biological half-lives. Injections "
+                                   "with one scan are listed with a note.")
     p.add_argument("--samples", required=True, metavar="samples.tsv")
     p.add_argument("--template", required=True, help="e.g. results/{subject}/{timepoint}")
+    PkOptions.add_arguments(p)
     p.add_argument("-o", "--output", required=True, metavar="pk.csv")
+    p.add_argument("--points", metavar="pk_points.csv",
+                   help="the time-activity points (default: <output stem>_points.csv beside --output)")
     p.set_defaults(func=_pk)
 
 
@@ -83,5 +88,10 @@ def _parametric(args: argparse.Namespace) -> None:
 def _pk(args: argparse.Namespace) -> None:
     from .stage import run_pk
 
-    table = run_pk(Path(args.samples), args.template, Path(args.output))
-    log.info("%d PK rows -> %s", len(table), args.output)
+    options = PkOptions.from_args(args)
+    table = run_pk(Path(args.samples), args.template, Path(args.output), method=options.auc_method,
+                   n_terminal=options.n_terminal, points_output=Path(args.points) if args.points else None,
+                   policy=options.policy)
+    curves = table[table["note"].isna()] if "note" in table.columns else table
+    log.info("%d PK rows (%d subject(s) with a curve, AUC rule %s) -> %s", len(table),
+             curves["subject_id"].nunique() if len(curves) else 0, options.auc_method, args.output)

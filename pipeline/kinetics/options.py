@@ -13,8 +13,8 @@ from ..options import Options, option
 from ..policy import Policy
 from ..suv.nuclides import NUCLIDES
 
-__all__ = ["BloodOptions", "KineticsOptions", "ParametricOptions", "PLASMA_MODELS", "REFERENCE_MODELS",
-           "COMPARTMENT_MODELS", "MAPS", "INPUT_KINDS"]
+__all__ = ["BloodOptions", "KineticsOptions", "ParametricOptions", "PkOptions", "PLASMA_MODELS", "REFERENCE_MODELS",
+           "COMPARTMENT_MODELS", "MAPS", "INPUT_KINDS", "AUC_METHODS"]
 
 #: Models that need a plasma (blood) input.
 PLASMA_MODELS = ("1tcm", "2tcm", "2tcm_irr", "logan", "patlak")
@@ -26,6 +26,8 @@ COMPARTMENT_MODELS = ("1tcm", "2tcm", "2tcm_irr")
 MAPS = ("logan_vt", "patlak_ki")
 #: What the model input is.
 INPUT_KINDS = ("parent_plasma", "total_plasma", "whole_blood")
+#: AUC rules of multi-day PK (``petvoi pk``): linear-up/log-down (default) or the linear trapezoid.
+AUC_METHODS = ("log", "linear")
 
 
 def _path(text: str | None) -> Path | None:
@@ -166,3 +168,28 @@ class ParametricOptions(Options):
             raise self.invalid("maps", f"unknown map {unknown[0]!r}", allowed=MAPS)
         if self.workers < 1:
             raise self.invalid("workers", f"workers must be >= 1, got {self.workers}")
+
+
+def _optional_int(text: str | None) -> int | None:
+    return int(text) if text not in (None, "") else None
+
+
+@dataclass(frozen=True)
+class PkOptions(Options):
+    """The settings of ``petvoi pk`` (multi-day PK of static scans after one injection)."""
+
+    section = "pk"
+
+    auc_method: str = option("log", flag="--auc-method", key="pk.auc_method", choices=AUC_METHODS,
+                             help="AUC rule between scans: log (linear-up/log-down, exact for an exponential "
+                                  "decline; default) or linear (trapezoid everywhere)")
+    n_terminal: int | None = option(None, flag="--n-terminal", key="pk.n_terminal", type=_optional_int,
+                                    metavar="N", help="terminal points of the effective half-life fit (>= 2; "
+                                                      "default: the last 3, or all scans when fewer)")
+    policy: Policy = field(default_factory=Policy)
+
+    def validate(self) -> None:
+        """Refuse an unknown AUC rule and fewer than two terminal points."""
+        self.check_choice("auc_method", AUC_METHODS, "AUC method")
+        if self.n_terminal is not None and self.n_terminal < 2:
+            raise self.invalid("n_terminal", f"{self.name('n_terminal')} must be >= 2, got {self.n_terminal}")

@@ -412,8 +412,9 @@ def run_parametric_stage(pet4d_path: Path, out_dir: Path, options: ParametricOpt
                           policy=options.policy)
 
 
-def run_pk(samples: pd.DataFrame | Path, template: str, output: Path, *,
-           half_life_s: float | None = None) -> pd.DataFrame:
+def run_pk(samples: pd.DataFrame | Path, template: str, output: Path, *, half_life_s: float | None = None,
+           method: str | None = None, n_terminal: int | None = None, points_output: Path | None = None,
+           policy: Policy | None = None) -> pd.DataFrame:
     """Multi-day PK from static scans: scans of a subject that share one injection form a curve.
 
     Parameters
@@ -423,14 +424,26 @@ def run_pk(samples: pd.DataFrame | Path, template: str, output: Path, *,
     template : str
         Folder of each study's ``uptake.csv`` and ``suv.json``, with ``{subject}`` and ``{timepoint}``.
     output : Path
-        ``pk.csv``: one row per subject, injection and VOI (AUC, effective and biological half-lives);
-        injections with fewer than two scans are listed with a note instead.
+        ``pk.csv``: one row per subject, injection and VOI (AUC, effective and biological half-lives, the
+        AUC rule in ``auc_method``); injections with fewer than two scans are listed with a note instead.
+        ``pk.json`` beside it records the settings.
     half_life_s : float, optional
         Physical half-life; default: the one in the sidecars.
+    method : {"log", "linear"}, optional
+        AUC rule between scans (:func:`~pipeline.kinetics.pk.auc_with_tail`); default linear-up/log-down.
+    n_terminal : int, optional
+        Terminal points of the effective half-life fit; default ``min(3, n_scans)``.
+    points_output : Path, optional
+        The time-activity points (one row per subject, injection, VOI and scan: days from injection,
+        activity decay-corrected to injection and at scan time in kBq/mL, SUVmean); default
+        ``<output stem>_points.csv`` beside ``output``.
+    policy : Policy, optional
+        The run's bad-value policy (recorded in ``pk.json``).
     """
     from ..config import load_sample_sheet
-    from .pk import pk_table
+    from .pk import DEFAULT_AUC_METHOD, SECONDS_PER_DAY, pk_table
 
+    method = method or DEFAULT_AUC_METHOD
     if not isinstance(samples, pd.DataFrame):
         samples = load_sample_sheet(samples, acquisition="static")
     rows, notes = [], []
@@ -442,23 +455,40 @@ def run_pk(samples: pd.DataFrame | Path, template: str, output: Path, *,
         sidecar = SuvSidecar.read(study.suv_json)
         table = pd.read_csv(study.uptake)
         factor = float(np.atleast_1d(suv_to_kbq_ml_factor(sidecar))[0])
+        half_life = float(half_life_s or sidecar.require("half_life_s"))
+        days = float(sidecar.require("uptake_time_s")) / SECONDS_PER_DAY
+        injection = sidecar.get("injection_datetime")
+        if not injection:
+            notes.append({"subject_id": row.subject_id, "injection": "", "voi": "", "kind": "",
+                          "note": f"{row.timepoint}: injection datetime unknown in suv.json: no PK curve"})
+            continue
         for voi in table.itertuples(index=False):
-            rows.append({"subject_id": row.subject_id, "injection": sidecar.get("injection_datetime"),
-                         "timepoint": row.timepoint, "voi": voi.name, "kind": voi.kind,
-                         "time_days": float(sidecar.require("uptake_time_s")) / 86400.0,
-                         "activity_kbq_ml": float(voi.suv_mean) * factor, "suv_mean": float(voi.suv_mean),
-                         "half_life_s": float(half_life_s or sidecar.require("half_life_s"))})
-    scans = pd.DataFrame(rows)
-    results = []
+            corrected = float(voi.suv_mean) * factor
+            rows.append({"subject_id": row.subject_id, "injection": injection, "timepoint": row.timepoint,
+                         "voi": voi.name, "kind": voi.kind, "time_days": days, "activity_kbq_ml": corrected,
+                         "activity_at_scan_kbq_ml": corrected * math.exp(-math.log(2.0) * days * SECONDS_PER_DAY
+                                                                         / half_life),
+                         "suv_mean": float(voi.suv_mean), "half_life_s": half_life})
+    scans = pd.DataFrame(rows, columns=["subject_id", "injection", "timepoint", "voi", "kind", "time_days",
+                                        "activity_kbq_ml", "activity_at_scan_kbq_ml", "suv_mean", "half_life_s"])
+    results, curves = [], []
     for (subject, injection), group in scans.groupby(["subject_id", "injection"], sort=True):
         n_scans = group["timepoint"].nunique()
         if n_scans < 2:
             notes.append({"subject_id": subject, "injection": injection, "voi": "", "kind": "",
                           "note": f"{n_scans} scan after this injection: no PK curve"})
             continue
-        table = pk_table(group, decay_corrected=True, half_life_s=float(group["half_life_s"].iloc[0]))
+        table = pk_table(group.drop(columns=["activity_at_scan_kbq_ml"]), decay_corrected=True,
+                         half_life_s=float(group["half_life_s"].iloc[0]), n_terminal=n_terminal, method=method)
         table.insert(1, "injection", injection)
         results.append(table)
+        curves.append(group)
     out = pd.concat([*results, pd.DataFrame(notes)], ignore_index=True) if results or notes else pd.DataFrame()
     write_csv(output, out)
+    points = (pd.concat(curves, ignore_index=True) if curves else scans.iloc[:0]).drop(columns=["half_life_s"])
+    points = points.sort_values(["subject_id", "injection", "voi", "time_days"], kind="stable")
+    write_csv(points_output or Path(output).with_name(f"{Path(output).stem}_points.csv"), points)
+    write_provenance(output, {"auc_method": method, "n_terminal": n_terminal, "template": template,
+                              "half_life_s": half_life_s, "decay_corrected_input": True,
+                              "policy": (policy or Policy()).record()})
     return out

@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -43,3 +44,26 @@ def test_three_scans_after_one_injection(tmp_path: Path) -> None:
     p02 = table[table["subject_id"] == "P02"].iloc[0]
     assert "1 scan after this injection" in p02["note"]
     assert (tmp_path / "pk.csv").is_file()
+    # the default AUC rule is linear-up/log-down, exact here: A(t) = A0 exp(-lambda_eff t) in kBq/mL
+    assert p01["auc_method"] == "log"
+    lam_eff = math.log(2) / T_BIO_DAYS + math.log(2) / t_phys_days
+    a0 = 5.0 * 37e6 / 70000.0 / 1000.0  # SUV x dose / weight, kBq/mL at injection
+    assert p01["auc_first_inf"] == pytest.approx(a0 * math.exp(-lam_eff * 1.0) / lam_eff, rel=1e-9)
+    # the points of the curve and the settings record
+    points = pd.read_csv(tmp_path / "pk_points.csv")
+    assert list(points["timepoint"]) == ["d1", "d3", "d6"] and set(points["subject_id"]) == {"P01"}
+    assert points["activity_at_scan_kbq_ml"].to_numpy() == pytest.approx(
+        a0 * np.exp(-lam_eff * np.array([1.0, 3.0, 6.0])), rel=1e-9)  # CSV: 10 significant digits
+    assert json.loads((tmp_path / "pk.json").read_text())["auc_method"] == "log"
+
+
+def test_linear_rule_is_selectable_and_recorded(tmp_path: Path) -> None:
+    inj = "2025-01-01T10:00:00+01:00"
+    for tp, day in (("d1", 1.0), ("d3", 3.0), ("d6", 6.0)):
+        _study(tmp_path, "P01", tp, inj, day)
+    sheet = pd.DataFrame({"subject_id": ["P01"] * 3, "timepoint": ["d1", "d3", "d6"]})
+    template = str(tmp_path / "{subject}" / "{timepoint}")
+    log_rule = run_pk(sheet, template, tmp_path / "log.csv").iloc[0]
+    linear = run_pk(sheet, template, tmp_path / "linear.csv", method="linear").iloc[0]
+    assert linear["auc_method"] == "linear" and linear["auc_first_inf"] > log_rule["auc_first_inf"]
+    assert json.loads((tmp_path / "linear.json").read_text())["auc_method"] == "linear"
