@@ -27,6 +27,7 @@ test: setup
 bench: setup
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/bench_suv_decode.py
+	$(BIN)/python bench/bench_stats_validity.py --trials 1000
 	$(BIN)/python bench/bench_rtstruct.py
 	$(BIN)/python bench/bench_suvpeak.py
 	$(BIN)/python bench/bench_texture.py

@@ -1,8 +1,9 @@
 """Agreement and repeatability of the same VOIs measured twice: test-retest scans or two readers' VOI sets.
 Estimands (VOIs measured in both selections, matched by subject and lesion_id; unit: lesion, or patient with
 ``unit: patient`` = the mean of the patient's matched lesions): ICC(2,1) absolute agreement (or ICC(3,1)
-consistency) with its CI; the Bland-Altman bias of the log values (a ratio second/first) with 95 % limits of
-agreement; the within-subject CV and the repeatability coefficient from the paired log differences.
+consistency) of the log values (or the values, ``scale: linear``) with its CI; the Bland-Altman bias of the
+log values (a ratio second/first) with 95 % limits of agreement; the within-subject CV and the repeatability
+coefficient from the paired log differences.
 
 The two selections are column = value filters of the uptake table (default: ``timepoint`` ``test`` vs
 ``retest``; for two readers e.g. ``{"timepoint": "baseline", "reader": "A"}``). Disabled unless configured.
@@ -50,9 +51,12 @@ def _rows(data: CohortData, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
                             notes="; ".join(n for n in (f"{len(pairs)} matched VOIs: too few", listed) if n)))
             continue
         a, b = pairs["first"].to_numpy(float), pairs["second"].to_numpy(float)
+        log = cfg["scale"] == "log"
+        table = np.log(np.column_stack([a, b])) if log else np.column_stack([a, b])
         rows.append(row(endpoint, f"icc_{cfg['icc_form'].replace(',', '_')}", variable, unit,
-                        st.icc(np.column_stack([a, b]), form=cfg["icc_form"]), n_subjects=n_subj,
-                        n_lesions=n_les, estimand=f"{population}; ICC({cfg['icc_form']})", notes=notes))
+                        st.icc(table, form=cfg["icc_form"]), n_subjects=n_subj, n_lesions=n_les,
+                        estimand=f"{population}; ICC({cfg['icc_form']}) of {'log ' if log else ''}{variable}",
+                        notes=notes))
         ba = st.bland_altman(np.log(a), np.log(b))
         low, high = ba["loa_low"], ba["loa_high"]
         tq = float(stats.t.ppf(0.975, ba["n"] - 1))
@@ -88,6 +92,8 @@ ENDPOINT = Endpoint(
                          "default": {"timepoint": "retest"},
                          "description": "Uptake-table column -> value selecting the second measurement."},
               "unit": {"type": "string", "enum": ["lesion", "patient"], "default": "lesion"},
+              "scale": {"type": "string", "enum": ["log", "linear"], "default": "log",
+                        "description": "ICC of log values (SUV errors are proportional; QIBA) or of the values."},
               "icc_form": {"type": "string", "enum": ["2,1", "3,1"], "default": "2,1",
                            "description": "2,1: absolute agreement (test-retest); 3,1: consistency (readers)."}},
     rows=_rows)

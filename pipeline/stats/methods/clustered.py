@@ -44,15 +44,16 @@ __all__ = ["MIN_CLUSTERS", "paired_log_ratio", "nested_visit_ratio", "clustered_
 MIN_CLUSTERS = 5
 
 
-def _fit(formula: str, df: pd.DataFrame, groups: str, vc: dict[str, str] | None = None) -> tuple[Any, str]:
-    """A REML random-intercept fit, or (None, why) when it fails or does not converge."""
+def _fit(formula: str, df: pd.DataFrame, groups: str, vc: dict[str, str] | None = None,
+         re_formula: str = "1") -> tuple[Any, str]:
+    """A REML fit with patient random effects ``re_formula``, or (None, why) when it fails or does not converge."""
     import statsmodels.formula.api as smf
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            res = smf.mixedlm(formula, df, groups=df[groups], re_formula="1", vc_formula=vc).fit(reml=True)
+            res = smf.mixedlm(formula, df, groups=df[groups], re_formula=re_formula, vc_formula=vc).fit(reml=True)
     except (np.linalg.LinAlgError, ValueError) as exc:
         return None, f"mixed model failed: {str(exc).splitlines()[0]}"
     messages = sorted({str(w.message).splitlines()[0] for w in caught
@@ -167,8 +168,10 @@ def nested_visit_ratio(df: pd.DataFrame, *, value: str, visit: str, reference: s
                        min_clusters: int = MIN_CLUSTERS) -> StatResult:
     """Ratio ``target``/``reference`` visit of a positive value measured on each lesion at several visits.
 
-    Model ``log value ~ C(visit) + (1|patient) + (1|lesion:patient)`` (REML); the ratio is
-    exp(coefficient of ``target``) with a t(I - p) CI, p the number of fixed effects.
+    Model ``log value ~ C(visit) + (1 + [visit = target]|patient) + (1|lesion:patient)`` (REML): a patient
+    random intercept and a patient random slope of the target visit, so that patients may differ in their
+    change (as they do under treatment); the ratio is exp(coefficient of ``target``) with a t(I - p) CI, p
+    the number of fixed effects.
 
     Raises
     ------
@@ -189,17 +192,19 @@ def nested_visit_ratio(df: pd.DataFrame, *, value: str, visit: str, reference: s
                          "lesion": d[patient].astype(str) + ":" + d[lesion].astype(str)})
     n, n_pat = int(len(data)), int(data["patient"].nunique())
     counts = f"{n_pat} patients, {data['lesion'].nunique()} lesions, {n} observations, {len(visits)} visits"
-    method = (f"ratio {target}/{reference}, linear mixed model log value ~ visit + (1|patient) + "
+    method = (f"ratio {target}/{reference}, linear mixed model log value ~ visit + (1 + {target}|patient) + "
               "(1|lesion:patient), REML, t(I-p) CI")
     if n_pat < min_clusters:
         return _nan_result(n, method, _join(counts, f"fewer than {min_clusters} patients"))
     formula = f"y ~ C(visit, Treatment(reference={reference!r}))"
-    res, note = _fit(formula, data, "patient", {"lesion": "0 + C(lesion)"})
+    data["target"] = (data["visit"] == target).astype(float)
+    res, note = _fit(formula, data, "patient", {"lesion": "0 + C(lesion)"}, re_formula="1 + target")
     term = f"C(visit, Treatment(reference={reference!r}))[T.{target}]"
     if res is None or term not in res.fe_params.index:
         return _nan_result(n, method, _join(counts, note or "visit term not estimable"))
     df_t = max(n_pat - len(res.fe_params), 1)
-    components = (f"patient variance {float(np.asarray(res.cov_re)[0, 0]):.4g}, lesion variance "
+    components = (f"patient variance {float(np.asarray(res.cov_re)[0, 0]):.4g}, patient variance of the change "
+                  f"{float(np.asarray(res.cov_re)[1, 1]):.4g}, lesion variance "
                   f"{float(np.asarray(res.vcomp)[0]):.4g}, residual variance {float(res.scale):.4g}")
     return _t_result(float(res.fe_params[term]), float(res.bse_fe[term]), df_t, n, method,
                      _join(counts, components, note), alpha)
