@@ -25,7 +25,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("kinetics", help="kinetic models (1TCM, 2TCM, Logan, Patlak, SRTM, reference Logan, MRTM)",
                        description="One row per VOI, model and parameter with standard errors, macro-parameters "
                                    "(VT, VND, BPND, Ki), AIC/AICc, t* of graphical methods and convergence; a fit "
-                                   "that did not converge is flagged, never silent.")
+                                   "that did not converge or gave unphysical estimates (a negative rate constant, "
+                                   "VT <= 0, BPND <= -1, Ki < 0) is flagged with its reason, never silent.")
     p.add_argument("--tacs", required=True, metavar="tacs.csv")
     KineticsOptions.add_arguments(p)
     BloodOptions.add_arguments(p)

@@ -35,6 +35,7 @@ from pipeline.kinetics.models import (
     pet_curve,
     sample_blood,
     srtm_curve,
+    unphysical,
 )
 
 FloatArray = NDArray[np.float64]
@@ -73,8 +74,10 @@ class FitResult:
     macro, macro_se : dict
         VT, VND, BPND, VS, Ki (as applicable) with delta-method SEs.
     converged : bool
-        True only if the optimiser reported convergence, the covariance is finite and no parameter
-        other than vB lies at a bound.
+        True only if the optimiser reported convergence, the covariance is finite, no parameter
+        other than vB lies at a bound and the estimates are physical (rate constants, K1 and R1
+        > 0, vB >= 0, BPND > −1, every macro-parameter finite: only bounds wider than the defaults
+        can break this).
     message : str
         Optimiser message plus warnings (parameters at bounds, singular covariance).
     wrss : float
@@ -196,7 +199,13 @@ def _finish(model: str, names: Sequence[str], r: OptimizeResult, sw: FloatArray,
         msgs.append(f"parameters at bounds: {', '.join(at_bounds)}")
     if set(at_bounds) - {"vB"}:  # vB = 0 is a physical limit; a rate or BPND at its bound is no optimum
         converged = False
-    macro = macro_fn(params)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        macro = {k: float(v) for k, v in macro_fn(params).items()}
+    problems = unphysical({**params, **macro}, positive=("K1", "k2", "k3", "k4", "R1"), non_negative=("vB",),
+                          above={"BPND": -1.0})
+    if problems:
+        msgs.append(f"unphysical {', '.join(problems)}")
+        converged = False
     macro_se: dict[str, float] = {}
     for key, val in macro.items():
         g = np.zeros(p)

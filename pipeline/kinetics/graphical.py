@@ -17,16 +17,34 @@ Equations (reference ``kinetics_recist_stats.md`` §1.1):
 * MRTM (Ichise 2003): ``CT = γ1·∫Cref + γ2·∫CT + γ3·Cref`` → BPND = −(γ1/γ2 + 1), k2' = γ1/γ3,
   R1 = γ3.
 * MRTM2: ``CT = γ1·(∫Cref + Cref/k2') + γ2·∫CT`` → BPND = −(γ1/γ2 + 1), k2 = γ1.
+
+Physical bounds (:data:`PHYSICAL_BOUNDS`): a regression always returns numbers, even where the
+model's assumptions fail (MRTM at t* = 0 on a two-tissue target with a blood-volume term gives
+k2 < 0 and a biased BPND). Each result is checked: rate constants (k2, k2', R1), VT and DVR must be
+> 0, Ki >= 0, BPND > −1 (DVR > 0) and every output finite. A result that fails is returned with
+``converged = False`` and the reasons in ``problems`` (and ``message``), never as a silent number.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .models import unphysical
+
 FloatArray = NDArray[np.float64]
+
+#: Per method, the bounds its outputs must respect (:func:`~pipeline.kinetics.models.unphysical` arguments).
+PHYSICAL_BOUNDS: dict[str, dict[str, Any]] = {
+    "logan": {"positive": ("VT",)},
+    "patlak": {"non_negative": ("Ki",)},
+    "logan_ref": {"positive": ("DVR",), "above": {"BPND": -1.0}},
+    "mrtm": {"positive": ("k2", "k2_ref", "R1"), "above": {"BPND": -1.0}},
+    "mrtm2": {"positive": ("k2", "k2_ref", "R1"), "above": {"BPND": -1.0}},
+}
 
 
 @dataclass
@@ -54,6 +72,10 @@ class GraphicalResult:
         BPND, k2_ref, R1, k2 (MRTM/MRTM2).
     x, y : ndarray
         The plotted abscissa and ordinate (all points; ``used`` marks the window).
+    converged : bool
+        False when an output breaks its physical bounds (:data:`PHYSICAL_BOUNDS`).
+    problems : list of str
+        Why (e.g. ``"k2 = -0.0191 <= 0"``); empty when ``converged``.
     """
 
     method: str
@@ -68,6 +90,22 @@ class GraphicalResult:
     x: FloatArray | None = None
     y: FloatArray | None = None
     used: NDArray[np.bool_] | None = None
+    converged: bool = True
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        """The window and, when not converged, the reasons (a line of ``kinetics.csv``)."""
+        text = f"t* {self.t_star_mode}, {self.n_points} points"
+        if not self.converged:
+            text = f"not converged: unphysical {', '.join(self.problems)}; {text}"
+        return text
+
+    def check(self) -> GraphicalResult:
+        """Set ``converged`` and ``problems`` from the physical bounds of the method; returns self."""
+        self.problems = unphysical(self.params, **PHYSICAL_BOUNDS.get(self.method, {}))
+        self.converged = not self.problems
+        return self
 
 
 def running_integral(t: ArrayLike, c: ArrayLike) -> FloatArray:
@@ -155,7 +193,7 @@ def logan_plasma(t: ArrayLike, tac: ArrayLike, plasma: ArrayLike, *, t_star: flo
         x, y = ip / c, ic / c
     res = _windowed_line("logan", tt, x, y, t_star, tolerance, min_points)
     res.params = {"VT": res.slope}
-    return res
+    return res.check()
 
 
 def patlak(t: ArrayLike, tac: ArrayLike, plasma: ArrayLike, *, t_star: float | None = None,
@@ -174,7 +212,7 @@ def patlak(t: ArrayLike, tac: ArrayLike, plasma: ArrayLike, *, t_star: float | N
         x, y = ip / cp, c / cp
     res = _windowed_line("patlak", tt, x, y, t_star, tolerance, min_points)
     res.params = {"Ki": res.slope, "V0": res.intercept}
-    return res
+    return res.check()
 
 
 def logan_reference(t: ArrayLike, target: ArrayLike, reference: ArrayLike, *, k2_ref: float | None = None,
@@ -199,7 +237,7 @@ def logan_reference(t: ArrayLike, target: ArrayLike, reference: ArrayLike, *, k2
         x, y = num / ct, ict / ct
     res = _windowed_line("logan_ref", tt, x, y, t_star, tolerance, min_points)
     res.params = {"DVR": res.slope, "BPND": res.slope - 1.0}
-    return res
+    return res.check()
 
 
 def _lstsq_result(method: str, t: FloatArray, A: FloatArray, y: FloatArray, used: NDArray[np.bool_]
@@ -218,7 +256,9 @@ def mrtm(t: ArrayLike, target: ArrayLike, reference: ArrayLike, *, t_star: float
     """MRTM (Ichise 2003, 3 parameters) → BPND, k2' (min⁻¹), R1.
 
     Multilinear regression ``CT = γ1·∫Cref + γ2·∫CT + γ3·Cref`` over samples with t ≥ ``t_star``
-    (min; default all frames). Integrals by trapezoid from (0, 0).
+    (min; default all frames). Integrals by trapezoid from (0, 0). With t* = 0 the early frames, where
+    a two-tissue target or a blood-volume term breaks the model, can drive k2 = γ1 below 0: the result
+    is then ``converged = False`` (see :data:`PHYSICAL_BOUNDS`); a later t* usually fixes it.
     """
     tt = np.asarray(t, dtype=float)
     ct = np.asarray(target, dtype=float)
@@ -229,7 +269,7 @@ def mrtm(t: ArrayLike, target: ArrayLike, reference: ArrayLike, *, t_star: float
     params = {"BPND": -(g1 / g2 + 1.0), "k2_ref": g1 / g3, "R1": g3, "k2": g1, "gamma1": g1, "gamma2": g2,
               "gamma3": g3}
     return GraphicalResult("mrtm", float("nan"), float("nan"), float(tt[used].min()), "fixed", int(used.sum()),
-                           r2, mrr, params=params, used=used)
+                           r2, mrr, params=params, used=used).check()
 
 
 def mrtm2(t: ArrayLike, target: ArrayLike, reference: ArrayLike, k2_ref: float, *,
@@ -243,4 +283,4 @@ def mrtm2(t: ArrayLike, target: ArrayLike, reference: ArrayLike, k2_ref: float, 
     (g1, g2), r2, mrr = _lstsq_result("mrtm2", tt, A, ct, used)
     params = {"BPND": -(g1 / g2 + 1.0), "k2": g1, "R1": g1 / k2_ref, "k2_ref": k2_ref}
     return GraphicalResult("mrtm2", float("nan"), float("nan"), float(tt[used].min()), "fixed", int(used.sum()),
-                           r2, mrr, params=params, used=used)
+                           r2, mrr, params=params, used=used).check()

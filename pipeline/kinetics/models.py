@@ -24,7 +24,8 @@ is used for known-answer tests (reference ``kinetics_recist_stats.md`` §1.4).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -46,6 +47,51 @@ FENG_A = (851.1225, 21.8798, 20.8113)
 FENG_LAMBDA = (-4.133859, -0.01043449, -0.1190996)
 
 BloodInput = Callable[[FloatArray], FloatArray] | tuple[ArrayLike, ArrayLike]
+
+
+# --------------------------------------------------------------------------------------------
+# Physical bounds of estimated parameters
+# --------------------------------------------------------------------------------------------
+def unphysical(values: Mapping[str, float], *, positive: Iterable[str] = (), non_negative: Iterable[str] = (),
+               above: Mapping[str, float] | None = None) -> list[str]:
+    """Why a set of estimates is not physical (empty when it is).
+
+    Parameters
+    ----------
+    values : mapping
+        Estimates by name (rate constants in min⁻¹, VT, BPND, Ki...).
+    positive : iterable of str
+        Names that must be > 0 (rate constants, VT, DVR, R1).
+    non_negative : iterable of str
+        Names that must be >= 0 (Ki, vB).
+    above : mapping, optional
+        Name -> lower limit the value must exceed (BPND > -1, i.e. DVR > 0).
+
+    Returns
+    -------
+    list of str
+        One phrase per problem, e.g. ``"k2 = -0.0191 <= 0"``, ``"VT not finite"``; names absent from
+        ``values`` are skipped.
+    """
+    problems = [f"{k} not finite" for k, v in values.items() if not math.isfinite(float(v))]
+
+    def finite(name: str) -> float | None:
+        v = values.get(name)
+        return float(v) if v is not None and math.isfinite(float(v)) else None
+
+    for name in positive:
+        v = finite(name)
+        if v is not None and v <= 0:
+            problems.append(f"{name} = {v:.4g} <= 0")
+    for name in non_negative:
+        v = finite(name)
+        if v is not None and v < 0:
+            problems.append(f"{name} = {v:.4g} < 0")
+    for name, low in (above or {}).items():
+        v = finite(name)
+        if v is not None and v <= low:
+            problems.append(f"{name} = {v:.4g} <= {low:g}")
+    return problems
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,11 +7,14 @@ injection in seconds).
 ``run_kinetics``: a TAC table and, for plasma-input models, a processed blood input in; one row per
 VOI and model out: parameters with standard errors, macro-parameters (VT, VND, BPND, Ki, K1, R1),
 fit quality (AIC, AICc, R², convergence) and, for graphical methods, the t* used. A fit that did not
-converge is written with ``converged = False`` and its message, never as a silent number.
+converge, or whose estimates are unphysical (a negative rate constant such as MRTM's k2 or k2', VT or DVR
+<= 0, BPND <= -1, Ki < 0, a non-finite value), is written with ``converged = False`` and the reason in
+``message``, with a logged warning, never as a silent number.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +46,8 @@ from .tacs import extract_tacs, suv_to_kbq_ml_factor, validate_frames
 
 __all__ = ["PLASMA_MODELS", "REFERENCE_MODELS", "run_tacs", "run_kinetics", "run_kinetics_stage",
            "run_parametric", "run_parametric_stage", "run_pk", "input_function", "KINETICS_COLUMNS"]
+
+log = logging.getLogger(__name__)
 
 KINETICS_COLUMNS = ["label", "name", "model", "parameter", "value", "se", "t_star_min", "aic", "aicc", "r2",
                     "converged", "chosen", "message"]
@@ -354,9 +359,11 @@ def run_kinetics(tacs_path: Path, output: Path, *, models: Sequence[str], blood:
                 else:
                     assert ref_curve is not None
                     res = mrtm(mid, y, ref_curve, t_star=t_star_min or 0.0)
+                if not res.converged:
+                    log.warning("%s %s: unphysical estimates (%s): flagged as not converged", name, model,
+                                ", ".join(res.problems))
                 rows += _rows(label, name, model, dict(res.params), {}, t_star_min=res.t_star, aic=math.nan,
-                              aicc=math.nan, r2=res.r2, converged=True,
-                              message=f"t* {res.t_star_mode}, {res.n_points} points")
+                              aicc=math.nan, r2=res.r2, converged=res.converged, message=res.message)
     table = pd.DataFrame(rows, columns=KINETICS_COLUMNS)
     table["chosen"] = _choose_models(table) if len(table) else pd.Series(dtype=bool)
     write_csv(output, table)

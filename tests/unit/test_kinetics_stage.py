@@ -56,3 +56,35 @@ def test_blood_not_covering_the_scan(inputs: tuple[Path, InputFunction], tmp_pat
                           whole_blood=np.ones(100), kind="parent_plasma")
     with pytest.raises(InvalidInputError, match="blood samples do not cover the scan"):
         run_kinetics(inputs[0], tmp_path / "k.csv", models=["2tcm"], blood=short)
+
+
+def test_unphysical_mrtm_is_flagged_in_the_table_and_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture
+                                                            ) -> None:
+    """MRTM at t* = 0 on the synthetic spleen (2TCM, true BPND 2.0): k2 < 0, so not converged, with the reason."""
+    import logging
+
+    from pipeline.synthetic.kinetic import KINETIC_VOIS, _whole_blood
+
+    start, end = standard_frames()
+    rows = []
+    for label in (3, 4):  # spleen (target), muscle (reference)
+        name, model, params = KINETIC_VOIS[label]
+        tac = simulate_frames(model, params, start, end, feng_input, _whole_blood)
+        rows.append(pd.DataFrame({"label": label, "name": name, "frame": np.arange(len(tac)), "start_s": start * 60,
+                                  "duration_s": (end - start) * 60, "mid_s": (start + end) / 2 * 60,
+                                  "activity_kbq_ml": tac}))
+    path = tmp_path / "tacs.csv"
+    pd.concat(rows).to_csv(path, index=False)
+    with caplog.at_level(logging.WARNING, logger="pipeline.kinetics.stage"):
+        table = run_kinetics(path, tmp_path / "kinetics.csv", models=["mrtm", "logan_ref"], reference="muscle",
+                             t_star_min=None)
+    mrtm_rows = table[table["model"] == "mrtm"]
+    assert not mrtm_rows["converged"].any()
+    assert mrtm_rows["message"].str.startswith("not converged: unphysical k2 = -0.019").all()
+    bpnd = mrtm_rows.set_index("parameter")["value"]["BPND"]
+    assert bpnd == pytest.approx(1.2105, abs=1e-3)
+    assert "spleen mrtm: unphysical estimates (k2 = -0.019" in caplog.text
+    # the reference Logan of the same curves (auto t*) is physical and stays converged
+    assert table.loc[table["model"] == "logan_ref", "converged"].all()
+    written = pd.read_csv(tmp_path / "kinetics.csv")
+    assert not written.loc[written["model"] == "mrtm", "converged"].any()
