@@ -12,10 +12,13 @@ from ..options import Options, option
 from ..policy import Policy
 from ..voi.names import KINDS
 
-__all__ = ["UptakeOptions", "TextureOptions", "HeterogeneityOptions", "SpreadOptions", "PEAK_MODES"]
+__all__ = ["UptakeOptions", "TextureOptions", "HeterogeneityOptions", "SpreadOptions", "PEAK_MODES",
+           "LIVER_REFERENCES"]
 
 #: SUVpeak definitions (:mod:`pipeline.metrics.peak`).
 PEAK_MODES = ("global", "local")
+#: Which liver reference VOI the ratios and PERCIST use: the 3 cm sphere (PERCIST 1.0) or the whole liver.
+LIVER_REFERENCES = ("sphere", "whole_liver")
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,10 @@ class UptakeOptions(Options):
     tumour_margin_mm : float or None
         That margin: None (default) one PET voxel in each direction (3 x 3 x 3 neighbourhood); a
         distance in mm (e.g. the scanner's FWHM): a ball on the voxel grid; 0: the tumour voxels only.
+    liver_reference : {"sphere", "whole_liver"}
+        The liver reference VOI of the ``*_to_liver`` ratios and of PERCIST (marked in the
+        ``reference_role`` column): the 3 cm sphere (PERCIST 1.0, default) or the whole liver; the
+        other one only as a fallback, with a warning.
     min_voxels : int
         VOIs with fewer voxels get a warning.
     policy : Policy
@@ -53,6 +60,11 @@ class UptakeOptions(Options):
                                             help="organ and reference statistics leave out the tumour VOIs grown "
                                                  "by this distance in mm, e.g. the scanner FWHM (default: one PET "
                                                  "voxel in each direction; 0: the tumour voxels only)")
+    liver_reference: str = option("sphere", flag="--liver-reference", key="uptake.liver_reference",
+                                  choices=LIVER_REFERENCES,
+                                  help="liver reference of the tumour-to-liver ratios and PERCIST: the 3 cm sphere "
+                                       "(default, PERCIST 1.0; the whole liver only as a fallback, with a warning) "
+                                       "or the whole liver")
     min_voxels: int = option(8, flag="--min-voxels", key="uptake.min_voxels", type=int,
                              help="warn for VOIs with fewer voxels (default 8)")
     policy: Policy = field(default_factory=Policy)
@@ -60,6 +72,7 @@ class UptakeOptions(Options):
     def validate(self) -> None:
         """Refuse an unknown peak mode, a negative or non-finite margin, or a negative voxel count."""
         self.check_choice("peak_mode", PEAK_MODES, "SUVpeak mode")
+        self.check_choice("liver_reference", LIVER_REFERENCES, "liver reference")
         margin = self.tumour_margin_mm
         if margin is not None and (isinstance(margin, bool) or not isinstance(margin, int | float)
                                    or not (math.isfinite(margin) and margin >= 0)):

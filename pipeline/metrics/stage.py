@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,8 @@ from .options import HeterogeneityOptions, SpreadOptions, UptakeOptions
 from .uptake import uptake_table
 
 __all__ = ["run_uptake", "run_heterogeneity", "run_spread"]
+
+log = logging.getLogger(__name__)
 
 
 def run_uptake(suv_path: Path, vois_path: Path, output: Path, options: UptakeOptions | None = None) -> pd.DataFrame:
@@ -31,7 +34,7 @@ def run_uptake(suv_path: Path, vois_path: Path, output: Path, options: UptakeOpt
         ``uptake.csv``; the settings (peak kernel, exclusions, references, SUL formula, policy) go to
         ``uptake.json`` beside it.
     options : UptakeOptions, optional
-        SUVpeak mode, tumour exclusion and its margin, small-VOI warning.
+        SUVpeak mode, tumour exclusion and its margin, liver reference, small-VOI warning.
 
     Raises
     ------
@@ -50,12 +53,14 @@ def run_uptake(suv_path: Path, vois_path: Path, output: Path, options: UptakeOpt
     sidecar = read_suv_sidecar(suv_path)
     table = uptake_table(suv, geometry, voiset, sidecar=sidecar,
                          exclude_tumours_from_organs=options.exclude_tumours_from_organs,
-                         margin_mm=options.tumour_margin_mm, peak_mode=options.peak_mode,
-                         min_voxels=options.min_voxels)
+                         margin_mm=options.tumour_margin_mm, liver_reference=options.liver_reference,
+                         peak_mode=options.peak_mode, min_voxels=options.min_voxels)
     write_csv(output, table)
     provenance = {**table.attrs.get("provenance", {}), "suv": Path(suv_path).name, "vois": Path(vois_path).name,
                   "policy": options.policy.record()}
     write_provenance(output, provenance)
+    for warning in provenance.get("warnings", []):
+        log.warning("%s: %s", Path(output).name, warning)
     return table
 
 

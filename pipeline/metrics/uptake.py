@@ -29,7 +29,15 @@ sul_max, sul_mean, sul_median, sul_min, sul_sd, sul_peak
 suv_max_to_liver, suv_peak_to_liver, suv_max_to_blood, suv_peak_to_blood
     For tumour and organ VOIs: suv_max and suv_peak over the suv_mean of the liver reference VOI
     and of the blood-pool (aorta) reference VOI (after tumour exclusion). Reference and body rows,
-    and rows of a study without the reference, are NaN.
+    and rows of a study without the reference, are NaN. The liver reference is, among the
+    ``reference`` VOIs of organ ``liver``, the PERCIST 1.0 3 cm sphere (a ``--spheres`` VOI, or
+    a name like ``liver_ref``; :func:`pipeline.voi.names.is_liver_sphere`) when one exists; the
+    whole liver only as a fallback, stated in its row's warnings and in the provenance
+    (``liver_reference: whole_liver`` chooses the whole liver instead).
+reference_role
+    ``liver_sphere`` or ``whole_liver`` on the row of the liver reference, ``blood`` on the
+    blood-pool reference's, empty elsewhere: the rows the ratios divide by, which PERCIST
+    (:mod:`pipeline.response.percist`) takes as its references too.
 warnings
     ``"; "``-joined: the catalogue's warnings, then empty VOI, fewer than ``min_voxels`` voxels,
     tumour voxels excluded, touching the image border (partly outside the field of view),
@@ -50,8 +58,9 @@ Tumour exclusion
     the provenance (``tumour_exclusion``).
 
 The settings (tumour exclusion, SD convention, peak kernel and mode, SUL formula and factor,
-reference VOIs) are in ``table.attrs["provenance"]`` (JSON-ready: NaN written as null), for the stage
-to write as an ``uptake.json`` sidecar beside ``uptake.csv``.
+reference VOIs and the liver reference's choice) are in ``table.attrs["provenance"]``
+(JSON-ready: NaN written as null), for the stage to write as an ``uptake.json`` sidecar beside
+``uptake.csv``.
 """
 
 from __future__ import annotations
@@ -70,9 +79,12 @@ from ..dicom.geometry import Geometry
 from ..errors import InvalidInputError
 from ..suv.sul import sul_factor
 from ..voi.catalogue import VoiSet
+from ..voi.names import is_liver_sphere
+from .options import LIVER_REFERENCES
 from .peak import PEAK_MODES, Crop, PeakKernel, PeakResult, crop_mask, peak_kernel, peaks_from_crops
 
-__all__ = ["COLUMNS", "REFERENCE_ROLES", "SD_DDOF", "TumourExclusion", "tumour_exclusion", "uptake_table"]
+__all__ = ["COLUMNS", "LIVER_REFERENCES", "REFERENCE_ROLES", "REFERENCE_ROLE_VALUES", "SD_DDOF", "TumourExclusion",
+           "tumour_exclusion", "uptake_table"]
 
 COLUMNS: tuple[str, ...] = (
     "label", "name", "kind", "lesion_id", "organ",
@@ -82,7 +94,7 @@ COLUMNS: tuple[str, ...] = (
     "tlg",
     "sul_max", "sul_mean", "sul_median", "sul_min", "sul_sd", "sul_peak",
     "suv_max_to_liver", "suv_peak_to_liver", "suv_max_to_blood", "suv_peak_to_blood",
-    "warnings",
+    "reference_role", "warnings",
 )
 
 #: Reference roles and the ``organ`` values of ``reference`` VOIs that fill them by default.
@@ -90,6 +102,8 @@ REFERENCE_ROLES: dict[str, tuple[str, ...]] = {
     "liver": ("liver",),
     "blood": ("aorta", "blood_pool", "bloodpool"),
 }
+#: ``reference_role`` of the rows chosen as references.
+REFERENCE_ROLE_VALUES = ("liver_sphere", "whole_liver", "blood")
 #: Delta degrees of freedom of ``suv_sd`` (sample standard deviation).
 SD_DDOF = 1
 _STATS = ("max", "mean", "median", "min", "sd")
@@ -97,16 +111,32 @@ _RATIO_KINDS = ("tumour", "organ")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-def _find_references(voiset: VoiSet, names: Mapping[str, str] | None) -> tuple[dict[str, int | None],
-                                                                                dict[str, str]]:
-    """Index of the liver and blood-pool reference VOIs, and a note per role where the choice was ambiguous."""
+def _liver_type(voi: Any) -> str:
+    return "sphere" if is_liver_sphere(voi.name, voi.source) else "whole_liver"
+
+
+def _find_references(voiset: VoiSet, names: Mapping[str, str] | None,
+                     liver_reference: str = "sphere") -> tuple[dict[str, int | None], dict[str, list[str]],
+                                                               dict[str, Any]]:
+    """Index of the liver and blood-pool reference VOIs, the notes each chosen row carries, and the liver record.
+
+    The liver: among the ``reference`` VOIs of organ ``liver``, the 3 cm sphere
+    (:func:`~pipeline.voi.names.is_liver_sphere`) when ``liver_reference`` is ``sphere`` (PERCIST 1.0), the
+    whole liver when it is ``whole_liver``; the other one only as a stated fallback.
+    """
     names = dict(names or {})
     unknown = sorted(set(names) - set(REFERENCE_ROLES))
     if unknown:
         raise InvalidInputError(f"unknown reference roles {unknown}", attribute="reference_names",
                                 remedy=f"use {', '.join(REFERENCE_ROLES)}")
+    if liver_reference not in LIVER_REFERENCES:
+        raise InvalidInputError(f"unknown liver reference {liver_reference!r}", attribute="liver_reference",
+                                remedy=f"use one of {', '.join(LIVER_REFERENCES)}")
     found: dict[str, int | None] = {}
-    notes: dict[str, str] = {}
+    notes: dict[str, list[str]] = {role: [] for role in REFERENCE_ROLES}
+    liver: dict[str, Any] = {"requested": liver_reference, "used": None, "name": None, "fallback": False,
+                             "note": None, "sphere_rule": "a --spheres VOI, or a name like liver_ref, "
+                                                          "liver_reference, liver_sphere, ref_liver"}
     for role, organs in REFERENCE_ROLES.items():
         if role in names:
             matches = [i for i, v in enumerate(voiset.vois) if v.name == names[role]]
@@ -117,15 +147,39 @@ def _find_references(voiset: VoiSet, names: Mapping[str, str] | None) -> tuple[d
             if len(matches) > 1:
                 raise InvalidInputError(f"{len(matches)} VOIs named {names[role]!r} for the {role} reference",
                                         attribute="reference_names", remedy="rename the VOIs so the name is unique")
+            if role == "liver":
+                liver["note"] = f"liver reference named by reference_names: {names[role]!r}"
         else:
             matches = [i for i, v in enumerate(voiset.vois)
                        if v.kind == "reference" and (v.organ or "").lower() in organs]
+            if role == "liver" and matches:
+                wanted = [i for i in matches if _liver_type(voiset.vois[i]) == liver_reference]
+                if wanted:
+                    matches = wanted
+                else:
+                    chosen = voiset.vois[matches[0]]
+                    liver["fallback"] = True
+                    if liver_reference == "sphere":
+                        liver["note"] = (f"no 3 cm liver reference sphere among the VOIs: the whole liver "
+                                         f"{chosen.name!r} is the liver reference of the ratios and PERCIST "
+                                         "(fallback; PERCIST 1.0 uses a 3 cm sphere in normal right-lobe liver, e.g. "
+                                         "petvoi vois --spheres 'liver_ref:X,Y,Z:30:reference')")
+                    else:
+                        liver["note"] = (f"no whole-liver reference VOI: the liver sphere {chosen.name!r} is the "
+                                         "liver reference of the ratios and PERCIST (fallback)")
             if len(matches) > 1:
                 labels = ", ".join(f"{voiset.vois[i].label} {voiset.vois[i].name!r}" for i in matches)
-                notes[role] = (f"{len(matches)} {role} reference VOIs ({labels}): this one used for the ratios; "
-                               "set reference_names to choose")
+                notes[role].append(f"{len(matches)} {role} reference VOIs ({labels}): this one used for the ratios; "
+                                   "set reference_names to choose")
         found[role] = matches[0] if matches else None
-    return found, notes
+    if found["liver"] is not None:
+        chosen = voiset.vois[found["liver"]]
+        liver.update({"used": _liver_type(chosen), "name": chosen.name})
+        if liver["fallback"]:
+            notes["liver"].insert(0, liver["note"])
+    else:
+        liver["note"] = "no liver reference VOI: the liver ratios are NaN"
+    return found, notes, liver
 
 
 @dataclass(frozen=True)
@@ -270,7 +324,7 @@ def _json_safe(value: Any) -> Any:
 # ------------------------------------------------------------------------------------------------ table
 def uptake_table(suv: NDArray[Any], geometry: Geometry, voiset: VoiSet, *, sidecar: Mapping[str, Any] | None = None,
                  exclude_tumours_from_organs: bool = True, margin_mm: float | None = None,
-                 peak_mode: str = "global", peak_method: str = "centre",
+                 liver_reference: str = "sphere", peak_mode: str = "global", peak_method: str = "centre",
                  min_voxels: int = 8, reference_names: Mapping[str, str] | None = None,
                  lbm_formula: str = "janmahasatian", kernel: PeakKernel | None = None) -> pd.DataFrame:
     """Uptake statistics of every VOI (one row per VOI; columns :data:`COLUMNS`, see the module docstring).
@@ -296,6 +350,10 @@ def uptake_table(suv: NDArray[Any], geometry: Geometry, voiset: VoiSet, *, sidec
         The margin of that exclusion (:func:`tumour_exclusion`): None (default) one PET voxel in
         each direction; a distance in mm (e.g. the scanner's FWHM), a ball on the voxel grid; 0 the
         tumour voxels only.
+    liver_reference : {"sphere", "whole_liver"}
+        The liver reference of the ``*_to_liver`` ratios (and, through ``reference_role``, of
+        PERCIST): the 3 cm sphere (default, PERCIST 1.0) or the whole liver; the other one only as a
+        fallback, recorded in the row's warnings and the provenance (``liver_reference``).
     peak_mode : {"global", "local"}
         SUVpeak definition (:mod:`pipeline.metrics.peak`).
     peak_method : {"centre", "fraction"}
@@ -304,7 +362,8 @@ def uptake_table(suv: NDArray[Any], geometry: Geometry, voiset: VoiSet, *, sidec
         VOIs with fewer voxels are flagged in ``warnings``.
     reference_names : mapping, optional
         ``{"liver": name, "blood": name}``: VOI names of the ratio references. By default the
-        ``reference`` VOIs whose organ is ``liver``, and ``aorta`` (or ``blood_pool``).
+        ``reference`` VOIs whose organ is ``liver`` (the sphere or the whole liver, by
+        ``liver_reference``), and ``aorta`` (or ``blood_pool``).
     lbm_formula : {"janmahasatian", "james128"}
         LBM formula of the SUL columns.
     kernel : PeakKernel, optional
@@ -338,7 +397,7 @@ def uptake_table(suv: NDArray[Any], geometry: Geometry, voiset: VoiSet, *, sidec
         raise InvalidInputError(f"min_voxels must be >= 0, got {min_voxels!r}", attribute="min_voxels")
     kernel = kernel if kernel is not None else peak_kernel(geometry.spacing, method=peak_method)
     factor, sul = sul_factor(sidecar, lbm_formula)
-    references, table_notes = _find_references(voiset, reference_names)
+    references, role_notes, liver_record = _find_references(voiset, reference_names, liver_reference)
 
     crops = [crop_mask(m) for m in voiset.masks]
     carved = [i for i, c in enumerate(crops) if c is not None and voiset.vois[i].excludes_from_organs]
@@ -360,15 +419,20 @@ def uptake_table(suv: NDArray[Any], geometry: Geometry, voiset: VoiSet, *, sidec
              for c in used]
     peaks = peaks_from_crops(suv, geometry, used, mode=peak_mode, kernel=kernel)
     ref_mean = {role: (stats[i]["mean"] if i is not None else None) for role, i in references.items()}
+    roles: dict[int, str] = {}
+    if references["blood"] is not None:
+        roles[references["blood"]] = "blood"
+    if references["liver"] is not None:  # the liver wins a VOI named for both roles
+        roles[references["liver"]] = "liver_sphere" if liver_record["used"] == "sphere" else "whole_liver"
     voxel_ml = geometry.voxel_volume_ml
 
     rows = []
     for i, (voi, crop, kept, removed, st, pk) in enumerate(zip(voiset.vois, crops, used, excluded, stats, peaks,
                                                                strict=True)):
         n = kept.n_voxels if kept is not None else 0
-        rows.append(_row(voi, i, n, n * voxel_ml, removed, st, pk, factor, ref_mean,
+        rows.append(_row(voi, i, n, n * voxel_ml, removed, st, pk, factor, ref_mean, roles.get(i, ""),
                          _warnings(voi, crop, kept, removed, pk, suv, min_voxels,
-                                   [t for r, t in table_notes.items() if references[r] == i])))
+                                   [t for r, ts in role_notes.items() if references[r] == i for t in ts])))
 
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     for col in ("label", "n_voxels", "n_voxels_excluded"):
@@ -393,7 +457,8 @@ def uptake_table(suv: NDArray[Any], geometry: Geometry, voiset: VoiSet, *, sidec
         "references": {role: (None if i is None else {"label": voiset.vois[i].label, "name": voiset.vois[i].name,
                                                       "suv_mean": stats[i]["mean"]})
                        for role, i in references.items()},
-        "warnings": list(table_notes.values()),
+        "liver_reference": liver_record,
+        "warnings": [t for ts in role_notes.values() for t in ts],
     })
     return table
 
@@ -422,7 +487,8 @@ def _warnings(voi: Any, crop: Crop | None, kept: Crop | None, removed: int, peak
 
 
 def _row(voi: Any, index: int, n: int, volume_ml: float, removed: int, st: Mapping[str, float], pk: PeakResult,
-         factor: float | None, ref_mean: Mapping[str, float | None], warnings: str) -> dict[str, Any]:
+         factor: float | None, ref_mean: Mapping[str, float | None], reference_role: str,
+         warnings: str) -> dict[str, Any]:
     centre = pk.index_zyx or (None, None, None)
     lps = pk.lps_mm or (math.nan, math.nan, math.nan)
     row: dict[str, Any] = {
@@ -441,5 +507,6 @@ def _row(voi: Any, index: int, n: int, volume_ml: float, removed: int, st: Mappi
         ref = ref_mean.get(role) if ratio else None
         row[f"suv_max_to_{role}"] = _ratio(st["max"], ref)
         row[f"suv_peak_to_{role}"] = _ratio(pk.value, ref)
+    row["reference_role"] = reference_role
     row["warnings"] = warnings
     return row

@@ -21,7 +21,8 @@ baseline, followup, abs_change, pct_change
     Values, ``followup - baseline`` and ``100 x (followup - baseline) / baseline`` (NaN when the
     baseline is not > 0 or either value is missing).
 notes
-    Per-row notes (hottest lesion at each timepoint, lesions summed, SUV fallback, ...).
+    Per-row notes (hottest lesion at each timepoint, lesions summed, SUV fallback, the liver
+    reference VOI of each timepoint and whether it is the 3 cm sphere or the whole liver, ...).
 percist, percist_notes, comparable, comparability_notes, eortc, eortc_notes
     Filled on patient rows only (same values on each patient row of a timepoint): see
     :mod:`pipeline.response.percist`. ``percist`` is ``NA`` (not assessable) when no lesion is measurable;
@@ -39,8 +40,10 @@ Operational choices:
   (reference VOIs have no ratios to themselves).
 * Patient metrics: hottest-lesion SULpeak (per timepoint, may be another lesion: the notes say
   which), sum of SULpeak of up to ``sum_hottest_n`` (5) hottest lesions (chosen per timepoint,
-  new lesions included), liver SULmean, uptake time (min, from ``suv.json``). SUL when every SUL
-  value needed is finite at both timepoints, else SUV for both, said in ``notes`` and ``unit``.
+  new lesions included), liver SULmean (of the row ``uptake.csv`` marks as the liver reference:
+  the 3 cm sphere when the study has one, see :mod:`pipeline.response.percist`), uptake time (min,
+  from ``suv.json``). SUL when every SUL value needed is finite at both timepoints, else SUV for
+  both, said in ``notes`` and ``unit``.
 * Rows are ordered by timepoint (input order), level (lesion, organ, reference, patient), name,
   status (matched, new, disappeared: a name can be both when the mapping table declares a
   same-named follow-up VOI new), then metric in the order of the metric lists, so equal inputs
@@ -223,8 +226,11 @@ def _patient_rows(base: pd.DataFrame, follow: pd.DataFrame, base_sidecar: Mappin
 
     scan0 = summarise_scan(base, unit, label=f"timepoint {tp0}")
     scan1 = summarise_scan(follow, unit, label=f"timepoint {tp1}")
-    liver_notes = [] if math.isfinite(scan0.liver_mean) and math.isfinite(scan1.liver_mean) else [
-        "liver reference missing"]
+    liver_notes = [f"{tp0}: {scan0.liver_text}", f"{tp1}: {scan1.liver_text}"]
+    if scan0.liver_role and scan1.liver_role and scan0.liver_role != scan1.liver_role:
+        liver_notes.append("the liver reference differs between timepoints (sphere vs whole liver)")
+    if not (math.isfinite(scan0.liver_mean) and math.isfinite(scan1.liver_mean)):
+        liver_notes.append("liver reference missing")
     rows.append(row("liver_sul_mean", scan0.liver_mean, scan1.liver_mean, unit, liver_notes + fallback))
 
     t0, n0 = uptake_time_min(base_sidecar)

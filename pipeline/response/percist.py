@@ -11,10 +11,14 @@ Unit
     finite in both tables; otherwise SUV (``suv_*``) for both scans, with a note (SUL is NaN when
     height or sex is unknown). The 0.8-unit and 0.3-unit limits are then applied in SUV units.
 Reference
-    The liver is the ``reference`` VOI whose organ is ``liver``; the blood pool the ``reference``
-    VOI whose organ is ``aorta``/``blood_pool`` (:data:`pipeline.metrics.uptake.REFERENCE_ROLES`).
-    Their mean and SD are over the whole reference VOI (tumour voxels excluded), not the 3 cm
-    liver sphere / aortic cylinder of the paper.
+    The rows ``petvoi uptake`` marked in ``reference_role``, so that PERCIST and the
+    tumour-to-liver ratios use one liver: ``liver_sphere`` (the PERCIST 1.0 3 cm sphere, chosen
+    whenever the study has one) or ``whole_liver`` (the uptake option ``liver_reference:
+    whole_liver``, or the fallback of a study without a sphere; a note says so), and ``blood``.
+    Tables without the column (written before it existed): the first ``reference`` VOI whose organ
+    is ``liver``, resp. ``aorta``/``blood_pool`` (:data:`pipeline.metrics.uptake.REFERENCE_ROLES`),
+    with a note. Means and SDs are over the reference VOI with tumour voxels and their margin
+    excluded; the blood pool is the aorta VOI or sphere, not the paper's aortic cylinder.
 Measurability (baseline)
     ``SULpeak >= 1.5 x liver SULmean + 2 x liver SUL SD``; with ``reference="blood"`` (liver
     abnormal) or when the liver reference is missing and ``blood_fallback``:
@@ -108,6 +112,10 @@ class ScanSummary:
         Liver SUVmean (EORTC CMR; NaN when missing).
     notes : tuple of str
         How references were found.
+    liver_name : str
+        The liver reference VOI's name ("" when missing).
+    liver_role : str
+        Its ``reference_role`` (``liver_sphere``, ``whole_liver``; "" for older tables or when missing).
     """
 
     unit: str
@@ -119,6 +127,16 @@ class ScanSummary:
     blood_sd: float
     liver_suv_mean: float
     notes: tuple[str, ...] = ()
+    liver_name: str = ""
+    liver_role: str = ""
+
+    @property
+    def liver_text(self) -> str:
+        """The liver reference as a note: name and whether it is the 3 cm sphere or the whole liver."""
+        if not self.liver_name:
+            return "no liver reference"
+        kind = {"liver_sphere": " (3 cm sphere)", "whole_liver": " (whole liver)"}.get(self.liver_role, "")
+        return f"liver reference {self.liver_name}{kind}"
 
     def hottest(self) -> tuple[str | None, float]:
         """(VOI name, peak) of the hottest tumour VOI; (None, NaN) without one. Ties: first in table order."""
@@ -213,8 +231,24 @@ def _check_table(table: pd.DataFrame, label: str) -> None:
                                 remedy="use the uptake.csv written by `petvoi uptake`")
 
 
+#: ``reference_role`` values of ``uptake.csv`` (:data:`pipeline.metrics.uptake.REFERENCE_ROLE_VALUES`) per role.
+_ROLE_VALUES = {"liver": ("liver_sphere", "whole_liver"), "blood": ("blood",)}
+
+
 def _reference_row(table: pd.DataFrame, organs: Sequence[str], role: str) -> tuple[pd.Series | None, list[str]]:
-    """The reference row of a role: a ``reference`` VOI whose organ (or name) is one of ``organs``."""
+    """The reference row of a role: the row ``uptake`` marked in ``reference_role``, else (older tables) a
+    ``reference`` VOI whose organ (or name) is one of ``organs``."""
+    if "reference_role" in table.columns:
+        marked = table[table["reference_role"].map(as_text).str.lower().isin(_ROLE_VALUES[role])]
+        if not marked.empty:
+            row = marked.iloc[0]
+            notes = []
+            if role == "liver":
+                notes.append(f"liver reference {row['name']!r}: "
+                             + ("the 3 cm liver sphere" if as_text(row["reference_role"]).lower() == "liver_sphere"
+                                else "the whole liver, not the PERCIST 1.0 3 cm sphere (none in the study, or "
+                                     "uptake liver_reference whole_liver; see uptake.json)"))
+            return row, notes
     kinds = table["kind"].map(as_text).str.lower()
     organ = table["organ"].map(as_text).str.lower() if "organ" in table.columns else pd.Series("", index=table.index)
     name = table["name"].map(as_text).str.lower()
@@ -229,6 +263,9 @@ def _reference_row(table: pd.DataFrame, organs: Sequence[str], role: str) -> tup
         return None, notes
     if len(rows) > 1:
         notes.append(f"{len(rows)} {role} reference VOIs; the first ({rows.iloc[0]['name']!r}) used")
+    if "reference_role" not in table.columns:
+        notes.append(f"{role} reference {rows.iloc[0]['name']!r} chosen by organ: the uptake table has no "
+                     "reference_role column (rerun petvoi uptake)")
     return rows.iloc[0], notes
 
 
@@ -295,6 +332,7 @@ def summarise_scan(table: pd.DataFrame, unit: str = "SUL", *, label: str = "upta
     notes: list[str] = []
     stats: dict[str, tuple[float, float]] = {}
     liver_suv = math.nan
+    liver_name = liver_role = ""
     for organs, role in ((_LIVER, "liver"), (_BLOOD, "blood")):
         row, role_notes = _reference_row(table, organs, role)
         notes.extend(role_notes)
@@ -304,8 +342,10 @@ def summarise_scan(table: pd.DataFrame, unit: str = "SUL", *, label: str = "upta
         stats[role] = (as_number(row[f"{prefix}_mean"]), as_number(row[f"{prefix}_sd"]))
         if role == "liver":
             liver_suv = as_number(row["suv_mean"])
+            liver_name = str(row["name"])
+            liver_role = as_text(row["reference_role"]).lower() if "reference_role" in row.index else ""
     return ScanSummary(unit, peaks, maxima, stats["liver"][0], stats["liver"][1], stats["blood"][0],
-                       stats["blood"][1], liver_suv, tuple(notes))
+                       stats["blood"][1], liver_suv, tuple(notes), liver_name, liver_role)
 
 
 def measurability_threshold(scan: ScanSummary, options: PercistOptions | None = None) -> tuple[float, str, str]:

@@ -16,7 +16,8 @@ from typing import Any
 from ..errors import InvalidInputError
 from ..outputs.sidecars import VOI_KINDS as KINDS
 
-__all__ = ["KINDS", "NameRule", "DEFAULT_NAME_RULES", "classify", "load_name_rules"]
+__all__ = ["KINDS", "NameRule", "DEFAULT_NAME_RULES", "LIVER_SPHERE_NAME", "classify", "is_liver_sphere",
+           "load_name_rules"]
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,16 @@ class NameRule:
     interpreted_type: str | None = None
 
 
+#: Names of the PERCIST normal-liver reference sphere (``liver_ref``, ``liver_sphere``, ``ref_liver``...), as
+#: opposed to the whole liver (``liver``); both are ``reference`` VOIs of organ ``liver``.
+LIVER_SPHERE_NAME = r"^(liver[ _-]?(ref|reference|sphere)|ref[ _-]?liver)"
+
 #: Default mapping; a config's ``voi_names`` list is tried before these.
 DEFAULT_NAME_RULES: tuple[NameRule, ...] = (
     NameRule(r"^(?:lesion|les|tumou?r|gtv|met)[ _-]*0*(\d+)", "tumour", None, r"lesion_\1"),
     NameRule(r"^(?:gtv|tumou?r|lesion|met)", "tumour"),
     NameRule(r"^(body|external|outline|skin)$", "body", "body"),
-    NameRule(r"^(liver[ _-]?(ref|reference|sphere)|ref[ _-]?liver)", "reference", "liver"),
+    NameRule(LIVER_SPHERE_NAME, "reference", "liver"),
     NameRule(r"^liver$", "reference", "liver"),
     NameRule(r"^(aorta|blood[ _-]?pool|bloodpool|ref[ _-]?blood)", "reference", "aorta"),
     NameRule(r"^(spleen|kidney[ _-]?(left|right|l|r)?|muscle|bladder|lung[ _-]?(left|right|l|r)?|bone[ _-]?marrow|"
@@ -90,6 +95,16 @@ def classify(name: str, interpreted_type: str | None = None,
     if hint == "EXTERNAL":
         return "body", "body", None
     return "organ", _slug(text), None
+
+
+def is_liver_sphere(name: str, source: str = "") -> bool:
+    """Whether a liver reference VOI is the PERCIST 3 cm sphere rather than the whole liver.
+
+    True when it was made by ``--spheres`` (``source`` ``sphere:...``) or its name matches
+    :data:`LIVER_SPHERE_NAME` (``liver_ref``, ``liver_reference``, ``liver_sphere``, ``ref_liver``);
+    anything else (``liver`` from an RTSTRUCT, SEG or mask) is taken as the whole liver.
+    """
+    return source.startswith("sphere:") or re.search(LIVER_SPHERE_NAME, name.strip(), flags=re.IGNORECASE) is not None
 
 
 def _slug(text: str) -> str | None:

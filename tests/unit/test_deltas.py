@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import subprocess
@@ -182,6 +183,56 @@ def test_several_followups_order_and_byte_stability(tmp_path: Path) -> None:
                                 options=DeltaOptions(baseline="t0")).pipe(
         lambda t: t.sort_values("timepoint", kind="mergesort").reset_index(drop=True)))
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_liver_reference_is_the_sphere_uptake_chose_in_ratios_and_percist() -> None:
+    """uptake_table marks the 3 cm sphere as the liver reference when the whole liver is there too; the ratios,
+    PERCIST's liver and the liver_sul_mean row all use it; with only the whole liver the fallback is noted."""
+    import numpy as np
+
+    from pipeline.dicom.geometry import Geometry
+    from pipeline.metrics.uptake import uptake_table
+    from pipeline.voi.catalogue import Voi, VoiSet
+
+    geometry = Geometry((24, 24, 24), (4.0, 4.0, 4.0), (0.0, 0.0, 0.0), np.eye(3))
+    z, y, x = np.indices(geometry.shape)
+    liver = (z - 12) ** 2 + (y - 12) ** 2 + (x - 12) ** 2 <= 100
+    sphere = (z - 8) ** 2 + (y - 12) ** 2 + (x - 12) ** 2 <= 9
+    lesion = (z - 16) ** 2 + (y - 12) ** 2 + (x - 12) ** 2 <= 4
+    aorta = (z < 20) & (y == 2) & (x == 2)
+
+    def study(lesion_suv: float, with_sphere: bool) -> pd.DataFrame:
+        suv = np.full(geometry.shape, 0.5)
+        suv[liver] = 2.0
+        suv[sphere] = 2.4  # the normal-liver sphere reads higher than the whole liver here
+        suv[aorta] = 1.6
+        suv[lesion] = lesion_suv
+        items = [(liver, Voi(0, "liver", "reference", organ="liver")),
+                 (aorta, Voi(0, "aorta", "reference", organ="aorta")),
+                 (lesion, Voi(0, "lesion_01", "tumour", lesion_id="lesion_01"))]
+        if with_sphere:
+            items.append((sphere, Voi(0, "liver_ref", "reference", organ="liver",
+                                      source="sphere:centre=(48, 48, 32) mm LPS:d=24 mm")))
+        table = uptake_table(suv, geometry, VoiSet.from_masks(geometry, items))
+        return pd.read_csv(io.StringIO(table.to_csv(index=False)))  # as read back from uptake.csv
+
+    both = {"t0": study(10.0, True), "t1": study(5.0, True)}
+    assert both["t0"].set_index("name").loc["lesion_01", "suv_max_to_liver"] == pytest.approx(10.0 / 2.4)
+    out = compute_deltas(both, SIDECARS, subject_id="S1")
+    assert value(out, "patient", "liver_sul_mean", "baseline") == pytest.approx(2.4)  # SUV: no sidecar for SUL
+    assert "t0: liver reference liver_ref (3 cm sphere)" in value(out, "patient", "liver_sul_mean", "notes")
+    percist_notes = value(out, "patient", "liver_sul_mean", "percist_notes")
+    assert "baseline: liver reference 'liver_ref': the 3 cm liver sphere" in percist_notes
+    assert "1.5 x liver SUVmean 2.4" in percist_notes
+    whole = {"t0": study(10.0, False), "t1": study(5.0, False)}
+    assert whole["t0"].set_index("name").loc["liver", "reference_role"] == "whole_liver"
+    out = compute_deltas(whole, SIDECARS, subject_id="S1")
+    whole_mean = whole["t0"].set_index("name").loc["liver", "suv_mean"]
+    assert 2.0 < whole_mean < 2.4
+    assert value(out, "patient", "liver_sul_mean", "baseline") == pytest.approx(whole_mean, rel=1e-12)
+    assert "t0: liver reference liver (whole liver)" in value(out, "patient", "liver_sul_mean", "notes")
+    assert "the whole liver, not the PERCIST 1.0 3 cm sphere" in value(out, "patient", "liver_sul_mean",
+                                                                       "percist_notes")
 
 
 # ------------------------------------------------------------------------------------------------ synthetic cohort

@@ -62,6 +62,41 @@ def test_measurability_threshold_liver_and_blood() -> None:
     assert math.isnan(value)
 
 
+def _with_sphere(lesions: dict[str, float], *, sphere: bool = True, marked: bool = True) -> pd.DataFrame:
+    """``uptake()`` plus a liver sphere (SUL 1.5 +- 0.1) after the whole liver (1.0 +- 0.1), the reference rows
+    marked in ``reference_role`` as ``petvoi uptake`` marks them (the sphere when there is one)."""
+    table = uptake(lesions)
+    if sphere:
+        row = table[table["name"] == "liver"].iloc[0].to_dict()
+        row.update({"name": "liver_ref", "volume_ml": 14.1, "sul_mean": 1.5, "suv_mean": 1.5 * SUV_PER_SUL})
+        table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+    if marked:
+        roles = {"liver_ref": "liver_sphere", "aorta": "blood"} if sphere else {"liver": "whole_liver",
+                                                                                "aorta": "blood"}
+        table["reference_role"] = table["name"].map(roles)  # NaN elsewhere, as read from uptake.csv
+    return table
+
+
+def test_percist_takes_the_liver_sphere_uptake_marked() -> None:
+    scan = summarise_scan(_with_sphere({"l1": 3.0}), "SUL")
+    assert scan.liver_mean == 1.5 and scan.liver_name == "liver_ref" and scan.liver_role == "liver_sphere"
+    assert scan.liver_text == "liver reference liver_ref (3 cm sphere)"
+    assert "liver reference 'liver_ref': the 3 cm liver sphere" in scan.notes
+    value, role, _ = measurability_threshold(scan)
+    assert value == pytest.approx(1.5 * 1.5 + 2 * 0.1) and role == "liver"
+    result = percist_response(_with_sphere({"l1": 3.0}), _with_sphere({"l1": 1.0}))
+    assert "baseline: liver reference 'liver_ref': the 3 cm liver sphere" in result.notes_text
+    assert result.baseline_threshold == pytest.approx(2.45)
+    # only the whole liver: the fallback is said
+    whole = summarise_scan(_with_sphere({"l1": 3.0}, sphere=False), "SUL")
+    assert whole.liver_mean == 1.0 and whole.liver_role == "whole_liver"
+    assert any("the whole liver, not the PERCIST 1.0 3 cm sphere" in n for n in whole.notes)
+    # a table written before reference_role: the first liver reference VOI, with a note
+    legacy = summarise_scan(_with_sphere({"l1": 3.0}, marked=False), "SUL")
+    assert legacy.liver_name == "liver" and legacy.liver_role == ""
+    assert any("no reference_role column" in n for n in legacy.notes)
+
+
 def _boundary(b: float, delta: float) -> PercistResult:
     return percist_response(uptake({"l1": b}), uptake({"l1": b + delta}))
 

@@ -253,7 +253,7 @@ def test_a_whole_image_threshold_voi_leaves_the_organs_alone() -> None:
         assert liver_row["suv_max"] == 2.0
 
 
-def test_tumour_margin_option_validated_and_recorded(tmp_path: Path) -> None:
+def test_uptake_options_validated(tmp_path: Path) -> None:
     from pipeline.metrics.options import UptakeOptions
 
     assert UptakeOptions().tumour_margin_mm is None
@@ -264,6 +264,11 @@ def test_tumour_margin_option_validated_and_recorded(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError) as info:
         UptakeOptions(tumour_margin_mm=float("nan"))
     assert info.value.attribute == "--tumour-margin-mm"
+    assert UptakeOptions().liver_reference == "sphere"
+    assert UptakeOptions.from_config({"uptake": {"liver_reference": "whole_liver"}}).liver_reference == "whole_liver"
+    with pytest.raises(InvalidInputError) as info:
+        UptakeOptions.from_config({"uptake": {"liver_reference": "lobe"}})
+    assert info.value.attribute == "uptake.liver_reference" and "sphere, whole_liver" in (info.value.remedy or "")
     suv, geometry, voiset = _spill_study((4.0, 4.0, 4.0))
     with pytest.raises(InvalidInputError, match="tumour margin"):
         uptake_table(suv, geometry, voiset, margin_mm=-2.0)
@@ -280,22 +285,75 @@ def test_liver_without_exclusion_mixes_the_lesion_in() -> None:
     assert table.attrs["provenance"]["exclude_tumours_from_organs"] is False
 
 
-def test_configured_reference_names_and_ambiguous_defaults() -> None:
+def _with_liver_sphere() -> tuple[np.ndarray, Geometry, VoiSet]:
     suv, geometry, voiset, _ = _liver_study()
-    sphere = _distance(geometry, (10, 12, 12)) <= 6.0  # a 3 cm "liver reference sphere" of SUV 2 inside the liver
+    sphere = _distance(geometry, (10, 12, 12)) <= 6.0  # a "liver reference sphere" of SUV 2.5 inside the liver
     voiset = voiset.extend(_voiset(geometry, [(sphere, "liver_ref", "reference")]))
     suv = suv.copy()
     suv[sphere & (suv == 2.0)] = 2.5
-    table = uptake_table(suv, geometry, voiset)
-    assert "2 liver reference VOIs (1 'liver', 4 'liver_ref')" in _row(table, "liver")["warnings"]
-    assert table.attrs["provenance"]["references"]["liver"]["name"] == "liver"
-    chosen = uptake_table(suv, geometry, voiset, reference_names={"liver": "liver_ref"})
-    assert chosen.attrs["provenance"]["references"]["liver"]["name"] == "liver_ref"
-    assert _row(chosen, "lesion_01")["suv_max_to_liver"] == pytest.approx(10.0 / 2.5, rel=1e-12)
+    return suv, geometry, voiset
+
+
+def test_the_liver_sphere_is_the_liver_reference_when_both_exist() -> None:
+    suv, geometry, voiset = _with_liver_sphere()
+    table = uptake_table(suv, geometry, voiset)  # liver (whole, label 1) before liver_ref (sphere, label 4)
+    lesion, whole, sphere = _row(table, "lesion_01"), _row(table, "liver"), _row(table, "liver_ref")
+    assert lesion["suv_max_to_liver"] == pytest.approx(10.0 / 2.5, rel=1e-12)  # the sphere's SUVmean
+    assert lesion["suv_peak_to_liver"] == pytest.approx(10.0 / 2.5, rel=1e-12)
+    assert (sphere["reference_role"], whole["reference_role"], _row(table, "aorta")["reference_role"]) == (
+        "liver_sphere", "", "blood")
+    assert lesion["reference_role"] == "" and "liver reference" not in whole["warnings"] + sphere["warnings"]
+    provenance = table.attrs["provenance"]
+    assert provenance["references"]["liver"]["name"] == "liver_ref"
+    assert provenance["liver_reference"]["requested"] == "sphere" and provenance["liver_reference"]["used"] == "sphere"
+    assert provenance["liver_reference"]["fallback"] is False and provenance["warnings"] == []
+    # configured: the whole liver
+    chosen = uptake_table(suv, geometry, voiset, liver_reference="whole_liver")
+    whole_mean = _row(chosen, "liver")["suv_mean"]
+    assert 2.0 < whole_mean < 2.5  # the whole liver holds the sphere's 2.5 voxels too
+    assert _row(chosen, "lesion_01")["suv_max_to_liver"] == pytest.approx(10.0 / whole_mean, rel=1e-12)
+    assert _row(chosen, "liver")["reference_role"] == "whole_liver"
+    assert _row(chosen, "liver_ref")["reference_role"] == ""
+    assert chosen.attrs["provenance"]["liver_reference"]["fallback"] is False
+    # named: reference_names wins
+    named = uptake_table(suv, geometry, voiset, reference_names={"liver": "liver"})
+    assert named.attrs["provenance"]["references"]["liver"]["name"] == "liver"
+    assert _row(named, "liver")["reference_role"] == "whole_liver"
     with pytest.raises(InvalidInputError, match="no VOI named 'liver_sphere'"):
         uptake_table(suv, geometry, voiset, reference_names={"liver": "liver_sphere"})
     with pytest.raises(InvalidInputError, match="unknown reference roles"):
         uptake_table(suv, geometry, voiset, reference_names={"spleen": "liver"})
+    with pytest.raises(InvalidInputError, match="unknown liver reference"):
+        uptake_table(suv, geometry, voiset, liver_reference="lobe")
+
+
+def test_whole_liver_only_is_a_recorded_fallback() -> None:
+    suv, geometry, voiset, _ = _liver_study()  # the whole liver, no sphere
+    table = uptake_table(suv, geometry, voiset)
+    liver = _row(table, "liver")
+    assert liver["reference_role"] == "whole_liver"
+    assert "no 3 cm liver reference sphere among the VOIs: the whole liver 'liver' is the liver reference" in (
+        liver["warnings"])
+    assert _row(table, "lesion_01")["suv_max_to_liver"] == pytest.approx(10.0 / 2.0, rel=1e-12)
+    record = table.attrs["provenance"]["liver_reference"]
+    assert record["requested"] == "sphere" and record["used"] == "whole_liver" and record["fallback"] is True
+    assert record["name"] == "liver" and table.attrs["provenance"]["warnings"] == [record["note"]]
+    # and the other way round: only a sphere when the whole liver is asked for
+    suv, geometry, both = _with_liver_sphere()
+    only_sphere = VoiSet.from_masks(geometry, [(both.masks[i], both.vois[i]) for i in (1, 3)])
+    table = uptake_table(suv, geometry, only_sphere, liver_reference="whole_liver")
+    assert _row(table, "liver_ref")["reference_role"] == "liver_sphere"
+    assert "no whole-liver reference VOI" in _row(table, "liver_ref")["warnings"]
+    assert table.attrs["provenance"]["liver_reference"]["fallback"] is True
+
+
+def test_two_liver_spheres_are_ambiguous_and_said_so() -> None:
+    suv, geometry, voiset = _with_liver_sphere()
+    second = _distance(geometry, (20, 12, 12)) <= 6.0
+    voiset = voiset.extend(_voiset(geometry, [(second, "liver_sphere_2", "reference")]))
+    table = uptake_table(suv, geometry, voiset)
+    assert "2 liver reference VOIs (4 'liver_ref', 5 'liver_sphere_2')" in _row(table, "liver_ref")["warnings"]
+    assert table.attrs["provenance"]["references"]["liver"]["name"] == "liver_ref"
 
 
 def test_no_reference_gives_nan_ratios() -> None:
@@ -417,6 +475,11 @@ def test_columns_fixed_and_csv_byte_stable(tmp_path: Path) -> None:
     assert lines[0] == ",".join(COLUMNS)
     assert lines[2].startswith("2,lesion_01,tumour,lesion_01,liver,")
     assert lines[4].startswith("4,lesion_09,tumour,,,0,0,0,,,,,,,,,,,,,,")
+    assert ',whole_liver,"' in lines[1] and lines[1].endswith("no 3 cm liver reference sphere among the VOIs: the "
+                                                               "whole liver 'liver' is the liver reference of the "
+                                                               "ratios and PERCIST (fallback; PERCIST 1.0 uses a 3 cm "
+                                                               "sphere in normal right-lobe liver, e.g. petvoi vois "
+                                                               "--spheres 'liver_ref:X,Y,Z:30:reference')\"")
 
 
 def test_provenance_is_json_ready(tmp_path: Path) -> None:
