@@ -17,9 +17,12 @@ log = logging.getLogger(__name__)
 def register(sub: Any) -> None:
     """Add the ``uptake``, ``texture``, ``heterogeneity`` and ``spread`` commands."""
     p = sub.add_parser("uptake", help="SUVmax/mean/median/min/SD/peak, MTV, TLG, SUL and ratios per VOI",
-                       description="One row per VOI: label, name, kind, n_voxels, volume_ml, suv_max, suv_mean, "
-                                   "suv_median, suv_min, suv_sd, suv_peak (1 cm3 sphere), tlg, SUL columns when "
-                                   "height and sex are known, ratios to liver and blood-pool references, warnings.")
+                       description="One row per VOI: label, name, kind, n_voxels, volume_ml, n_voxels_excluded "
+                                   "(organ and reference VOIs leave out the tumour VOIs grown by a margin), "
+                                   "suv_max, suv_mean, suv_median, suv_min, suv_sd, suv_peak (1 cm3 sphere), tlg, "
+                                   "SUL columns when height and sex are known, ratios to liver and blood-pool "
+                                   "references, reference_role (the liver: the 3 cm sphere when there is one, "
+                                   "else the whole liver with a warning), warnings.")
     p.add_argument("--suv", required=True, metavar="suv.nii.gz")
     p.add_argument("--vois", required=True, metavar="vois.nii.gz")
     UptakeOptions.add_arguments(p)
