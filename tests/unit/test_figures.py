@@ -517,3 +517,11 @@ def test_time_course_panels(tmp_path: Path) -> None:
     svg = paths.svg.read_text("utf-8")
     assert 'id="time_course_panel_0"' in svg and 'id="time_course_panel_1"' in svg
     assert 'id="time_course_1_001"' in svg and 'id="time_course_1_002"' not in svg
+
+
+def test_png_only_skips_the_svg(tmp_path: Path) -> None:
+    with F.png_only():
+        paths = F.forest(stats_rows(), tmp_path / "forest")
+    assert paths.png.is_file() and not paths.svg.exists()
+    assert F.forest(stats_rows(), tmp_path / "again").svg.is_file()  # outside the block both again
+    assert paths.png.read_bytes() == (tmp_path / "again.png").read_bytes()

@@ -29,6 +29,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
 __all__ = ["FigurePaths", "DPI", "MIN_N", "FIGURE_SIZES", "OKABE_ITO", "RESPONSE_COLOURS", "MISSING_COLOUR",
-           "response_colour"]
+           "response_colour", "axis_label", "png_only"]
 
 DPI = 150
 """Resolution of the PNG files (dots per inch)."""
@@ -187,6 +188,11 @@ def response_colour(category: object) -> str:
     return MISSING_COLOUR if key == _MISSING_LABEL else RESPONSE_COLOURS[key]
 
 
+def axis_label(column: str) -> str:
+    """How the figures name a column: ``suv_max`` -> ``SUVmax``, ``volume_ml`` -> ``Volume (mL)``."""
+    return _label(column)
+
+
 def _response_key(category: object) -> str | None:
     if (category is None or (isinstance(category, float) and np.isnan(category))
             or str(category).strip() in ("", _MISSING_LABEL)):
@@ -305,12 +311,27 @@ def _paths(stem: str | Path) -> FigurePaths:
     return FigurePaths(stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.svg")
 
 
+_SVG = ContextVar("petvoi_figures_svg", default=True)
+
+
+@contextmanager
+def png_only() -> Iterator[None]:
+    """Within this block the figure functions write the PNG only (the reports embed PNGs; the SVG of
+    :class:`FigurePaths` is then not written)."""
+    token = _SVG.set(False)
+    try:
+        yield
+    finally:
+        _SVG.reset(token)
+
+
 def _save(fig: Figure, stem: str | Path) -> FigurePaths:
     paths = _paths(stem)
     with atomic_path(paths.png) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI, metadata=_PNG_METADATA)
-    with atomic_path(paths.svg) as tmp:
-        fig.savefig(tmp, format="svg", metadata=_SVG_METADATA)
+    if _SVG.get():
+        with atomic_path(paths.svg) as tmp:
+            fig.savefig(tmp, format="svg", metadata=_SVG_METADATA)
     return paths
 
 
