@@ -1,8 +1,11 @@
 """Cohort report: one self-contained HTML page and its PDF (WeasyPrint) from the cohort tables.
 
 The report is the list :data:`SECTIONS` (:mod:`pipeline.report.sections`): overview, biodistribution,
-response, statistics and figures. Inputs are the files the ``stats`` stage and the cohort rules write
-(``results/cohort/``) and the sample sheet (:class:`~pipeline.report.inputs.CohortInputs`). The report
+response (waterfall and counts), response over time (swimmer and spider plots), estimates with 95 % CI (forest
+plots per endpoint and a compact table), the figures of the stats stage, and the appendix with the full
+statistics table. Inputs are the files the ``stats`` stage and the cohort rules write (``results/cohort/``) and
+the sample sheet (:class:`~pipeline.report.inputs.CohortInputs`); the forest, swimmer and spider plots are drawn
+from those tables when the report is built. The report
 never reads DICOM: every subject is named by its sample-sheet ID. Each input except the sample sheet
 is optional; a missing one makes its section say "not available".
 
@@ -25,15 +28,15 @@ from typing import Any
 
 from .inputs import CohortInputs
 from .render import Section, fmt_number, render_page, write_report
-from .sections import biodistribution, cohort_response, figures, overview, statistics
+from .sections import appendix, biodistribution, cohort_response, cohort_timecourse, figures, overview, statistics
 from .sections.figures import FIGURE_CAPTIONS
 
 __all__ = ["SECTIONS", "build_cohort_report", "write_cohort_report", "FIGURE_CAPTIONS", "fmt_number"]
 
 #: The sections of the cohort report, in page order (biodistribution and response embed their figures from the
 #: figures section's ``section_figures``).
-SECTIONS: tuple[Section, ...] = (overview.SECTION, biodistribution.SECTION, cohort_response.SECTION, statistics.SECTION,
-                                 figures.SECTION)
+SECTIONS: tuple[Section, ...] = (overview.SECTION, biodistribution.SECTION, cohort_response.SECTION,
+                                 cohort_timecourse.SECTION, statistics.SECTION, figures.SECTION, appendix.SECTION)
 
 
 def build_cohort_report(*, results_dir: Path, samples: Path, config: Mapping[str, Any], deidentify: bool = True,

@@ -21,7 +21,8 @@ from ..errors import InvalidInputError
 from ..outputs import CohortPaths, ResultsLayout, SuvSidecar, VoiCatalogue
 from ..voi.catalogue import VoiSet, read_voiset
 
-__all__ = ["PatientInputs", "CohortInputs", "read_csv", "subject_rows"]
+__all__ = ["PatientInputs", "CohortInputs", "read_csv", "subject_rows", "time_course_variable",
+           "TIME_COURSE_VARIABLE"]
 
 _SAFE_FOOTER = re.compile(r"[^A-Za-z0-9.+_:-]")
 
@@ -57,6 +58,16 @@ def _config(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
         raise InvalidInputError("configuration not found", source=str(path),
                                 remedy="give results/config.resolved.yaml or a loaded configuration")
     return yaml.safe_load(path.read_text("utf-8")) or {}
+
+
+#: Default of ``report.time_course_variable``: the uptake column of the spider plot (cohort) and of the lesions'
+#: uptake over time (patient).
+TIME_COURSE_VARIABLE = "suv_max"
+
+
+def time_course_variable(config: Mapping[str, Any]) -> str:
+    """The configured ``report.time_course_variable`` (default :data:`TIME_COURSE_VARIABLE`)."""
+    return str((config.get("report") or {}).get("time_course_variable") or TIME_COURSE_VARIABLE)
 
 
 def _clinical_default(config: Mapping[str, Any], key: str) -> pd.DataFrame | None:
@@ -172,13 +183,15 @@ class PatientInputs:
 
 #: Columns read from each cohort table (only these: a stray identifying column never reaches the report).
 COHORT_COLUMNS = {
-    "uptake": ["subject_id", "timepoint", "kind", "lesion_id", "name"],
+    "uptake": ["subject_id", "timepoint", "kind", "lesion_id", "name"],  # + report.time_course_variable
     "deltas": ["subject_id", "timepoint", "level", "metric", "pct_change", "abs_change", "percist", "eortc",
                "comparable"],
     "bor": ["subject_id", "bor", "ibor", "confirmed"],
+    "response": ["subject_id", "timepoint", "assessment_date", "overall_response", "irecist_response",
+                 "progression_date"],
     "biodistribution": ["organ", "timepoint", "variable", "n", "mean", "sd", "median", "min", "max"],
-    "stats": ["endpoint", "analysis", "variable", "level", "n_subjects", "n_lesions", "estimate", "ci_low",
-              "ci_high", "p_value", "p_adjusted", "method", "notes"],
+    "stats": ["endpoint", "analysis", "variable", "level", "estimand", "n_subjects", "n_lesions", "estimate",
+              "ci_low", "ci_high", "statistic", "p_value", "p_adjusted", "method", "notes"],
 }
 
 
@@ -206,7 +219,9 @@ class CohortInputs:
     """Everything the cohort report shows: the sample sheet and the cohort tables and figures.
 
     Every input except the sample sheet is optional (None: its section says "not available"). With
-    ``deidentify``, rows of subjects not in the sample sheet are left out (with a warning).
+    ``deidentify``, rows of subjects not in the sample sheet are left out (with a warning). ``response`` holds
+    the RECIST 1.1 / iRECIST time-point responses (``response.csv``), ``bor`` the best overall responses;
+    ``variable`` is ``report.time_course_variable`` (read from the uptake table beside its identifying columns).
     """
 
     sheet: pd.DataFrame
@@ -215,8 +230,10 @@ class CohortInputs:
     uptake: pd.DataFrame | None = None
     deltas: pd.DataFrame | None = None
     bor: pd.DataFrame | None = None
+    response: pd.DataFrame | None = None
     biodistribution: pd.DataFrame | None = None
     stats: pd.DataFrame | None = None
+    variable: str = TIME_COURSE_VARIABLE
     figures: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     deidentify: bool = True
@@ -228,14 +245,16 @@ class CohortInputs:
         """Read the cohort tables of ``results_dir`` (the results folder, or the cohort folder itself)."""
         layout = ResultsLayout(Path(results_dir))
         cohort = layout.cohort if layout.cohort.folder.is_dir() else CohortPaths(Path(results_dir))
-        inputs = cls(load_sample_sheet(samples, acquisition="static"), config, cohort, deidentify=deidentify)
+        inputs = cls(load_sample_sheet(samples, acquisition="static"), config, cohort, deidentify=deidentify,
+                     variable=time_course_variable(config))
         if run_date is not None:
             inputs.run_date = run_date
         inputs.uptake = inputs._restrict(_read_columns(_cohort_table(cohort.table("uptake")),
-                                                       COHORT_COLUMNS["uptake"]), "uptake")
+                                                       [*COHORT_COLUMNS["uptake"], inputs.variable]), "uptake")
         inputs.deltas = inputs._restrict(_read_columns(_cohort_table(cohort.table("deltas")),
                                                        COHORT_COLUMNS["deltas"]), "deltas")
         inputs.bor = inputs._restrict(_read_columns(cohort.response_bor, COHORT_COLUMNS["bor"]), "response_bor")
+        inputs.response = inputs._restrict(_read_columns(cohort.response, COHORT_COLUMNS["response"]), "response")
         inputs.biodistribution = _read_columns(cohort.biodistribution, COHORT_COLUMNS["biodistribution"])
         inputs.stats = _read_columns(cohort.stats, COHORT_COLUMNS["stats"])
         inputs.figures = sorted(cohort.figures.glob("*.png")) if cohort.figures.is_dir() else []
@@ -261,5 +280,6 @@ class CohortInputs:
                 "config_hash": config_hash(self.config), "run_date": self.run_date.isoformat(),
                 "css": stylesheet(),
                 "available": {"uptake": self.uptake is not None, "deltas": self.deltas is not None,
-                              "bor": self.bor is not None, "biodistribution": self.biodistribution is not None,
+                              "bor": self.bor is not None, "response": self.response is not None,
+                              "biodistribution": self.biodistribution is not None,
                               "stats": self.stats is not None, "figures": bool(self.figures)}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import math
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -21,7 +22,7 @@ import pandas as pd
 from ..io import atomic_path
 
 __all__ = ["Section", "render_page", "stylesheet", "fmt", "fmt_number", "fmt_p", "cell", "column_cell", "text",
-           "is_missing", "data_uri", "write_report"]
+           "is_missing", "data_uri", "drawn_png", "embedded_figure", "write_report"]
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,26 @@ def data_uri(png: bytes | Path) -> str:
     """A PNG (bytes or file) as a ``data:`` URI, so that the HTML is self-contained."""
     data = png.read_bytes() if isinstance(png, Path) else png
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def drawn_png(draw: Callable[[Path], Any]) -> bytes:
+    """The PNG of a figure of :mod:`pipeline.stats.figures` drawn for a report.
+
+    ``draw(stem)`` writes ``<stem>.png`` and returns its :class:`~pipeline.stats.figures.FigurePaths`; it draws in
+    a temporary folder (so a report never writes beside its inputs) and without the SVG (``png_only``).
+    """
+    from ..stats.figures import png_only
+
+    with tempfile.TemporaryDirectory(prefix="petvoi-figure-") as folder, png_only():
+        paths = draw(Path(folder) / "figure")
+        return Path(paths.png).read_bytes()
+
+
+def embedded_figure(stem: str, caption: str, png: bytes | Path, *, element_id: str | None = None) -> dict[str, str]:
+    """A figure of a report page: ``name`` (``<stem>.png``), ``stem``, ``caption``, ``src`` (data URI) and ``id``
+    (the HTML id of its ``<figure>``, default ``figure-<stem>``)."""
+    return {"name": f"{stem}.png", "stem": stem, "caption": caption, "src": data_uri(png),
+            "id": element_id or f"figure-{stem}"}
 
 
 def stylesheet() -> str:
