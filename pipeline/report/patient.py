@@ -1,7 +1,8 @@
 """Per-patient report: self-contained HTML and an A4 PDF (WeasyPrint).
 
 The report is the list :data:`SECTIONS` (:mod:`pipeline.report.sections`): header (SUV provenance),
-quality control, MIPs, lesions, organs, changes, response, heterogeneity, pathology and kinetics. It
+quality control, MIPs, lesions, organs, changes, uptake over time (subjects with more than one scan), response,
+heterogeneity, pathology and kinetics. It
 reads the subject's study outputs once (:class:`~pipeline.report.inputs.PatientInputs`); each section
 builds its part of the context and renders its template fragment.
 """
@@ -17,7 +18,19 @@ import pandas as pd
 
 from .inputs import PatientInputs
 from .render import Section, fmt, render_page, write_report
-from .sections import changes, header, heterogeneity, kinetics, lesions, mips, organs, pathology, quality, response
+from .sections import (
+    changes,
+    header,
+    heterogeneity,
+    kinetics,
+    lesions,
+    mips,
+    organs,
+    pathology,
+    quality,
+    response,
+    time_course,
+)
 from .sections.quality import LIVER_SUV_MEAN_RANGE, UPTAKE_WINDOW_MIN
 
 __all__ = ["SECTIONS", "build_patient_report", "write_patient_report", "fmt", "LIVER_SUV_MEAN_RANGE",
@@ -25,8 +38,8 @@ __all__ = ["SECTIONS", "build_patient_report", "write_patient_report", "fmt", "L
 
 #: The sections of the patient report, in page order.
 SECTIONS: tuple[Section, ...] = (header.SECTION, quality.SECTION, mips.SECTION, lesions.SECTION, organs.SECTION,
-                                 changes.SECTION, response.SECTION, heterogeneity.SECTION, pathology.SECTION,
-                                 kinetics.SECTION)
+                                 changes.SECTION, time_course.SECTION, response.SECTION, heterogeneity.SECTION,
+                                 pathology.SECTION, kinetics.SECTION)
 
 
 def build_patient_report(subject_id: str, *, results_dir: str | Path, samples: pd.DataFrame | str | Path,

@@ -15,6 +15,7 @@ import pydicom
 import pytest
 
 from pipeline.cli import main
+from pipeline.config import load_sample_sheet
 from pipeline.dicom.geometry import read_nifti
 from pipeline.report import build_patient_report, mip_images, suv_window, write_patient_report
 from pipeline.report.mip import WINDOW_PERCENTILE
@@ -112,7 +113,7 @@ def test_html_carries_exact_uptake_values(report: dict, results: Path) -> None:
 def test_html_is_self_contained_and_complete(report: dict) -> None:
     html = report["html"]
     assert "<link" not in html and 'src="http' not in html
-    assert html.count('src="data:image/png;base64,') == 2 * len(TIMEPOINTS)
+    assert html.count('src="data:image/png;base64,') == 2 * len(TIMEPOINTS) + 1  # MIPs and the uptake over time
     assert "@page" in html and "counter(page)" in html
     for text in ("Quality control", "Maximum-intensity projections", "Changes from baseline", "PERCIST",
                  "EORTC", "RECIST 1.1", "iRECIST", "Best overall response", "Heterogeneity", "IHC",
@@ -120,7 +121,8 @@ def test_html_is_self_contained_and_complete(report: dict) -> None:
         assert text in html
     assert report["context"]["header"][0]["scanner"].startswith("SIEMENS")  # Manufacturer + model from suv.json
     positions = [html.index(f'id="{section}"') for section in ("qc", "mip", "lesions", "organs", "changes",
-                                                                 "response", "heterogeneity", "pathology")]
+                                                                 "suv-time", "response", "heterogeneity",
+                                                                 "pathology")]
     assert positions == sorted(positions)
 
 
@@ -151,7 +153,41 @@ def test_kinetics_section_for_the_dynamic_study(cohort_1: Path, results: Path, t
     assert 'id="kinetics"' in html and 'data-value="2.5"' in html
     assert "20.00 \u2020" in html and "did not converge" in html  # the SRTM fit at its bound is flagged
     assert "Input delay fitted on spleen (1TCM, first 10 min): -4.2 s." in html
-    assert html.count('src="data:image/png;base64,') == 2 * len(TIMEPOINTS) + 1  # MIPs and the TAC figure
+    assert html.count('src="data:image/png;base64,') == 2 * len(TIMEPOINTS) + 2  # MIPs, uptake over time, TACs
+
+
+def test_uptake_over_time_for_a_subject_with_two_scans(cohort_1: Path, results: Path, report: dict) -> None:
+    """The figure's rows are the uptake tables' values at days from the baseline injection; one scan: no section."""
+    import datetime as dt
+    import json
+
+    from pipeline.report.inputs import PatientInputs
+    from pipeline.report.sections.time_course import uptake_over_time
+
+    html = report["html"]
+    assert '<img id="suv-time-figure" class="time-course"' in html
+    caption = report["context"]["time_course"]["figure"]["caption"]
+    assert caption.startswith("SUVmax of each lesion (") and "days from the baseline injection" in caption
+    inputs = PatientInputs.load(SUBJECT, results_dir=results, samples=cohort_1 / "samples.tsv", config=CONFIG)
+    table, ticks, label = uptake_over_time(inputs)
+    assert ticks is None and label == "Days from baseline injection"
+    injections = [dt.datetime.fromisoformat(json.loads((results / SUBJECT / tp / "suv.json").read_text())[
+        "injection_datetime"]) for tp in TIMEPOINTS]
+    days = (injections[1] - injections[0]).total_seconds() / 86400
+    assert sorted(set(table["time"])) == pytest.approx([0.0, days], abs=1e-9) and days > 0
+    for tp in TIMEPOINTS:
+        uptake = pd.read_csv(results / SUBJECT / tp / "uptake.csv")
+        tumours = uptake[uptake["kind"] == "tumour"]
+        shown = table[(table["timepoint"] == tp) & (table["panel"] == "Lesions")]
+        assert shown.set_index("name")["suv_max"].to_dict() == tumours.set_index("lesion_id")["suv_max"].to_dict()
+        organs = uptake[uptake["kind"].isin(["organ", "reference"])]
+        shown = table[(table["timepoint"] == tp) & (table["panel"] != "Lesions")]
+        assert shown.set_index("name")["suv_mean"].to_dict() == organs.set_index("name")["suv_mean"].to_dict()
+    # a subject with one scan gets no uptake-over-time section
+    sheet = load_sample_sheet(cohort_1 / "samples.tsv")
+    single = sheet[sheet["timepoint"] != TIMEPOINTS[1]]
+    html, context = build_patient_report(SUBJECT, results_dir=results, samples=single, config=CONFIG)
+    assert context["time_course"] is None and 'id="suv-time"' not in html
 
 
 @needs_poppler
