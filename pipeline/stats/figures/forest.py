@@ -62,6 +62,8 @@ SCALES: dict[str, EffectScale] = {
     "effect_size": EffectScale("effect_size", "Effect size", reference=0.0),
     "agreement": EffectScale("agreement", "Agreement (ICC)", reference=0.0, limits=(-1.0, 1.0)),
     "time": EffectScale("time", "Time", reference=None),
+    "percent": EffectScale("percent", "Percent", reference=None),
+    "value": EffectScale("value", "Value", reference=None),
 }
 
 #: Analysis name -> scale kind. ``None``: the estimate's scale depends on the method (e.g. the Wilcoxon
@@ -73,16 +75,17 @@ ANALYSIS_SCALES: dict[str, str | None] = {
     "roc_auc": "auc", "clustered_auc": "auc",
     "sensitivity": "proportion", "specificity": "proportion", "accuracy": "proportion", "ppv": "proportion",
     "npv": "proportion",
-    "mann_whitney": "difference", "bland_altman": "difference",
-    "km_median": "time",
-    "wilcoxon_paired": None,
+    "mann_whitney": "difference", "roc_auc_difference": "difference", "mcnemar_thresholds": "difference",
+    "km_median": "time", "landmark_hr": "hazard_ratio",
+    "wilcoxon_paired": None, "bland_altman_bias": None,
 }
 
 #: Analysis-name prefixes -> scale kind, for names not in :data:`ANALYSIS_SCALES` (first match wins).
 PREFIX_SCALES: tuple[tuple[str, str], ...] = (
     ("cox_hr", "hazard_ratio"), ("spearman", "correlation"), ("pearson", "correlation"), ("kendall", "correlation"),
     ("icc", "agreement"), ("roc_auc", "auc"), ("auc", "auc"), ("kruskal_wallis", "effect_size"),
-    ("jonckheere", "effect_size"), ("km_median", "time"),
+    ("jonckheere", "effect_size"), ("cluster_permutation_jt", "effect_size"), ("mixed_trend", "ratio"),
+    ("km_median", "time"), ("repeatability", "percent"), ("youden", "value"),
 )
 
 #: Words of the method text -> scale kind (case-insensitive, first match wins) for the rest; no match: difference.
