@@ -17,8 +17,11 @@ def register(sub: Any) -> None:
         "report", help="per-patient report (HTML + PDF), or the cohort report with --cohort",
         description="Writes REPORTS/SUBJECT.html (self-contained) and SUBJECT.pdf (A4): header with the SUV "
                     "provenance, QC panel with every warning, coronal and sagittal MIPs on a common SUV window, "
-                    "lesion and organ tables and their changes, PERCIST/EORTC, RECIST 1.1/iRECIST, heterogeneity, "
-                    "IHC and histology. With --cohort: REPORTS/cohort.html and cohort.pdf. Prints the paths.")
+                    "lesion and organ tables and their changes, uptake over time (more than one scan), PERCIST/EORTC, "
+                    "RECIST 1.1/iRECIST, heterogeneity, IHC and histology. With --cohort: REPORTS/cohort.html and "
+                    "cohort.pdf: overview, biodistribution, waterfall, swimmer and spider plots, forest plots of every "
+                    "endpoint's estimates with a compact table, the stats figures, and the full stats.csv table in an "
+                    "appendix. Prints the paths.")
     p.add_argument("subject", metavar="SUBJECT", nargs="?", help="subject_id of the sample sheet")
     p.add_argument("--cohort", action="store_true", help="write the cohort report instead")
     p.add_argument("--config", required=True, metavar="CONFIG.yaml", help="e.g. results/config.resolved.yaml")
