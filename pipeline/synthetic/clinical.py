@@ -1,7 +1,8 @@
 """Clinical tables of the synthetic cohort, with built-in relationships to the imaging truth.
 
 * ``samples.tsv``: one row per study (subject, timepoint, tracer, DICOM folder, study UID, arm, route,
-  acquisition static/dynamic, blood table of a dynamic study).
+  acquisition static/dynamic, blood table of a dynamic study); the multi-day PK subject (:mod:`.multiday`)
+  has its three scans (``day2``, ``day4``, ``day7``) and no arm, and no row in the tables below but dosing.
 * ``dosing.csv``: syringe activity before and residual after injection; the net activity at the
   injection time equals the DICOM RadionuclideTotalDose (formula in :mod:`.protocol`).
 * ``ihc.csv``: one biopsied lesion per subject (the largest malignant baseline lesion);
@@ -64,6 +65,9 @@ class SubjectRecord:
         Cohort seed.
     dynamic : DynamicPlan or None
         The subject's dynamic (kinetic) study, if any.
+    trial : bool
+        A trial subject (baseline and on_treatment; IHC, RECIST, histology and outcome rows); False for
+        the multi-day PK subject (:mod:`.multiday`), which has sample-sheet and dosing rows only.
     """
 
     subject: SubjectPlan
@@ -71,6 +75,7 @@ class SubjectRecord:
     studies: Mapping[str, StudyPlan]
     seed: int
     dynamic: DynamicPlan | None = None
+    trial: bool = True
 
 
 def _measure(lesion: Lesion, timepoint: str) -> float:
@@ -157,7 +162,7 @@ def build_tables(records: Sequence[SubjectRecord]) -> dict[str, pd.DataFrame]:
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLE_FILES}
     for rec in records:
         subject = rec.subject
-        studies: list[tuple[str, StudyPlan | DynamicPlan]] = [(tp, rec.studies[tp]) for tp in TIMEPOINTS]
+        studies: list[tuple[str, StudyPlan | DynamicPlan]] = list(rec.studies.items())
         if rec.dynamic is not None:
             studies.append((DYNAMIC_TIMEPOINT, rec.dynamic))
         for tp, plan in studies:
@@ -175,6 +180,8 @@ def build_tables(records: Sequence[SubjectRecord]) -> dict[str, pd.DataFrame]:
                 "residual_activity_datetime": iso(plan.syringe_post_time),
                 "injection_datetime": iso(plan.injection), "weight_kg": plan.weight_kg,
                 "height_cm": round(subject.height_m * 100.0, 1), "sex": subject.sex})
+        if not rec.trial:
+            continue
         rng = subject_rng(rec.seed, STREAM_CLINICAL, subject.index)
         biopsied = _biopsied(rec.phantom.lesions)
         rows["ihc"].append(_ihc_row(rec, biopsied, rng))

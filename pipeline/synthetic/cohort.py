@@ -7,6 +7,7 @@ Layout written under ``out_dir``::
     dicom/<subject_id>/<timepoint>/RTSTRUCT/RTSTRUCT_0001.dcm
     dicom/<subject_id>/<timepoint>/truth.json              see :mod:`pipeline.synthetic.truth`
     dicom/<subject_id>/dynamic/PT/, SEG/, blood.csv, truth.json   18F subjects: see :mod:`.kinetic`
+    dicom/<P{n+1}>/day2|day4|day7/..., pk_truth.json         with ``multiday``: see :mod:`.multiday`
     samples.tsv dosing.csv ihc.csv recist.csv histology.csv outcomes.csv   see :mod:`.clinical`
 
 The same arguments give byte-identical files.
@@ -37,6 +38,7 @@ from .protocol import (
     STREAM_NOISE,
     DynamicPlan,
     StudyPlan,
+    SubjectPlan,
     plan_dynamic,
     plan_study,
     plan_subjects,
@@ -79,9 +81,9 @@ class CohortSummary:
     seed: int
 
 
-def _study_header(plan: StudyPlan) -> StudyHeader:
+def _study_header(plan: StudyPlan, tp: int) -> StudyHeader:
+    """The DICOM study attributes of one static study (``tp``: its index among the subject's studies)."""
     subject, vendor = plan.subject, plan.subject.vendor
-    tp = TIMEPOINTS.index(plan.timepoint)
     return StudyHeader(
         patient_name=f"SYNTHETIC^{subject.subject_id}", patient_id=subject.patient_id,
         birth_date=subject.birth_date, sex=subject.sex, weight_kg=plan.weight_kg, height_m=subject.height_m,
@@ -96,11 +98,12 @@ def _write_study(study_dir: Path, plan: StudyPlan, record: SubjectRecord, noise_
     """Rasterise, write PET, CT, RTSTRUCT and truth.json of one study."""
     structures = record.phantom.structures(plan.timepoint)
     shapes = [s.shape for s in structures]
-    header = _study_header(plan)
+    tp = list(record.studies).index(plan.timepoint)  # trial subjects: the index in TIMEPOINTS
+    header = _study_header(plan, tp)
 
     labels, whole_counts = rasterise(shapes, PET_GRID)
     suv_lookup = np.array([0.0, *(s.suv for s in structures)])
-    noise_rng = subject_rng(plan.seed, STREAM_NOISE, plan.subject.index, TIMEPOINTS.index(plan.timepoint))
+    noise_rng = subject_rng(plan.seed, STREAM_NOISE, plan.subject.index, tp)
     encoded = encode_pet(suv_lookup[labels], plan.suv_factor, noise_rng, noise_sd)
     write_pet(study_dir / "PT", header, plan, PET_GRID, encoded)
 
@@ -131,10 +134,15 @@ def _write_dynamic(study_dir: Path, plan: DynamicPlan) -> None:
                         role=f"{subject.subject_id}/{DYNAMIC_TIMEPOINT}")
 
 
-def _records(subjects: Iterable, seed: int) -> list[SubjectRecord]:
-    """Phantom and study plans of each subject (no pixel data)."""
+def _records(subjects: Iterable[SubjectPlan], seed: int, multiday: SubjectPlan | None = None) -> list[SubjectRecord]:
+    """Phantom and study plans of each subject (no pixel data); the multi-day subject's last."""
+    from .multiday import multiday_record
+
     records = []
     for subject in subjects:
+        if multiday is not None and subject is multiday:
+            records.append(multiday_record(subject, seed))
+            continue
         phantom = build_phantom(subject_rng(seed, STREAM_ANATOMY, subject.index), subject.tracer, subject.scale,
                                 subject.tendency, subject.new_lesion)
         dynamic = plan_dynamic(subject, seed) if subject.tracer.nuclide in DYNAMIC_NUCLIDES else None
@@ -143,24 +151,38 @@ def _records(subjects: Iterable, seed: int) -> list[SubjectRecord]:
     return records
 
 
-def cohort_tables(n_subjects: int = 6, seed: int = 0) -> dict[str, pd.DataFrame]:
+def _subjects(n_subjects: int, seed: int, multiday: bool) -> tuple[list[SubjectPlan], SubjectPlan | None]:
+    """The trial subjects, then the multi-day subject when asked for (and that subject)."""
+    from .multiday import plan_multiday_subject
+
+    subjects = plan_subjects(n_subjects, seed)
+    if not multiday:
+        return subjects, None
+    extra = plan_multiday_subject(n_subjects, seed, [s.patient_id for s in subjects])
+    return [*subjects, extra], extra
+
+
+def cohort_tables(n_subjects: int = 6, seed: int = 0, multiday: bool = False) -> dict[str, pd.DataFrame]:
     """The clinical tables and sample sheet of a cohort, without writing any DICOM.
 
     Parameters
     ----------
     n_subjects, seed : int
         As for :func:`generate_cohort`, which writes exactly these tables.
+    multiday : bool
+        As for :func:`generate_cohort`.
 
     Returns
     -------
     dict of str to pandas.DataFrame
         Keyed by table name (samples, dosing, ihc, recist, histology, outcomes).
     """
-    return build_tables(_records(plan_subjects(int(n_subjects), int(seed)), int(seed)))
+    subjects, extra = _subjects(int(n_subjects), int(seed), multiday)
+    return build_tables(_records(subjects, int(seed), extra))
 
 
 def generate_cohort(out_dir: Path, n_subjects: int = 6, seed: int = 0, noise_sd: float = 0.0,
-                    subjects_filter: Iterable[str] | None = None) -> CohortSummary:
+                    subjects_filter: Iterable[str] | None = None, multiday: bool = False) -> CohortSummary:
     """Generate the synthetic cohort: DICOM, truth.json per study and clinical tables.
 
     Parameters
@@ -176,6 +198,10 @@ def generate_cohort(out_dir: Path, n_subjects: int = 6, seed: int = 0, noise_sd:
         Relative Gaussian noise SD on the PET activity (0: noise-free).
     subjects_filter : iterable of str, optional
         Write only these subject ids; their content is the same as in the full cohort.
+    multiday : bool
+        Also write the multi-day PK subject ``P{n_subjects + 1}`` (:mod:`.multiday`): one 89Zr
+        injection, static scans ``day2``, ``day4`` and ``day7``, exact uptake curves and
+        ``dicom/<subject>/pk_truth.json``. The trial subjects are the same with or without it.
 
     Returns
     -------
@@ -194,23 +220,27 @@ def generate_cohort(out_dir: Path, n_subjects: int = 6, seed: int = 0, noise_sd:
     if not 0.0 <= float(noise_sd) < 1.0:
         raise InvalidInputError(f"noise_sd must be in [0, 1), got {noise_sd!r}", attribute="noise_sd")
     n_subjects, seed = int(n_subjects), int(seed)
-    subjects = plan_subjects(n_subjects, seed)
+    subjects, extra = _subjects(n_subjects, seed, multiday)
     if subjects_filter is not None:
         wanted = {subjects_filter} if isinstance(subjects_filter, str) else set(subjects_filter)
         unknown = sorted(wanted - {s.subject_id for s in subjects})
         if unknown:
             raise InvalidInputError(f"unknown subject ids {unknown} for a cohort of {n_subjects}",
-                                    attribute="subjects_filter", remedy=f"use ids P01..P{n_subjects:02d}")
+                                    attribute="subjects_filter", remedy=f"use ids P01..P{len(subjects):02d}")
         subjects = [s for s in subjects if s.subject_id in wanted]
 
     out_dir = Path(out_dir)
-    records, study_dirs = _records(subjects, seed), []
+    records, study_dirs = _records(subjects, seed, extra), []
     for record in records:
         subject = record.subject
-        for tp in TIMEPOINTS:
+        for tp, plan in record.studies.items():
             study_dir = out_dir / "dicom" / subject.subject_id / tp
-            _write_study(study_dir, record.studies[tp], record, float(noise_sd))
+            _write_study(study_dir, plan, record, float(noise_sd))
             study_dirs.append(study_dir)
+        if not record.trial:
+            from .multiday import pk_truth
+
+            write_json(out_dir / "dicom" / subject.subject_id / "pk_truth.json", pk_truth(record))
         if record.dynamic is not None:
             study_dir = out_dir / "dicom" / subject.subject_id / DYNAMIC_TIMEPOINT
             _write_dynamic(study_dir, record.dynamic)
@@ -222,14 +252,15 @@ def generate_cohort(out_dir: Path, n_subjects: int = 6, seed: int = 0, noise_sd:
 
 
 def run_synth(out_dir: Path, *, n_subjects: int = 6, seed: int = 0, noise_sd: float = 0.0,
-              dynamic: bool = False) -> str:
-    """The ``synth`` stage: the sample cohort (:func:`generate_cohort`), or with ``dynamic`` one kinetic study
-    (:func:`~pipeline.synthetic.kinetic.write_kinetic_study`); returns a one-line summary of what was written."""
+              dynamic: bool = False, multiday: bool = False) -> str:
+    """The ``synth`` stage: the sample cohort (:func:`generate_cohort`, with the multi-day subject when
+    ``multiday``), or with ``dynamic`` one kinetic study (:func:`~pipeline.synthetic.kinetic.write_kinetic_study`);
+    returns a one-line summary of what was written."""
     if dynamic:
         from .kinetic import write_kinetic_study
 
         truth = write_kinetic_study(Path(out_dir), seed=seed)
         return (f"wrote a dynamic PET study ({len(truth.get('vois', []))} VOIs with known 2TCM rates), blood.csv "
                 f"and truth.json under {out_dir}")
-    summary = generate_cohort(Path(out_dir), n_subjects=n_subjects, seed=seed, noise_sd=noise_sd)
+    summary = generate_cohort(Path(out_dir), n_subjects=n_subjects, seed=seed, noise_sd=noise_sd, multiday=multiday)
     return f"wrote {len(summary.study_dirs)} studies of {len(summary.subject_ids)} subjects under {out_dir}"

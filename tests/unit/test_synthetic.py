@@ -416,3 +416,85 @@ def test_noise_is_seeded_and_relative() -> None:
     values = a.rescaled() * 1e-3
     assert 0.05 < values.std() / values.mean() < 0.15
     assert 28000 <= np.abs(a.stored).max() <= 30001 and len(set(a.slope_strings)) == 3
+
+
+# ---------------------------------------------------------------- the multi-day PK subject
+@pytest.fixture(scope="module")
+def multiday(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Only the multi-day subject (P02 after one trial subject, seed 7) of the workflow test's cohort."""
+    out = tmp_path_factory.mktemp("multiday")
+    generate_cohort(out, n_subjects=1, seed=7, multiday=True, subjects_filter=["P02"])
+    return out
+
+
+def test_multiday_subject_is_three_scans_after_one_injection(multiday: Path) -> None:
+    sheet = pd.read_csv(multiday / "samples.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert list(sheet["timepoint"]) == ["day2", "day4", "day7"] and set(sheet["nuclide"]) == {"Zr89"}
+    assert set(sheet["acquisition"]) == {"static"} and set(sheet["arm"]) == {""}
+    assert sheet["study_uid"].nunique() == 3
+    dosing = pd.read_csv(multiday / "dosing.csv")
+    assert dosing["injection_datetime"].nunique() == 1 and dosing["injected_activity_mbq"].nunique() == 1
+    headers = [pydicom.dcmread(next((multiday / "dicom" / "P02" / tp / "PT").glob("*.dcm")), stop_before_pixels=True)
+               for tp in sheet["timepoint"]]
+    drug = [ds.RadiopharmaceuticalInformationSequence[0] for ds in headers]
+    assert len({d.RadiopharmaceuticalStartDateTime for d in drug}) == 1
+    assert len({d.RadionuclideTotalDose for d in drug}) == 1 and len({ds.PatientWeight for ds in headers}) == 1
+    assert len({ds.StudyInstanceUID for ds in headers}) == 3
+    injection = _dt(drug[0].RadiopharmaceuticalStartDateTime)
+    days = [(_dt(ds.SeriesDate + ds.SeriesTime) - injection).total_seconds() / 86400 for ds in headers]
+    assert days == pytest.approx([2, 4, 7], abs=2 / 24)
+    pk = json.loads((multiday / "dicom" / "P02" / "pk_truth.json").read_text())
+    assert [s["time_days"] for s in pk["scans"]] == pytest.approx(days, abs=1e-9)
+    assert _iso(pk["injection_datetime"]) == injection
+    for tp, scan in zip(sheet["timepoint"], pk["scans"], strict=True):
+        assert _truth(multiday / "dicom" / "P02" / tp)["uptake_time_s"] == scan["uptake_time_s"]
+
+
+def test_multiday_uptake_is_exact_and_pk_has_a_known_answer(multiday: Path) -> None:
+    from scipy.integrate import quad
+
+    from pipeline.kinetics.pk import pk_curve
+
+    pk = json.loads((multiday / "dicom" / "P02" / "pk_truth.json").read_text())
+    days = np.array([s["time_days"] for s in pk["scans"]])
+    lam_phys = math.log(2) / (pk["half_life_s"] / 86400)
+    truths = [_truth(multiday / "dicom" / "P02" / s["timepoint"]) for s in pk["scans"]]
+    kinds = set()
+    for name, voi in pk["vois"].items():
+        b = voi["biological_rate_per_day"]
+        assert voi["suv"] == pytest.approx(voi["suv_at_injection"] * np.exp(-b * days), rel=1e-12)
+        for truth, suv in zip(truths, voi["suv"], strict=True):
+            entry = next(v for v in truth["vois"] if v["name"] == name)
+            assert entry["suv_true"] == pytest.approx(suv, rel=1e-12)
+            assert entry["suv_mean"] == pytest.approx(suv, rel=1e-3)  # stored int16 values: quantisation only
+        lam = b + lam_phys
+        assert lam > 0 and voi["t_eff_days"] == pytest.approx(math.log(2) / lam, rel=1e-12)
+        a0 = voi["activity_at_injection_kbq_ml"]
+        assert a0 == pytest.approx(voi["suv_at_injection"] * pk["injected_dose_bq"] / pk["weight_kg"] / 1e6, rel=1e-12)
+        analytic = quad(lambda t, a0=a0, lam=lam: a0 * math.exp(-lam * t), days[0], math.inf)[0]
+        assert voi["auc_first_inf_kbq_day_ml"] == pytest.approx(analytic, rel=1e-9)
+        # petvoi's PK of the exact curve (decay-corrected activity at the scan times) gives it back
+        res = pk_curve(days, np.asarray(voi["suv"]) * pk["injected_dose_bq"] / pk["weight_kg"] / 1e6,
+                       decay_corrected=True, half_life_s=pk["half_life_s"])
+        assert res.auc_first_inf == pytest.approx(voi["auc_first_inf_kbq_day_ml"], rel=1e-9)
+        assert res.auc_first_last == pytest.approx(voi["auc_first_last_kbq_day_ml"], rel=1e-9)
+        assert res.t_eff_days == pytest.approx(voi["t_eff_days"], rel=1e-9)
+        if voi["t_bio_days"] is None:
+            assert b < 0 and voi["kind"] == "tumour"  # malignant lesions accumulate
+        else:
+            assert res.t_bio_days == pytest.approx(voi["t_bio_days"], rel=1e-6)
+        kinds.add(voi["kind"])
+    assert {"organ", "reference", "tumour", "body"} <= kinds
+
+
+def test_multiday_subject_leaves_the_trial_subjects_unchanged() -> None:
+    from pipeline.synthetic import cohort_tables
+
+    plain, extended = cohort_tables(3, 11), cohort_tables(3, 11, multiday=True)
+    for name, frame in plain.items():
+        rest = extended[name][extended[name]["subject_id"] != "P04"].reset_index(drop=True)
+        pd.testing.assert_frame_equal(rest, frame)
+    assert set(extended["samples"]["subject_id"]) == {"P01", "P02", "P03", "P04"}
+    assert "P04" not in set(extended["recist"]["subject_id"]) | set(extended["outcomes"]["subject_id"])
+    with pytest.raises(InvalidInputError, match=r"use ids P01\.\.P04"):
+        generate_cohort(Path("unused"), n_subjects=3, multiday=True, subjects_filter=["P05"])
