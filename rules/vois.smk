@@ -31,13 +31,18 @@ rule uptake:
         peak=CFG["uptake"]["peak"],
         keep="" if CFG["uptake"]["exclude_tumours_from_organs"] else "--keep-tumours-in-organs",
         min_voxels=CFG["uptake"]["min_voxels"],
+        margin=""
+        if CFG["uptake"]["tumour_margin_mm"] is None
+        else f"--tumour-margin-mm {CFG['uptake']['tumour_margin_mm']}",
+        liver=CFG["uptake"]["liver_reference"],
     log:
         log_file("uptake/{subject}_{timepoint}"),
     benchmark:
         benchmark_file("uptake/{subject}_{timepoint}")
     shell:
         "{PETVOI} uptake --suv {input.suv:q} --vois {input.vois:q} --peak {params.peak} {params.keep}"
-        " --min-voxels {params.min_voxels} -o {output:q} > {log} 2>&1"
+        " --min-voxels {params.min_voxels} {params.margin} --liver-reference {params.liver}"
+        " -o {output:q} > {log} 2>&1"
 
 
 rule cohort_table:
