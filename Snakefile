@@ -37,6 +37,7 @@ rule all:
         [path("parametric_map", subject=s, timepoint=t, map=m) for s, t in DYNAMIC_WITH_BLOOD
          for m in CFG["kinetics"]["parametric"]],
         [path("cohort_table", table="kinetics")] if DYNAMIC else [],
+        [path("pk")] if MULTI_SCAN_SUBJECTS else [],
 
 
 include: "rules/synth.smk"

@@ -27,6 +27,9 @@ STUDIES = list(zip(_static["subject_id"], _static["timepoint"]))  # static studi
 DYNAMIC = list(zip(_dynamic["subject_id"], _dynamic["timepoint"]))  # dynamic studies: tacs, kinetics
 ALL_STUDIES = list(zip(SHEET["subject_id"], SHEET["timepoint"]))
 SUBJECTS = sorted(_static["subject_id"].unique())  # reports are per subject with static studies
+# subjects with several static scans: the pk rule finds those taken after one injection (from suv.json)
+MULTI_SCAN_SUBJECTS = sorted(s for s, n in _static["subject_id"].value_counts().items() if n >= 2)
+MULTI_SCAN_STUDIES = [(s, t) for s, t in STUDIES if s in MULTI_SCAN_SUBJECTS]
 BLOOD = {(r.subject_id, r.timepoint): r.blood for r in _dynamic.itertuples() if r.blood}
 NUCLIDE = {(r.subject_id, r.timepoint): r.nuclide for r in SHEET.itertuples()}
 DYNAMIC_WITH_BLOOD = [study for study in DYNAMIC if study in BLOOD]
@@ -131,6 +134,8 @@ def subject_report_inputs(wc):
     for s, t in DYNAMIC:  # the kinetics section
         if s == wc.subject:
             files += [path(n, subject=s, timepoint=t) for n in ("tacs", "kinetics", "kinetics_json")]
+    if wc.subject in MULTI_SCAN_SUBJECTS:  # the multi-day PK section
+        files += [path("pk"), path("pk_points")]
     return files
 
 

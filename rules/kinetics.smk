@@ -1,5 +1,6 @@
 # Dynamic studies (sample sheet acquisition: dynamic): TACs per VOI, kinetic models, parametric maps and the
 # cohort kinetics table. The SUV volume (4D) and the VOI set come from the rules `suv` and `vois`.
+# Multi-day PK (rule pk): static scans of a subject after one injection form a curve per VOI.
 rule tacs:
     input:
         suv=path("suv"),
@@ -74,3 +75,27 @@ rule cohort_kinetics:
     shell:
         "{PETVOI} collect --samples {input.samples:q} --acquisition dynamic --template {params.template:q}"
         " -o {output:q} > {log} 2>&1"
+
+
+# Which scans share an injection is known from their suv.json (injection datetime), so one job reads every
+# static study with several scans per subject: a curve per subject and injection with two or more scans, a note
+# for the others.
+rule pk:
+    input:
+        samples=CFG["samples"],
+        uptake=per_study("uptake", MULTI_SCAN_STUDIES),
+        sidecars=per_study("suv_json", MULTI_SCAN_STUDIES),
+    output:
+        table=path("pk"),
+        points=path("pk_points"),
+        sidecar=path("pk_json"),
+    params:
+        template=lambda wc: str(RESULTS / STUDY_FOLDER),  # filled by petvoi per study
+        subjects=lambda wc: " ".join(f"--subject {shlex.quote(s)}" for s in MULTI_SCAN_SUBJECTS),
+    log:
+        log_file("pk"),
+    benchmark:
+        benchmark_file("pk")
+    shell:
+        "{PETVOI} pk --samples {input.samples:q} {params.subjects} --template {params.template:q}"
+        " -o {output.table:q} --points {output.points:q} > {log} 2>&1"

@@ -50,6 +50,8 @@ def register(sub: Any) -> None:
                                    "terminal effective half-life) and effective/biological half-lives. Injections "
                                    "with one scan are listed with a note.")
     p.add_argument("--samples", required=True, metavar="samples.tsv")
+    p.add_argument("--subject", dest="subjects", action="append", metavar="ID",
+                   help="only this subject's static studies (repeatable; default: every subject)")
     p.add_argument("--template", required=True, help="e.g. results/{subject}/{timepoint}")
     PkOptions.add_arguments(p)
     p.add_argument("-o", "--output", required=True, metavar="pk.csv")
@@ -92,7 +94,7 @@ def _pk(args: argparse.Namespace) -> None:
     options = PkOptions.from_args(args)
     table = run_pk(Path(args.samples), args.template, Path(args.output), method=options.auc_method,
                    n_terminal=options.n_terminal, points_output=Path(args.points) if args.points else None,
-                   policy=options.policy)
+                   subjects=args.subjects, policy=options.policy)
     curves = table[table["note"].isna()] if "note" in table.columns else table
     log.info("%d PK rows (%d subject(s) with a curve, AUC rule %s) -> %s", len(table),
              curves["subject_id"].nunique() if len(curves) else 0, options.auc_method, args.output)

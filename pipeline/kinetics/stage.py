@@ -421,7 +421,7 @@ def run_parametric_stage(pet4d_path: Path, out_dir: Path, options: ParametricOpt
 
 def run_pk(samples: pd.DataFrame | Path, template: str, output: Path, *, half_life_s: float | None = None,
            method: str | None = None, n_terminal: int | None = None, points_output: Path | None = None,
-           policy: Policy | None = None) -> pd.DataFrame:
+           subjects: Sequence[str] | None = None, policy: Policy | None = None) -> pd.DataFrame:
     """Multi-day PK from static scans: scans of a subject that share one injection form a curve.
 
     Parameters
@@ -444,8 +444,15 @@ def run_pk(samples: pd.DataFrame | Path, template: str, output: Path, *, half_li
         The time-activity points (one row per subject, injection, VOI and scan: days from injection,
         activity decay-corrected to injection and at scan time in kBq/mL, SUVmean); default
         ``<output stem>_points.csv`` beside ``output``.
+    subjects : sequence of str, optional
+        Only these subjects' studies (default: every subject of ``samples``).
     policy : Policy, optional
         The run's bad-value policy (recorded in ``pk.json``).
+
+    Raises
+    ------
+    InvalidInputError
+        A study's ``uptake.csv`` or ``suv.json`` is missing, or a subject of ``subjects`` has no static study.
     """
     from ..config import load_sample_sheet
     from .pk import DEFAULT_AUC_METHOD, SECONDS_PER_DAY, pk_table
@@ -453,6 +460,12 @@ def run_pk(samples: pd.DataFrame | Path, template: str, output: Path, *, half_li
     method = method or DEFAULT_AUC_METHOD
     if not isinstance(samples, pd.DataFrame):
         samples = load_sample_sheet(samples, acquisition="static")
+    if subjects:
+        unknown = sorted(set(subjects) - set(samples["subject_id"].astype(str)))
+        if unknown:
+            raise InvalidInputError(f"subject {unknown[0]} has no static study in the sample sheet",
+                                    attribute="subject", remedy="name a subject_id of the sample sheet")
+        samples = samples[samples["subject_id"].astype(str).isin(set(subjects))]
     rows, notes = [], []
     for row in samples.itertuples(index=False):
         study = StudyPaths.from_template(template, row.subject_id, row.timepoint)
@@ -496,6 +509,7 @@ def run_pk(samples: pd.DataFrame | Path, template: str, output: Path, *, half_li
     points = points.sort_values(["subject_id", "injection", "voi", "time_days"], kind="stable")
     write_csv(points_output or Path(output).with_name(f"{Path(output).stem}_points.csv"), points)
     write_provenance(output, {"auc_method": method, "n_terminal": n_terminal, "template": template,
+                              "subjects": sorted(set(samples["subject_id"].astype(str))),
                               "half_life_s": half_life_s, "decay_corrected_input": True,
                               "policy": (policy or Policy()).record()})
     return out

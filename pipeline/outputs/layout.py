@@ -58,6 +58,9 @@ TEMPLATES: dict[str, str] = {
     "stats": "cohort/stats.csv",
     "stats_json": "cohort/stats.json",
     "biodistribution": "cohort/biodistribution.csv",
+    "pk": "cohort/pk.csv",  # multi-day PK: subjects with several scans after one injection
+    "pk_points": "cohort/pk_points.csv",
+    "pk_json": "cohort/pk.json",
     "figures": "cohort/figures",
     "config_resolved": "config.resolved.yaml",
     # reports
@@ -218,6 +221,16 @@ class CohortPaths:
     def figures(self) -> Path:
         """Folder of the cohort figures."""
         return self.folder / _file("figures")
+
+    @property
+    def pk(self) -> Path:
+        """Multi-day PK per subject, injection and VOI (AUC, effective and biological half-lives), or notes."""
+        return self.folder / _file("pk")
+
+    @property
+    def pk_points(self) -> Path:
+        """The time-activity points of each multi-day PK curve."""
+        return self.folder / _file("pk_points")
 
 
 @dataclass(frozen=True)

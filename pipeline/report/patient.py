@@ -2,7 +2,7 @@
 
 The report is the list :data:`SECTIONS` (:mod:`pipeline.report.sections`): header (SUV provenance),
 quality control, MIPs, lesions, organs, changes, uptake over time (subjects with more than one scan), response,
-heterogeneity, pathology and kinetics. It
+heterogeneity, pathology, kinetics and multi-day pharmacokinetics (scans after one injection). It
 reads the subject's study outputs once (:class:`~pipeline.report.inputs.PatientInputs`); each section
 builds its part of the context and renders its template fragment.
 """
@@ -27,6 +27,7 @@ from .sections import (
     mips,
     organs,
     pathology,
+    pk,
     quality,
     response,
     time_course,
@@ -39,7 +40,7 @@ __all__ = ["SECTIONS", "build_patient_report", "write_patient_report", "fmt", "L
 #: The sections of the patient report, in page order.
 SECTIONS: tuple[Section, ...] = (header.SECTION, quality.SECTION, mips.SECTION, lesions.SECTION, organs.SECTION,
                                  changes.SECTION, time_course.SECTION, response.SECTION, heterogeneity.SECTION,
-                                 pathology.SECTION, kinetics.SECTION)
+                                 pathology.SECTION, kinetics.SECTION, pk.SECTION)
 
 
 def build_patient_report(subject_id: str, *, results_dir: str | Path, samples: pd.DataFrame | str | Path,

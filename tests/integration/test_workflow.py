@@ -1,11 +1,16 @@
-"""Workflow: snakemake dry run and a real run on a one-subject synthetic cohort."""
+"""Workflow: snakemake dry run and a real run on a small synthetic cohort: one trial subject (P01, with its
+dynamic study) and the multi-day PK subject (P02: three 89Zr scans after one injection, exact uptake curves)."""
 
 from __future__ import annotations
 
+import json
+import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -16,7 +21,23 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory, cohort_1: Path) -> Path:
+def cohort_pk(tmp_path_factory: pytest.TempPathFactory, cohort_1: Path) -> Path:
+    """The one-subject cohort (P01, seed 7) with its multi-day PK subject P02 added (same seed: P01 unchanged)."""
+    from pipeline.io import write_table
+    from pipeline.synthetic import cohort_tables, generate_cohort
+    from pipeline.synthetic.clinical import TABLE_FILES
+
+    out = tmp_path_factory.mktemp("cohort_pk") / "data"
+    shutil.copytree(cohort_1, out)
+    generate_cohort(out, n_subjects=1, seed=7, multiday=True, subjects_filter=["P02"])
+    for name, frame in cohort_tables(1, 7, multiday=True).items():  # the tables of both subjects
+        write_table(out / TABLE_FILES[name], frame)
+    return out
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory, cohort_pk: Path) -> Path:
+    cohort_1 = cohort_pk
     work = tmp_path_factory.mktemp("workflow")
     config = {
         "samples": str(cohort_1 / "samples.tsv"),
@@ -44,7 +65,7 @@ def test_dry_run_plans_every_stage(repo: Path, workdir: Path) -> None:
     out = proc.stdout + proc.stderr
     for rule in ("index", "suv", "ct", "vois", "uptake", "cohort_table", "texture", "heterogeneity", "inter_lesion",
                  "deltas", "cohort_deltas", "recist", "stats", "report", "cohort_report", "tacs", "kinetics",
-                 "parametric", "cohort_kinetics"):
+                 "parametric", "cohort_kinetics", "pk"):
         assert rule in out
     assert "synth" not in out  # synth.generate is false for a user cohort
 
@@ -60,7 +81,7 @@ def test_dry_run_from_nothing_plans_synth_before_kinetics(repo: Path, tmp_path: 
     proc = snakemake(repo, tmp_path, "--dry-run", "--quiet", "rules")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     out = proc.stdout + proc.stderr
-    for rule in ("synth", "index", "suv", "tacs", "kinetics", "parametric", "cohort_kinetics"):
+    for rule in ("synth", "index", "suv", "tacs", "kinetics", "parametric", "cohort_kinetics", "pk"):
         assert rule in out
 
 
@@ -74,12 +95,15 @@ def test_bad_config_is_reported_by_path(repo: Path, workdir: Path, tmp_path: Pat
     assert "threds: unknown key" in proc.stdout + proc.stderr
 
 
-def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_1: Path) -> None:
+def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_pk: Path) -> None:
+    cohort_1 = cohort_pk
     proc = snakemake(repo, workdir)
     assert proc.returncode == 0, proc.stderr[-3000:]
     series = pd.read_csv(workdir / "results" / "index" / "series.csv", dtype=str, keep_default_na=False)
-    assert sorted(series["modality"]) == ["CT", "CT", "PT", "PT", "PT", "RTSTRUCT", "RTSTRUCT", "SEG"]
-    assert set(series["subject_id"]) == {"P01"}
+    p01 = series[series["subject_id"] == "P01"]
+    assert sorted(p01["modality"]) == ["CT", "CT", "PT", "PT", "PT", "RTSTRUCT", "RTSTRUCT", "SEG"]
+    assert sorted(series.loc[series["subject_id"] == "P02", "modality"]) == ["CT"] * 3 + ["PT"] * 3 + ["RTSTRUCT"] * 3
+    assert set(series["subject_id"]) == {"P01", "P02"}
     assert (series["problems"] == "").all()
     # every rule leaves a log and a benchmark
     assert (workdir / "results" / "logs" / "index.log").is_file()
@@ -98,14 +122,14 @@ def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_1: Path) 
         assert sorted(uptake["name"]) == sorted(v["name"] for v in truth["vois"])
     cohort = pd.read_parquet(workdir / "results" / "cohort" / "uptake.parquet")
     assert list(cohort.columns[:6]) == ["subject_id", "timepoint", "tracer", "nuclide", "arm", "route"]
-    assert set(cohort["timepoint"]) == {"baseline", "on_treatment"}
+    assert set(cohort["timepoint"]) == {"baseline", "on_treatment", "day2", "day4", "day7"}
     deltas = pd.read_parquet(workdir / "results" / "cohort" / "deltas.parquet")
     patient = deltas[deltas["level"] == "patient"]
     assert set(patient["percist"]) <= {"CMR", "PMR", "SMD", "PMD", "NA"} and len(patient) > 0
     stats = pd.read_csv(workdir / "results" / "cohort" / "stats.csv")
     assert {"suv_vs_ihc", "diagnostic", "survival"} <= set(stats["endpoint"])  # one subject: rows say n, no crash
     assert (workdir / "results" / "cohort" / "figures" / "biodistribution.png").is_file()
-    for name in ("P01", "cohort"):
+    for name in ("P01", "P02", "cohort"):
         assert (workdir / "results" / "reports" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
         assert "data:image/png;base64," in (workdir / "results" / "reports" / f"{name}.html").read_text()
     # the dynamic study (18F subject): SEG VOIs, TACs, kinetic models with a fitted delay, Logan VT map
@@ -132,6 +156,61 @@ def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_1: Path) 
             text = path.read_text(errors="ignore")
             assert str(ds.PatientID) not in text
             assert str(ds.PatientName) not in text
+
+
+#: Relative errors of petvoi pk (from DICOM) against the analytic AUC (first scan to infinity) and T_eff of the exact
+#: curves in pk_truth.json. The aorta VOI equals its structure (a vertical cylinder): int16 quantisation only
+#: (measured: AUC -8e-6, T_eff -3e-6). Organ and reference VOIs take in boundary voxels of their neighbours in
+#: the uptake stage, so their level is off by that partial-volume error (measured: AUC up to -1.45 %, spleen;
+#: T_eff up to +1.1 %, bladder); small lesions more so (AUC -4 % to -13 %, T_eff within 0.41 %). The AUC error
+#: equals the VOI's level error (mean over the scans of measured / true activity) within 0.35 %: the PK itself is
+#: exact. The body VOI (the whole-body contour, every organ inside) is not compared.
+PK_PURE, PK_ORGAN, PK_LESION_T_EFF, PK_LEVEL = 1e-4, 0.02, 0.01, 0.01
+
+
+def test_real_run_multiday_pk_has_the_known_answer(workdir: Path, cohort_pk: Path) -> None:
+    """After the real run: `petvoi pk` found the scans after one injection and its AUC is the analytic one."""
+    results = workdir / "results"
+    assert (results / "logs" / "pk.log").is_file() and (results / "benchmarks" / "pk.tsv").is_file()
+    pk = pd.read_csv(results / "cohort" / "pk.csv")
+    notes = pk[pk["note"].notna()]
+    assert set(notes["subject_id"]) == {"P01"} and len(notes) == 2  # baseline and on_treatment: one scan each
+    curves = pk[pk["note"].isna()]
+    truth = json.loads((cohort_pk / "dicom" / "P02" / "pk_truth.json").read_text())
+    assert set(curves["subject_id"]) == {"P02"} and set(curves["voi"]) == set(truth["vois"])
+    assert set(curves["auc_method"]) == {"log"} and set(curves["n_scans"]) == {3}
+    assert curves["injection"].nunique() == 1 and json.loads((results / "cohort" / "pk.json").read_text())[
+        "auc_method"] == "log"
+    points = pd.read_csv(results / "cohort" / "pk_points.csv")
+    for row in curves.itertuples():
+        voi = truth["vois"][row.voi]
+        if voi["kind"] == "body":
+            continue
+        auc_error = row.auc_first_inf / voi["auc_first_inf_kbq_day_ml"] - 1
+        measured = points[points["voi"] == row.voi].sort_values("time_days")["activity_at_scan_kbq_ml"].to_numpy()
+        level_error = float(np.mean(measured / np.asarray(voi["activity_at_scan_kbq_ml"]))) - 1
+        assert abs(auc_error - level_error) < PK_LEVEL, (row.voi, auc_error, level_error)
+        assert row.suv_auc_first_inf / voi["suv_auc_first_inf"] - 1 == pytest.approx(auc_error, abs=1e-6)
+        if row.voi == "aorta":
+            assert abs(auc_error) < PK_PURE
+            assert row.t_eff_days == pytest.approx(voi["t_eff_days"], rel=PK_PURE)
+            assert row.t_bio_days == pytest.approx(voi["t_bio_days"], rel=1e-3)
+        elif voi["kind"] in ("organ", "reference"):
+            assert abs(auc_error) < PK_ORGAN, (row.voi, auc_error)
+            assert row.t_eff_days == pytest.approx(voi["t_eff_days"], rel=PK_ORGAN)
+        else:
+            assert row.t_eff_days == pytest.approx(voi["t_eff_days"], rel=PK_LESION_T_EFF)
+            if voi["t_bio_days"] is None:  # malignant lesion accumulating: no biological clearance
+                assert math.isinf(row.t_bio_days)
+    assert list(points.loc[points["voi"] == "aorta", "timepoint"]) == ["day2", "day4", "day7"]
+    aorta = points[points["voi"] == "aorta"]["activity_at_scan_kbq_ml"].to_numpy()
+    assert aorta == pytest.approx(truth["vois"]["aorta"]["activity_at_scan_kbq_ml"], rel=PK_PURE)
+    # the patient report of P02 has the section: the points, the values and the method
+    html = (results / "reports" / "P02.html").read_text()
+    assert 'id="pk"' in html and 'data-auc-method="log"' in html and "linear-up/log-down" in html
+    auc = float(curves.loc[curves["voi"] == "aorta", "auc_first_inf"].iloc[0])
+    assert f'data-value="{auc!r}"' in html
+    assert 'id="pk"' not in (results / "reports" / "P01.html").read_text()
 
 
 def test_snakemake_report(repo: Path, workdir: Path) -> None:
