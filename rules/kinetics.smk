@@ -92,10 +92,12 @@ rule pk:
     params:
         template=lambda wc: str(RESULTS / STUDY_FOLDER),  # filled by petvoi per study
         subjects=lambda wc: " ".join(f"--subject {shlex.quote(s)}" for s in MULTI_SCAN_SUBJECTS),
+        method=CFG["pk"]["auc_method"],
+        n_terminal=f"--n-terminal {CFG['pk']['n_terminal']}" if CFG["pk"]["n_terminal"] is not None else "",
     log:
         log_file("pk"),
     benchmark:
         benchmark_file("pk")
     shell:
         "{PETVOI} pk --samples {input.samples:q} {params.subjects} --template {params.template:q}"
-        " -o {output.table:q} --points {output.points:q} > {log} 2>&1"
+        " --auc-method {params.method} {params.n_terminal} -o {output.table:q} --points {output.points:q} > {log} 2>&1"

@@ -118,3 +118,15 @@ def test_unknown_rule_and_bad_options_are_refused() -> None:
     with pytest.raises(InvalidInputError, match="--n-terminal must be >= 2"):
         PkOptions(n_terminal=1)
     assert PkOptions().auc_method == "log"
+
+
+def test_configuration_section_sets_the_rule() -> None:
+    from pipeline.config import ConfigError, validate_config
+
+    assert PkOptions.from_config(validate_config({})).auc_method == "log"
+    options = PkOptions.from_config(validate_config({"pk": {"auc_method": "linear", "n_terminal": 2}}))
+    assert (options.auc_method, options.n_terminal) == ("linear", 2)
+    with pytest.raises(ConfigError, match="pk.auc_method"):
+        validate_config({"pk": {"auc_method": "spline"}})
+    with pytest.raises(InvalidInputError, match="pk.n_terminal must be >= 2"):
+        PkOptions.from_config({"pk": {"n_terminal": 1}})
