@@ -157,7 +157,7 @@ def test_kinetics_section_for_the_dynamic_study(cohort_1: Path, results: Path, t
 
 
 def test_uptake_over_time_for_a_subject_with_two_scans(cohort_1: Path, results: Path, report: dict) -> None:
-    """The figure's rows are the uptake tables' values at days from the baseline injection; one scan: no section."""
+    """The figure's rows are the uptake tables' values at days from the baseline scan; one scan: no section."""
     import datetime as dt
     import json
 
@@ -167,13 +167,13 @@ def test_uptake_over_time_for_a_subject_with_two_scans(cohort_1: Path, results: 
     html = report["html"]
     assert '<img id="suv-time-figure" class="time-course"' in html
     caption = report["context"]["time_course"]["figure"]["caption"]
-    assert caption.startswith("SUVmax of each lesion (") and "days from the baseline injection" in caption
+    assert caption.startswith("SUVmax of each lesion (") and "days from the baseline scan" in caption
     inputs = PatientInputs.load(SUBJECT, results_dir=results, samples=cohort_1 / "samples.tsv", config=CONFIG)
     table, ticks, label = uptake_over_time(inputs)
-    assert ticks is None and label == "Days from baseline injection"
-    injections = [dt.datetime.fromisoformat(json.loads((results / SUBJECT / tp / "suv.json").read_text())[
-        "injection_datetime"]) for tp in TIMEPOINTS]
-    days = (injections[1] - injections[0]).total_seconds() / 86400
+    assert ticks is None and label == "Days from baseline scan"
+    scans = [dt.datetime.fromisoformat(json.loads((results / SUBJECT / tp / "suv.json").read_text())[
+        "reference_datetime"]) for tp in TIMEPOINTS]
+    days = (scans[1] - scans[0]).total_seconds() / 86400
     assert sorted(set(table["time"])) == pytest.approx([0.0, days], abs=1e-9) and days > 0
     for tp in TIMEPOINTS:
         uptake = pd.read_csv(results / SUBJECT / tp / "uptake.csv")
@@ -183,6 +183,15 @@ def test_uptake_over_time_for_a_subject_with_two_scans(cohort_1: Path, results: 
         organs = uptake[uptake["kind"].isin(["organ", "reference"])]
         shown = table[(table["timepoint"] == tp) & (table["panel"] != "Lesions")]
         assert shown.set_index("name")["suv_mean"].to_dict() == organs.set_index("name")["suv_mean"].to_dict()
+    # scans without distinct times (e.g. no reference or injection time recorded): the visit order
+    from pipeline.outputs import SuvSidecar
+
+    for tp in TIMEPOINTS:
+        record = {k: v for k, v in inputs.sidecars[tp].as_dict().items() if not k.endswith("_datetime")}
+        inputs.sidecars[tp] = SuvSidecar(record)
+    table, ticks, label = uptake_over_time(inputs)
+    assert label == "Visit" and ticks == {0.0: TIMEPOINTS[0], 1.0: TIMEPOINTS[1]}
+    assert sorted(set(table["time"])) == [0.0, 1.0]
     # a subject with one scan gets no uptake-over-time section
     sheet = load_sample_sheet(cohort_1 / "samples.tsv")
     single = sheet[sheet["timepoint"] != TIMEPOINTS[1]]

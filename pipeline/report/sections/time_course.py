@@ -2,8 +2,10 @@
 ``report.time_course_variable`` (default SUVmax) and each organ's and reference region's SUVmean at every
 timepoint, from the study uptake tables.
 
-Time is in days from the baseline injection (``injection_datetime`` of each study's ``suv.json``, else its
-``reference_datetime``); when a study has neither, the axis is the visit order of the sample sheet.
+Time is in days from the baseline scan: the ``reference_datetime`` of each study's ``suv.json`` (the scan's
+decay-correction reference, so that scans days apart after one injection, as in multi-day PK, are apart), else
+its ``injection_datetime``; when a study has neither, or two scans would share a time, the axis is the visit
+order of the sample sheet.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ _PANELS = ("Lesions", "Organs and reference regions")
 
 def _scan_time(inputs: PatientInputs, tp: str) -> dt.datetime | None:
     sidecar = inputs.sidecars[tp]
-    for key in ("injection_datetime", "reference_datetime"):
+    for key in ("reference_datetime", "injection_datetime"):
         value = sidecar.get(key)
         if value:
             try:
@@ -48,7 +50,8 @@ def uptake_over_time(inputs: PatientInputs) -> tuple[pd.DataFrame, dict[float, s
     variable = time_course_variable(inputs.config)
     times = {tp: _scan_time(inputs, tp) for tp in inputs.timepoints}
     first = times[inputs.timepoints[0]]
-    by_day = first is not None and all(t is not None for t in times.values())
+    known = [t for t in times.values() if t is not None]
+    by_day = first is not None and len(known) == len(times) and len(set(known)) == len(known)
     rows = []
     for i, tp in enumerate(inputs.timepoints):
         scan = times[tp]
@@ -63,7 +66,7 @@ def uptake_over_time(inputs: PatientInputs) -> tuple[pd.DataFrame, dict[float, s
     columns = ["name", "panel", "timepoint", "time", variable, ORGAN_VALUE]
     table = pd.DataFrame(rows, columns=list(dict.fromkeys(columns)))
     if by_day:
-        return table, None, "Days from baseline injection"
+        return table, None, "Days from baseline scan"
     return table, {float(i): tp for i, tp in enumerate(inputs.timepoints)}, "Visit"
 
 
@@ -83,7 +86,7 @@ def build(inputs: PatientInputs) -> dict[str, Any]:
     n_lesions = table.loc[table["panel"] == _PANELS[0], "name"].nunique()
     caption = (f"{axis_label(variable)} of each lesion ({n_lesions}) and {axis_label(ORGAN_VALUE)} of each organ and "
                f"reference region at the {len(inputs.timepoints)} scans "
-               f"({'days from the baseline injection' if ticks is None else 'visit order'}); lesions by lesion_id.")
+               f"({'days from the baseline scan' if ticks is None else 'visit order'}); lesions by lesion_id.")
     return {"time_course": {"figure": embedded_figure(f"{inputs.subject_id}_uptake_over_time", caption, png,
                                                       element_id="suv-time-figure"), "reason": ""}}
 
