@@ -208,6 +208,21 @@ def _read_columns(path: Path, columns: list[str]) -> pd.DataFrame | None:
     return pd.read_csv(path, usecols=lambda c: c in wanted)
 
 
+def _scan_times(layout: ResultsLayout, sheet: pd.DataFrame) -> dict[tuple[str, str], dt.datetime]:
+    """(subject, timepoint) -> the scan's ``reference_datetime`` (``suv.json``), for the studies that have one."""
+    times = {}
+    for subject, timepoint in zip(sheet["subject_id"].astype(str), sheet["timepoint"].astype(str), strict=True):
+        sidecar = SuvSidecar.read_optional(layout.subject(subject).study(timepoint).suv_json)
+        value = sidecar.get("reference_datetime") if sidecar is not None else None
+        try:
+            when = dt.datetime.fromisoformat(str(value)) if value else None
+        except ValueError:
+            when = None
+        if when is not None:
+            times[(subject, timepoint)] = when
+    return times
+
+
 def _cohort_table(parquet: Path) -> Path:
     """The Parquet cohort table, or a CSV of the same name when only that exists."""
     csv = parquet.with_suffix(".csv")
@@ -221,7 +236,9 @@ class CohortInputs:
     Every input except the sample sheet is optional (None: its section says "not available"). With
     ``deidentify``, rows of subjects not in the sample sheet are left out (with a warning). ``response`` holds
     the RECIST 1.1 / iRECIST time-point responses (``response.csv``), ``bor`` the best overall responses;
-    ``variable`` is ``report.time_course_variable`` (read from the uptake table beside its identifying columns).
+    ``variable`` is ``report.time_course_variable`` (read from the uptake table beside its identifying columns);
+    ``scan_times`` the ``reference_datetime`` of each scan's ``suv.json`` by (subject, timepoint), when the
+    results folder holds the studies.
     """
 
     sheet: pd.DataFrame
@@ -234,6 +251,7 @@ class CohortInputs:
     biodistribution: pd.DataFrame | None = None
     stats: pd.DataFrame | None = None
     variable: str = TIME_COURSE_VARIABLE
+    scan_times: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
     figures: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     deidentify: bool = True
@@ -258,6 +276,8 @@ class CohortInputs:
         inputs.biodistribution = _read_columns(cohort.biodistribution, COHORT_COLUMNS["biodistribution"])
         inputs.stats = _read_columns(cohort.stats, COHORT_COLUMNS["stats"])
         inputs.figures = sorted(cohort.figures.glob("*.png")) if cohort.figures.is_dir() else []
+        if layout.cohort.folder.is_dir():
+            inputs.scan_times = _scan_times(layout, inputs.sheet)
         return inputs
 
     def _restrict(self, df: pd.DataFrame | None, what: str) -> pd.DataFrame | None:

@@ -261,6 +261,20 @@ def test_swimmer_and_spider_from_the_cohort_tables(cohort: tuple[Path, Path]) ->
     assert "2 patient(s) without progression" in timecourse["swimmer"]["caption"]
     assert "(6 lesions, 3 patients" in timecourse["spider"]["caption"]
     assert "coloured by patient" in timecourse["spider"]["caption"]
+    assert "days from the baseline RECIST assessment" in timecourse["spider"]["caption"]
+    # with the scans' reference times (suv.json) the spider plot counts days from the baseline scan
+    from pipeline.outputs import SuvSidecar
+
+    for s in SUBJECTS:
+        for t, when in ((TIMEPOINTS[0], "2025-01-08T10:00:00+01:00"), (TIMEPOINTS[1], "2025-02-05T10:00:00+01:00")):
+            (results / s / t).mkdir(parents=True)
+            SuvSidecar({"reference_datetime": when}).write(results / s / t / "suv.json")
+    inputs = CohortInputs.load(results_dir=results, samples=samples, config=CONFIG)
+    assert (inputs.scan_times[("S01", TIMEPOINTS[1])] - inputs.scan_times[("S01", TIMEPOINTS[0])]).days == 28
+    _, context = build_cohort_report(results_dir=results, samples=samples, config=CONFIG)
+    assert "days from the baseline scan" in context["timecourse"]["spider"]["caption"]
+    for s in SUBJECTS:
+        shutil.rmtree(results / s)
     # by arm when configured; the visit order when assessment dates are missing
     response = pd.read_csv(results / "cohort" / "response.csv")
     response.assign(assessment_date="").to_csv(results / "cohort" / "response.csv", index=False)

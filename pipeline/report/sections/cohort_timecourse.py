@@ -2,14 +2,16 @@
 over time, an arrow where there is no progression) and the spider plot (per-lesion % change of the uptake
 variable ``report.time_course_variable``, default SUVmax, from the baseline scan).
 
-Time is in days from the patient's baseline assessment, from the assessment dates of ``response.csv``; when a
-point has no date the axis is the visit order of the sample sheet instead (said in the caption). The baseline
-of a lesion is its value at the subject's first static timepoint of the sample sheet.
+Time: the spider plot is in days from the subject's baseline scan (the scans' ``reference_datetime`` in their
+``suv.json``), else from the baseline RECIST assessment (``assessment_date`` of ``response.csv``); the swimmer plot
+in days from the first RECIST assessment. When a point has no time the axis is the visit order of the sample sheet
+instead (said in the caption). The baseline of a lesion is its value at the subject's first static timepoint of
+the sample sheet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,8 @@ SPIDER_COLOURS = ("auto", "subject_id", "arm")
 _DISTINCT = 7
 _PROGRESSION = {"overall_response": {"PD"}, "irecist_response": {"iCPD"}}
 _RESPONSES = {"overall_response": "RECIST 1.1", "irecist_response": "iRECIST"}
+_SPIDER_AXES = {"Days from baseline scan": "days from the baseline scan",
+                "Days from baseline": "days from the baseline RECIST assessment"}
 
 
 def progressed(rows: pd.DataFrame) -> bool:
@@ -43,7 +47,7 @@ def _visit_order(sheet: pd.DataFrame) -> dict[str, int]:
     return {str(tp): i for i, tp in enumerate(dict.fromkeys(sheet["timepoint"].astype(str)))}
 
 
-def _dates(response: pd.DataFrame | None) -> dict[tuple[str, str], pd.Timestamp]:
+def _dates(response: pd.DataFrame | None) -> dict[tuple[str, str], Any]:
     """(subject, timepoint) -> assessment date, from ``response.csv``."""
     if response is None or not {"subject_id", "timepoint", "assessment_date"} <= set(response.columns):
         return {}
@@ -52,13 +56,15 @@ def _dates(response: pd.DataFrame | None) -> dict[tuple[str, str], pd.Timestamp]
             if not pd.isna(d)}
 
 
-def _time(table: pd.DataFrame, dates: Mapping[tuple[str, str], pd.Timestamp], baselines: Mapping[str, str],
-          visits: Mapping[str, int]) -> tuple[pd.DataFrame, dict[float, str] | None, str]:
-    """Add ``time``: days from the subject's baseline date when every row has a date, else the visit order."""
+def _time(table: pd.DataFrame, sources: Sequence[tuple[Mapping[tuple[str, str], Any], str]],
+          baselines: Mapping[str, str], visits: Mapping[str, int]) -> tuple[pd.DataFrame, dict[float, str] | None, str]:
+    """Add ``time``: days from the subject's baseline in the first of ``sources`` ((subject, timepoint) -> date or
+    datetime, axis label) that dates every row and its baseline, else the visit order."""
     keys = list(zip(table["subject_id"].astype(str), table["timepoint"].astype(str), strict=True))
-    if keys and all(k in dates and (k[0], baselines.get(k[0], "")) in dates for k in keys):
-        days = [float((dates[k] - dates[(k[0], baselines[k[0]])]).days) for k in keys]
-        return table.assign(time=days), None, "Days from baseline"
+    for dates, label in sources:
+        if keys and all(k in dates and (k[0], baselines.get(k[0], "")) in dates for k in keys):
+            days = [(dates[k] - dates[(k[0], baselines[k[0]])]).total_seconds() / 86400.0 for k in keys]
+            return table.assign(time=days), None, label
     order = [float(visits.get(t, np.nan)) for _, t in keys]
     ticks = {float(i): tp for tp, i in visits.items() if float(i) in set(order)}
     return table.assign(time=order), ticks, "Visit"
@@ -132,7 +138,7 @@ def _swimmer(inputs: CohortInputs) -> tuple[dict[str, str] | None, str]:
     visits = _visit_order(inputs.sheet)
     for tp in dict.fromkeys(table["timepoint"]):  # RECIST-only visits (no PET scan) after the sheet's
         visits.setdefault(str(tp), len(visits))
-    table, ticks, label = _time(table, dates, first, visits)
+    table, ticks, label = _time(table, [(dates, "Days from baseline")], first, visits)
     responses = {c: text for c, text in _RESPONSES.items() if c in table.columns}
     has_arms = "arm" in table and table["arm"].map(lambda a: not is_missing(a) and str(a).strip() != "").any()
     png = drawn_png(lambda stem: swimmer(table, stem, time="time", responses=responses,
@@ -150,8 +156,8 @@ def _spider(inputs: CohortInputs) -> tuple[dict[str, str] | None, str]:
     table, reason = spider_table(inputs)
     if table is None:
         return None, reason
-    dates = _dates(inputs.response)
-    table, ticks, label = _time(table, dates, _baselines(inputs.sheet), _visit_order(inputs.sheet))
+    sources = [(inputs.scan_times, "Days from baseline scan"), (_dates(inputs.response), "Days from baseline")]
+    table, ticks, label = _time(table, sources, _baselines(inputs.sheet), _visit_order(inputs.sheet))
     colour = _spider_colour(inputs, table)
     variable = inputs.variable
     png = drawn_png(lambda stem: spider(table, stem, time="time", value="pct_change", line="lesion_id",
@@ -160,7 +166,7 @@ def _spider(inputs: CohortInputs) -> tuple[dict[str, str] | None, str]:
     n_lesions = len(table.drop_duplicates(["subject_id", "lesion_id"]))
     caption = (f"Spider plot: % change of {axis_label(variable)} ({variable}) from the baseline scan per lesion "
                f"({n_lesions} lesions, {table['subject_id'].nunique()} patients; lesions matched by lesion_id), "
-               f"{'days from the baseline assessment' if ticks is None else 'by visit'}, coloured by "
+               f"{_SPIDER_AXES.get(label, 'by visit')}, coloured by "
                f"{'arm' if colour == 'arm' else 'patient'}; dashed lines at ±30 %.")
     return embedded_figure("spider", caption, png, element_id="spider"), ""
 
