@@ -65,8 +65,9 @@ def test_unknown_option_is_usage_error() -> None:
 
 
 def test_synth_cli_and_bad_subject_count(tmp_path: Path) -> None:
-    assert main(["synth", str(tmp_path / "c"), "--subjects", "1", "--seed", "3"]) == 0
+    assert main(["synth", str(tmp_path / "c"), "--subjects", "1", "--seed", "3", "--no-multiday"]) == 0
     assert len(list((tmp_path / "c" / "dicom" / "P01" / "baseline" / "PT").glob("*.dcm"))) == 80
+    assert not (tmp_path / "c" / "dicom" / "P02").exists()  # the multi-day PK subject only when asked for
     proc = run("synth", str(tmp_path / "d"), "--subjects", "0")
     assert proc.returncode == 2
     assert proc.stderr.strip() == "petvoi synth: error: --subjects: n_subjects must be an integer in 1..99, got 0"
