@@ -206,7 +206,7 @@ def pk_curve(times_days: ArrayLike, activity_kbq_ml: ArrayLike, *, decay_correct
 
 
 def pk_table(table: pd.DataFrame, *, decay_corrected: bool, half_life_s: float, n_terminal: int | None = None,
-             method: str = DEFAULT_AUC_METHOD) -> pd.DataFrame:
+             method: str = DEFAULT_AUC_METHOD, notes: bool = False) -> pd.DataFrame:
     """PK per subject and VOI from a long table of static-scan VOI means.
 
     Parameters
@@ -216,6 +216,9 @@ def pk_table(table: pd.DataFrame, *, decay_corrected: bool, half_life_s: float, 
         (tumour | organ | ...) and suv_mean. One row per scan.
     decay_corrected, half_life_s, n_terminal, method
         As :func:`pk_curve` (applied to SUV too: SUV AUC in SUV·day, decay handled the same way).
+    notes : bool
+        False (default): a VOI whose values cannot form a curve (in one scan only, a value <= 0 or
+        missing) is an error; True: its row carries the reason in ``note`` instead of the results.
 
     Returns
     -------
@@ -223,6 +226,11 @@ def pk_table(table: pd.DataFrame, *, decay_corrected: bool, half_life_s: float, 
         One row per (subject_id, voi): kind, the :class:`PkResult` fields (AUC in kBq·day/mL, the rule
         in ``auc_method``), and ``suv_auc_first_inf`` (SUV·day) when ``suv_mean`` is present; sorted by
         subject and VOI.
+
+    Raises
+    ------
+    InvalidInputError
+        For missing columns, and (without ``notes``) a VOI that cannot form a curve.
     """
     need = {"subject_id", "voi", "time_days", "activity_kbq_ml"}
     missing = need - set(table.columns)
@@ -230,13 +238,19 @@ def pk_table(table: pd.DataFrame, *, decay_corrected: bool, half_life_s: float, 
         raise InvalidInputError(f"PK table lacks columns {sorted(missing)}", attribute="columns")
     rows = []
     for (subject, voi), g in table.sort_values("time_days").groupby(["subject_id", "voi"], sort=True):
-        res = pk_curve(g["time_days"], g["activity_kbq_ml"], decay_corrected=decay_corrected,
-                       half_life_s=half_life_s, n_terminal=n_terminal, method=method)
-        row = {"subject_id": subject, "voi": voi,
-               "kind": g["kind"].iloc[0] if "kind" in g.columns else None, **asdict(res)}
-        if "suv_mean" in g.columns:
-            sres = pk_curve(g["time_days"], g["suv_mean"], decay_corrected=decay_corrected,
-                            half_life_s=half_life_s, n_terminal=n_terminal, method=method)
-            row["suv_auc_first_inf"] = sres.auc_first_inf
+        row: dict[str, object] = {"subject_id": subject, "voi": voi,
+                                  "kind": g["kind"].iloc[0] if "kind" in g.columns else None}
+        try:
+            res = pk_curve(g["time_days"], g["activity_kbq_ml"], decay_corrected=decay_corrected,
+                           half_life_s=half_life_s, n_terminal=n_terminal, method=method)
+            row.update(asdict(res))
+            if "suv_mean" in g.columns:
+                sres = pk_curve(g["time_days"], g["suv_mean"], decay_corrected=decay_corrected,
+                                half_life_s=half_life_s, n_terminal=n_terminal, method=method)
+                row["suv_auc_first_inf"] = sres.auc_first_inf
+        except InvalidInputError as exc:
+            if not notes or exc.attribute in ("auc_method", "half_life_s"):  # settings errors stay errors
+                raise
+            row["note"] = f"no PK curve for this VOI: {exc.message}"
         rows.append(row)
     return pd.DataFrame(rows)

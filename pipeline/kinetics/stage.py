@@ -432,7 +432,8 @@ def run_pk(samples: pd.DataFrame | Path, template: str, output: Path, *, half_li
         Folder of each study's ``uptake.csv`` and ``suv.json``, with ``{subject}`` and ``{timepoint}``.
     output : Path
         ``pk.csv``: one row per subject, injection and VOI (AUC, effective and biological half-lives, the
-        AUC rule in ``auc_method``); injections with fewer than two scans are listed with a note instead.
+        AUC rule in ``auc_method``); injections with fewer than two scans, and VOIs that cannot form a curve
+        (in one scan only, a mean <= 0 or missing), are listed with a note instead.
         ``pk.json`` beside it records the settings.
     half_life_s : float, optional
         Physical half-life; default: the one in the sidecars.
@@ -499,7 +500,8 @@ def run_pk(samples: pd.DataFrame | Path, template: str, output: Path, *, half_li
                           "note": f"{n_scans} scan after this injection: no PK curve"})
             continue
         table = pk_table(group.drop(columns=["activity_at_scan_kbq_ml"]), decay_corrected=True,
-                         half_life_s=float(group["half_life_s"].iloc[0]), n_terminal=n_terminal, method=method)
+                         half_life_s=float(group["half_life_s"].iloc[0]), n_terminal=n_terminal, method=method,
+                         notes=True)
         table.insert(1, "injection", injection)
         results.append(table)
         curves.append(group)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.errors import InvalidInputError
 from pipeline.kinetics.stage import run_pk
 
 T_BIO_DAYS = 3.0  # the decay-corrected curve falls with the biological half-life
@@ -67,3 +68,26 @@ def test_linear_rule_is_selectable_and_recorded(tmp_path: Path) -> None:
     linear = run_pk(sheet, template, tmp_path / "linear.csv", method="linear").iloc[0]
     assert linear["auc_method"] == "linear" and linear["auc_first_inf"] > log_rule["auc_first_inf"]
     assert json.loads((tmp_path / "linear.json").read_text())["auc_method"] == "linear"
+
+
+def test_a_voi_that_cannot_form_a_curve_gets_a_note(tmp_path: Path) -> None:
+    """A lesion seen in one scan only, or with no mean, is listed with a note; the other VOIs are computed."""
+    inj = "2025-01-01T10:00:00+01:00"
+    for tp, day in (("d1", 1.0), ("d3", 3.0), ("d6", 6.0)):
+        _study(tmp_path, "P01", tp, inj, day)
+        folder = tmp_path / "P01" / tp
+        table = pd.read_csv(folder / "uptake.csv")
+        extra = [{"name": "lesion_09", "kind": "tumour", "suv_mean": float("nan")}]
+        if tp == "d6":
+            extra.append({"name": "lesion_10", "kind": "tumour", "suv_mean": 3.0})  # new at the last scan
+        pd.concat([table, pd.DataFrame(extra)]).to_csv(folder / "uptake.csv", index=False)
+    sheet = pd.DataFrame({"subject_id": ["P01"] * 3, "timepoint": ["d1", "d3", "d6"]})
+    table = run_pk(sheet, str(tmp_path / "{subject}" / "{timepoint}"), tmp_path / "pk.csv").set_index("voi")
+    assert "concentrations must be finite and > 0" in table.loc["lesion_09", "note"]
+    assert "1 scan(s), at least 2 needed" in table.loc["lesion_10", "note"]
+    assert pd.isna(table.loc["liver", "note"]) and table.loc["liver", "auc_method"] == "log"
+    with pytest.raises(InvalidInputError, match="1 scan"):  # the library call without notes still refuses
+        from pipeline.kinetics.pk import pk_table
+
+        pk_table(pd.DataFrame({"subject_id": "P01", "voi": "x", "time_days": [1.0], "activity_kbq_ml": [1.0]}),
+                 decay_corrected=False, half_life_s=HALF_LIFE_S)
