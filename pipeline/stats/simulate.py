@@ -249,7 +249,7 @@ def summarise(replicates: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
     DataFrame
         ``endpoint``, ``analysis``, ``variable``, ``level``, ``truth``, ``n_trials``, ``mean_estimate``,
         ``relative_bias``, ``coverage`` (NaN for rows without a CI), ``failed`` (fraction), ``methods``
-        (the distinct ``method`` strings' first words with counts, to show fallbacks).
+        (each distinct ``method`` with its count: fallbacks show here).
     """
     truth = true_values(design)
     out = []
@@ -266,7 +266,7 @@ def summarise(replicates: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
         else:
             mean = float(np.mean(good)) if good.size else math.nan
         coverage = float(np.mean((low[ok] <= t) & (t <= high[ok]))) if has_ci and ok.any() else math.nan
-        methods = group["method"].astype(str).str.split(",").str[0].value_counts()
+        methods = group["method"].astype(str).value_counts()
         out.append({"endpoint": k[0], "analysis": k[1], "variable": k[2], "level": k[3], "truth": t,
                     "n_trials": int(len(group)), "mean_estimate": mean, "relative_bias": mean / t - 1,
                     "coverage": coverage, "failed": float(1 - ok.mean()),

@@ -74,20 +74,31 @@ def _t_result(estimate: float, se: float, df: int, n: int, method: str, notes: s
     return StatResult(f(estimate), f(low), f(high), p, n, method, t, notes)
 
 
-def _gee_intercept(df: pd.DataFrame) -> tuple[float, float] | None:
-    """Intercept and bias-reduced SE of ``y ~ 1`` by GEE, exchangeable working correlation, patient clusters."""
+def _gee(formula: str, df: pd.DataFrame, term: str) -> tuple[float, float] | None:
+    """Coefficient ``term`` and its bias-reduced (Mancl-DeRouen) SE by GEE, exchangeable working correlation,
+    ``patient`` clusters; None when the fit fails."""
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = smf.gee("y ~ 1", "patient", df, cov_struct=sm.cov_struct.Exchangeable()).fit(
+            res = smf.gee(formula, "patient", df, cov_struct=sm.cov_struct.Exchangeable()).fit(
                 cov_type="bias_reduced")
     except (np.linalg.LinAlgError, ValueError):
         return None
-    beta, se = float(res.params["Intercept"]), float(res.bse["Intercept"])
-    return (beta, se) if math.isfinite(se) and se > 0 else None
+    if term not in res.params.index:
+        return None
+    beta, se = float(res.params[term]), float(res.bse[term])
+    return (beta, se) if math.isfinite(beta) and math.isfinite(se) and se > 0 else None
+
+
+def _gee_intercept(df: pd.DataFrame) -> tuple[float, float] | None:
+    """Intercept and bias-reduced SE of ``y ~ 1`` by GEE, exchangeable working correlation, patient clusters."""
+    return _gee("y ~ 1", df, "Intercept")
+
+
+GEE_LABEL = "GEE exchangeable (patient clusters), bias-reduced sandwich SE"
 
 
 def paired_log_ratio(log_ratios: Any, patients: Any, *, lesions: Any = None, alpha: float = 0.05,
@@ -158,8 +169,8 @@ def paired_log_ratio(log_ratios: Any, patients: Any, *, lesions: Any = None, alp
         return _t_result(float(means.mean()), float(means.std(ddof=1) / math.sqrt(n_pat)), n_pat - 1, n,
                          "geometric-mean ratio, one-sample t on per-patient mean log ratios (mixed model and GEE "
                          "failed)", _join(counts, note, dropped), alpha)
-    return _t_result(gee[0], gee[1], n_pat - 1, n, "geometric-mean ratio, GEE exchangeable (patient clusters), "
-                     "bias-reduced sandwich SE, t(I-1) CI (fallback: mixed model failed)",
+    return _t_result(gee[0], gee[1], n_pat - 1, n, f"geometric-mean ratio, {GEE_LABEL}, t(I-1) CI (fallback: "
+                     "mixed model failed)",
                      _join(counts, note, dropped), alpha)
 
 
@@ -198,16 +209,26 @@ def nested_visit_ratio(df: pd.DataFrame, *, value: str, visit: str, reference: s
         return _nan_result(n, method, _join(counts, f"fewer than {min_clusters} patients"))
     formula = f"y ~ C(visit, Treatment(reference={reference!r}))"
     data["target"] = (data["visit"] == target).astype(float)
-    res, note = _fit(formula, data, "patient", {"lesion": "0 + C(lesion)"}, re_formula="1 + target")
     term = f"C(visit, Treatment(reference={reference!r}))[T.{target}]"
-    if res is None or term not in res.fe_params.index:
-        return _nan_result(n, method, _join(counts, note or "visit term not estimable"))
-    df_t = max(n_pat - len(res.fe_params), 1)
-    components = (f"patient variance {float(np.asarray(res.cov_re)[0, 0]):.4g}, patient variance of the change "
-                  f"{float(np.asarray(res.cov_re)[1, 1]):.4g}, lesion variance "
-                  f"{float(np.asarray(res.vcomp)[0]):.4g}, residual variance {float(res.scale):.4g}")
-    return _t_result(float(res.fe_params[term]), float(res.bse_fe[term]), df_t, n, method,
-                     _join(counts, components, note), alpha)
+    df_t = max(n_pat - len(visits), 1)
+    notes = []
+    for re_formula, label in (("1 + target", method),
+                              ("1", method.replace(f"(1 + {target}|patient)", "(1|patient)")
+                               + " (fallback: the random change did not converge)")):
+        res, note = _fit(formula, data, "patient", {"lesion": "0 + C(lesion)"}, re_formula=re_formula)
+        notes.append(note)
+        if res is not None and term in res.fe_params.index:
+            cov = np.asarray(res.cov_re)
+            change = f", patient variance of the change {float(cov[1, 1]):.4g}" if cov.shape[0] > 1 else ""
+            components = (f"patient variance {float(cov[0, 0]):.4g}{change}, lesion variance "
+                          f"{float(np.asarray(res.vcomp)[0]):.4g}, residual variance {float(res.scale):.4g}")
+            return _t_result(float(res.fe_params[term]), float(res.bse_fe[term]), df_t, n, label,
+                             _join(counts, components, *notes[1:]), alpha)
+    gee = _gee(formula, data, term)
+    if gee is None:
+        return _nan_result(n, method, _join(counts, *notes, "GEE failed too"))
+    return _t_result(gee[0], gee[1], df_t, n, f"ratio {target}/{reference}, {GEE_LABEL}, t(I-p) CI (fallback: mixed "
+                     "models did not converge)", _join(counts, notes[-1]), alpha)
 
 
 def _obuchowski(pos: list[np.ndarray], neg: list[np.ndarray]) -> tuple[float, float, dict[str, int]]:
@@ -351,7 +372,11 @@ def mixed_trend(log_values: Any, score: Any, clusters: Any, *, alpha: float = 0.
         return _nan_result(n, method, _join(counts, f"fewer than {min_clusters} patients or one score level"))
     res, note = _fit("y ~ x", df, "patient")
     if res is None:
-        return _nan_result(n, method, _join(counts, note))
+        gee = _gee("y ~ x", df, "x")
+        if gee is None:
+            return _nan_result(n, method, _join(counts, note, "GEE failed too"))
+        return _t_result(gee[0], gee[1], n_pat - 2, n, f"uptake ratio per score step, {GEE_LABEL}, t(I-2) CI "
+                         "(fallback: mixed model did not converge)", _join(counts, note), alpha)
     return _t_result(float(res.fe_params["x"]), float(res.bse_fe["x"]), n_pat - 2, n, method,
                      _join(counts, note), alpha)
 
