@@ -24,6 +24,7 @@ rule cohort_report:
         stats=path("stats"),
         deltas=path("cohort_table", table="deltas"),
         uptake=path("cohort_table", table="uptake"),
+        response=path("response"),  # swimmer plot
     output:
         html=report(path("cohort_report"), category="Reports", labels={"subject": "cohort"}),
         pdf=path("cohort_report_pdf"),
