@@ -44,6 +44,10 @@ Operational choices:
   the 3 cm sphere when the study has one, see :mod:`pipeline.response.percist`), uptake time (min,
   from ``suv.json``). SUL when every SUL value needed is finite at both timepoints, else SUV for
   both, said in ``notes`` and ``unit``.
+* A follow-up scan of the same injection as the baseline (equal ``injection_datetime`` in both
+  ``suv.json``) is a time point of a multi-day PK series (``petvoi pk``), not a response assessment:
+  it gets no rows, and a warning is logged. A subject whose scans all share one injection gets an
+  empty table.
 * Rows are ordered by timepoint (input order), level (lesion, organ, reference, patient), name,
   status (matched, new, disappeared: a name can be both when the mapping table declares a
   same-named follow-up VOI new), then metric in the order of the metric lists, so equal inputs
@@ -52,6 +56,7 @@ Operational choices:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -63,6 +68,8 @@ from .comparability import comparability, uptake_time_min
 from .options import DeltaOptions
 from .percist import choose_unit, eortc_response, percist_response, summarise_scan
 from .values import as_number, as_text
+
+log = logging.getLogger(__name__)
 
 __all__ = ["COLUMNS", "VOI_METRICS", "PATIENT_METRICS", "LEVELS", "compute_deltas"]
 
@@ -239,6 +246,13 @@ def _patient_rows(base: pd.DataFrame, follow: pd.DataFrame, base_sidecar: Mappin
     return rows
 
 
+def _same_injection(first: Mapping[str, Any] | None, second: Mapping[str, Any] | None) -> bool:
+    """Whether two scans' ``suv.json`` record the same injection (same injection date and time)."""
+    a = (first or {}).get("injection_datetime")
+    b = (second or {}).get("injection_datetime")
+    return bool(a) and a == b
+
+
 def compute_deltas(studies: Mapping[str, pd.DataFrame], sidecars: Mapping[str, dict] | None, *, subject_id: str,
                    mapping: pd.DataFrame | None = None, options: DeltaOptions | None = None) -> pd.DataFrame:
     """Changes from baseline to each follow-up of one subject, per VOI and per patient, with PERCIST.
@@ -283,8 +297,12 @@ def compute_deltas(studies: Mapping[str, pd.DataFrame], sidecars: Mapping[str, d
     base_keys = _keys(base, tp0)
     base_by_key = {key: name for name, key in base_keys.items()}
     records: list[dict[str, Any]] = []
+    same_injection = [tp for tp in timepoints if tp != tp0 and _same_injection(sidecars.get(tp0), sidecars.get(tp))]
+    if same_injection:
+        log.warning("subject %s: %s share the injection of %s (a multi-day PK series, see petvoi pk): no change "
+                    "from baseline computed for them", subject_id, ", ".join(same_injection), tp0)
     for tp1 in timepoints:
-        if tp1 == tp0:
+        if tp1 == tp0 or tp1 in same_injection:
             continue
         follow = tables[tp1]
         follow_keys, map_notes = _apply_mapping(mapping, subject_id, tp1, base_keys, _keys(follow, tp1))

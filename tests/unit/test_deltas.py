@@ -300,3 +300,19 @@ def test_synthetic_cohort_percist_consistent_with_hottest_lesion(synthetic_subje
     alone = percist_response(studies["baseline"], studies["on_treatment"], new_lesions=[])
     assert alone.category == expected == "PMD"  # the hottest lesion (progressing) rose by > 50 %
     assert alone.pct_change == pytest.approx(pct) and alone.abs_change == pytest.approx(delta)
+
+
+def test_scans_of_the_baseline_injection_are_pk_time_points_not_follow_ups(caplog: pytest.LogCaptureFixture) -> None:
+    studies = {"day2": uptake({"l1": 4.0}), "day4": uptake({"l1": 5.0}), "day7": uptake({"l1": 6.0}),
+               "cycle2": uptake({"l1": 2.0})}
+    one = "2025-01-01T10:00:00"
+    sidecars = {"day2": {"injection_datetime": one, "uptake_time_s": 2 * 86400},
+                "day4": {"injection_datetime": one, "uptake_time_s": 4 * 86400},
+                "day7": {"injection_datetime": one, "uptake_time_s": 7 * 86400},
+                "cycle2": {"injection_datetime": "2025-02-01T10:00:00", "uptake_time_s": 2 * 86400}}
+    with caplog.at_level("WARNING"):
+        out = compute_deltas(studies, sidecars, subject_id="S1")
+    assert set(out["timepoint"]) == {"cycle2"}
+    assert "day4, day7 share the injection of day2" in caplog.text
+    only_pk = compute_deltas({k: studies[k] for k in ("day2", "day4", "day7")}, sidecars, subject_id="S1")
+    assert only_pk.empty and list(only_pk.columns)[:3] == ["subject_id", "timepoint", "baseline_timepoint"]

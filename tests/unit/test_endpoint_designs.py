@@ -134,3 +134,14 @@ def test_few_patients_give_the_unadjusted_result_marked() -> None:
     sens = rows[rows["level"] == "lesion"].loc["sensitivity"]
     assert "UNADJUSTED" in sens["method"] and "fewer than 5" in sens["notes"]
     assert np.isfinite(sens["ci_low"])
+
+
+def test_a_multi_day_pk_subject_is_not_a_treatment_visit(trial: CohortData) -> None:
+    u = trial.uptake
+    pk = pd.DataFrame([{"subject_id": "PK1", "timepoint": day, "route": "iv", "kind": "tumour", "name": "lesion_01",
+                        "lesion_id": "lesion_01", "organ": "liver", "suv_max": 3.0 + i, "suv_mean": 2.0}
+                       for i, day in enumerate(("day2", "day4", "day7"))])
+    rows = _run(CohortData(uptake=pd.concat([u, pk], ignore_index=True)), "treatment_change")
+    nested = rows.loc["nested_visit_ratio"]
+    assert nested["n_subjects"] == 24 and "4 visits" in nested["notes"]
+    assert "PK1" not in rows.loc["paired_log_ratio", "notes"]

@@ -2,7 +2,8 @@
 SUV (Hodges-Lehmann, signed-rank CI); for the hottest tumour, the same on the patient's hottest lesion; for all
 tumour lesions, the geometric-mean ratio on/baseline of lesions matched by lesion_id and nested in patients
 (paired per-lesion log ratios with a patient random intercept), and, when lesions have more than two visits, the
-ratio from a nested patient/lesion model over every visit. Lesions seen at one visit only are listed, not used."""
+ratio from a nested patient/lesion model over every visit of the lesions seen at both visits. Lesions seen at one
+visit only are listed, not used."""
 
 from __future__ import annotations
 
@@ -56,7 +57,10 @@ def _rows(data: CohortData, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
                     estimand=LESIONS.format(variable=tumour_var),
                     notes="; ".join(n for n in (f"ratio {f}/{b}, lesions by lesion_id", listed) if n)))
     tumours = data.tumours()
-    visits = tumours.groupby(["subject_id", "lesion_id"])["timepoint"].nunique()
+    seen = tumours.groupby(["subject_id", "lesion_id"])["timepoint"].agg(set)
+    both = seen[seen.map(lambda v: {b, f} <= v)]  # lesions of other series (a multi-day PK subject) are not visits
+    tumours = tumours.set_index(["subject_id", "lesion_id"]).loc[both.index].reset_index()
+    visits = both.map(len)
     if (visits > 2).any():
         long = tumours[["subject_id", "lesion_id", "timepoint", tumour_var]].rename(columns={"lesion_id": "lesion"})
         rows.append(row(endpoint, "nested_visit_ratio", tumour_var, "tumour:lesions",
