@@ -208,19 +208,24 @@ def _read_columns(path: Path, columns: list[str]) -> pd.DataFrame | None:
     return pd.read_csv(path, usecols=lambda c: c in wanted)
 
 
-def _scan_times(layout: ResultsLayout, sheet: pd.DataFrame) -> dict[tuple[str, str], dt.datetime]:
-    """(subject, timepoint) -> the scan's ``reference_datetime`` (``suv.json``), for the studies that have one."""
-    times = {}
+def _scan_times(layout: ResultsLayout, sheet: pd.DataFrame
+                ) -> tuple[dict[tuple[str, str], dt.datetime], dict[tuple[str, str], str]]:
+    """(subject, timepoint) -> the scan's ``reference_datetime`` and its ``injection_datetime`` (``suv.json``),
+    for the studies that have them."""
+    times, injections = {}, {}
     for subject, timepoint in zip(sheet["subject_id"].astype(str), sheet["timepoint"].astype(str), strict=True):
         sidecar = SuvSidecar.read_optional(layout.subject(subject).study(timepoint).suv_json)
         value = sidecar.get("reference_datetime") if sidecar is not None else None
+        injection = sidecar.get("injection_datetime") if sidecar is not None else None
+        if injection:
+            injections[(subject, timepoint)] = str(injection)
         try:
             when = dt.datetime.fromisoformat(str(value)) if value else None
         except ValueError:
             when = None
         if when is not None:
             times[(subject, timepoint)] = when
-    return times
+    return times, injections
 
 
 def _cohort_table(parquet: Path) -> Path:
@@ -238,7 +243,8 @@ class CohortInputs:
     the RECIST 1.1 / iRECIST time-point responses (``response.csv``), ``bor`` the best overall responses;
     ``variable`` is ``report.time_course_variable`` (read from the uptake table beside its identifying columns);
     ``scan_times`` the ``reference_datetime`` of each scan's ``suv.json`` by (subject, timepoint), when the
-    results folder holds the studies.
+    results folder holds the studies, and ``injections`` their ``injection_datetime`` (scans of one injection
+    are a multi-day PK series, not response assessments).
     """
 
     sheet: pd.DataFrame
@@ -252,6 +258,7 @@ class CohortInputs:
     stats: pd.DataFrame | None = None
     variable: str = TIME_COURSE_VARIABLE
     scan_times: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
+    injections: dict[tuple[str, str], str] = field(default_factory=dict)
     figures: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     deidentify: bool = True
@@ -277,7 +284,7 @@ class CohortInputs:
         inputs.stats = _read_columns(cohort.stats, COHORT_COLUMNS["stats"])
         inputs.figures = sorted(cohort.figures.glob("*.png")) if cohort.figures.is_dir() else []
         if layout.cohort.folder.is_dir():
-            inputs.scan_times = _scan_times(layout, inputs.sheet)
+            inputs.scan_times, inputs.injections = _scan_times(layout, inputs.sheet)
         return inputs
 
     def _restrict(self, df: pd.DataFrame | None, what: str) -> pd.DataFrame | None:

@@ -273,6 +273,15 @@ def test_swimmer_and_spider_from_the_cohort_tables(cohort: tuple[Path, Path]) ->
     assert (inputs.scan_times[("S01", TIMEPOINTS[1])] - inputs.scan_times[("S01", TIMEPOINTS[0])]).days == 28
     _, context = build_cohort_report(results_dir=results, samples=samples, config=CONFIG)
     assert "days from the baseline scan" in context["timecourse"]["spider"]["caption"]
+    # a second scan of the baseline's injection (multi-day PK) is not a response assessment: no spider point
+    for t in TIMEPOINTS[:2]:
+        SuvSidecar({"reference_datetime": "2025-01-08T10:00:00+01:00",
+                    "injection_datetime": "2025-01-06T10:00:00+01:00"}).write(results / "S01" / t / "suv.json")
+    inputs = CohortInputs.load(results_dir=results, samples=samples, config=CONFIG)
+    table, _ = cohort_timecourse.spider_table(inputs)
+    assert table is not None
+    assert set(table.loc[table["subject_id"] == "S01", "timepoint"]) == {TIMEPOINTS[0]}
+    assert set(table.loc[table["subject_id"] == "S02", "timepoint"]) == {TIMEPOINTS[0], TIMEPOINTS[1]}
     for s in SUBJECTS:
         shutil.rmtree(results / s)
     # by arm when configured; the visit order when assessment dates are missing

@@ -77,8 +77,8 @@ def _baselines(sheet: pd.DataFrame) -> dict[str, str]:
 
 def spider_table(inputs: CohortInputs) -> tuple[pd.DataFrame | None, str]:
     """Per tumour lesion and scan: ``subject_id``, ``arm``, ``lesion_id``, ``timepoint``, the value and
-    ``pct_change`` from the lesion's baseline value (lesions without a positive baseline value left out), or None
-    with the reason."""
+    ``pct_change`` from the lesion's baseline value (lesions without a positive baseline value left out; later
+    scans of the baseline's injection, a multi-day PK series, left out), or None with the reason."""
     uptake, variable = inputs.uptake, inputs.variable
     if uptake is None:
         return None, "no cohort uptake table"
@@ -91,6 +91,12 @@ def spider_table(inputs: CohortInputs) -> tuple[pd.DataFrame | None, str]:
                              timepoint=tumours["timepoint"].astype(str))
     tumours = tumours.groupby(["subject_id", "lesion_id", "timepoint"], as_index=False)[variable].mean()
     baselines = _baselines(inputs.sheet)
+    injection = [inputs.injections.get((s, t)) for s, t in zip(tumours["subject_id"], tumours["timepoint"],
+                                                                  strict=True)]
+    base_injection = [inputs.injections.get((s, baselines.get(s, ""))) for s in tumours["subject_id"]]
+    pk_series = [bool(i) and i == b and t != baselines.get(s) for i, b, s, t in
+                 zip(injection, base_injection, tumours["subject_id"], tumours["timepoint"], strict=True)]
+    tumours = tumours[~np.asarray(pk_series, dtype=bool)]  # later scans of the baseline's injection: PK, not response
     first = tumours[tumours["timepoint"] == tumours["subject_id"].map(baselines)]
     base = first.set_index(["subject_id", "lesion_id"])[variable]
     base = base[base > 0]
