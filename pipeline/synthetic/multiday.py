@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,7 @@ from .protocol import (
     StudyPlan,
     SubjectPlan,
     net_dose_bq,
+    sample_body,
     subject_rng,
 )
 from .tracers import TRACERS
@@ -88,12 +89,7 @@ def plan_multiday_subject(n_subjects: int, seed: int, taken_patient_ids: Sequenc
     """
     index = int(n_subjects)
     rng = subject_rng(seed, STREAM_SUBJECT, index)
-    sex = "M" if rng.random() < 0.5 else "F"
-    height = round(rng.uniform(1.68, 1.95) if sex == "M" else rng.uniform(1.55, 1.80), 2)
-    bmi = rng.uniform(19.0, 31.0)
-    weight = round(min(max(bmi * height**2, 50.0), 110.0), 1)
-    birth = date(1950, 1, 1) + timedelta(days=int(rng.integers(0, 35 * 365)))
-    scale = round(min(max(math.sqrt(weight / height**2 / 24.0), 0.9), 1.12), 4)
+    sex, height, weight, birth, scale = sample_body(rng)
     numbers = [n for n in range(1000, 10000) if f"SYN-{n}" not in set(taken_patient_ids)]
     patient_id = f"SYN-{numbers[int(rng.integers(len(numbers)))]}"
     return SubjectPlan(index=index, subject_id=f"P{index + 1:02d}", patient_id=patient_id, tracer=TRACERS[_TRACER],

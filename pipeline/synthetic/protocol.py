@@ -186,6 +186,17 @@ def net_dose_bq(pre_mbq: float, t_pre: datetime, post_mbq: float, t_post: dateti
     return 1e6 * (pre - post)
 
 
+def sample_body(rng: np.random.Generator) -> tuple[str, float, float, date, float]:
+    """A subject's sex, height (m), weight (kg), birth date and phantom scale, drawn in this order from ``rng``."""
+    sex = "M" if rng.random() < 0.5 else "F"
+    height = round(rng.uniform(1.68, 1.95) if sex == "M" else rng.uniform(1.55, 1.80), 2)
+    bmi = rng.uniform(19.0, 31.0)
+    weight = round(min(max(bmi * height**2, 50.0), 110.0), 1)
+    birth = date(1950, 1, 1) + timedelta(days=int(rng.integers(0, 35 * 365)))
+    scale = round(min(max(math.sqrt(weight / height**2 / 24.0), 0.9), 1.12), 4)
+    return sex, height, weight, birth, scale
+
+
 def plan_subjects(n_subjects: int, seed: int) -> list[SubjectPlan]:
     """Plan every subject of a cohort (identities, demographics, tracer, vendor, arm).
 
@@ -204,12 +215,7 @@ def plan_subjects(n_subjects: int, seed: int) -> list[SubjectPlan]:
     plans = []
     for i in range(n_subjects):
         rng = subject_rng(seed, STREAM_SUBJECT, i)
-        sex = "M" if rng.random() < 0.5 else "F"
-        height = round(rng.uniform(1.68, 1.95) if sex == "M" else rng.uniform(1.55, 1.80), 2)
-        bmi = rng.uniform(19.0, 31.0)
-        weight = round(min(max(bmi * height**2, 50.0), 110.0), 1)
-        birth = date(1950, 1, 1) + timedelta(days=int(rng.integers(0, 35 * 365)))
-        scale = round(min(max(math.sqrt(weight / height**2 / 24.0), 0.9), 1.12), 4)
+        sex, height, weight, birth, scale = sample_body(rng)
         plans.append(SubjectPlan(
             index=i, subject_id=f"P{i + 1:02d}", patient_id=f"SYN-{int(patient_numbers[i])}",
             tracer=TRACERS[TRACER_CYCLE[i % 3]], vendor=VENDORS[VENDOR_CYCLE[i % 6]], sex=sex, birth_date=birth,
