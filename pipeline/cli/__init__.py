@@ -23,7 +23,7 @@ __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 #: Modules that register commands, in the order of ``petvoi --help``.
 COMMAND_MODULES = ("pipeline.synthetic.cli", "pipeline.dicom.cli", "pipeline.suv.cli", "pipeline.voi.cli",
                    "pipeline.metrics.cli", "pipeline.response.cli", "pipeline.stats.cli", "pipeline.report.cli",
-                   "pipeline.kinetics.cli", "pipeline.cli.workflow")
+                   "pipeline.kinetics.cli", "pipeline.cli.workflow", "pipeline.cli.chain")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,47 @@
+"""petvoi chain: several commands in one process, one log each, the first failure stops the chain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
+
+
+def test_chain_runs_each_step_with_its_own_log(tmp_path: Path) -> None:
+    out1, out2 = tmp_path / "a" / "response.csv", tmp_path / "b" / "response.csv"
+    status = main(["chain", "--step", str(tmp_path / "logs" / "one.log"), f"recist {SAMPLE / 'recist.csv'} -o {out1}",
+                   "--step", str(tmp_path / "logs" / "two.log"), f"recist --confirm {SAMPLE / 'recist.csv'} -o {out2}"])
+    assert status == 0
+    assert out1.is_file() and out2.is_file()
+    # the same command run alone gives the same table
+    alone = tmp_path / "alone.csv"
+    assert main(["recist", str(SAMPLE / "recist.csv"), "-o", str(alone)]) == 0
+    assert out1.read_bytes() == alone.read_bytes()
+    assert not pd.read_csv(out2).empty
+    for log in ("one.log", "two.log"):
+        text = (tmp_path / "logs" / log).read_text()
+        assert "petvoi chain: recist took" in text and "CPU-s" in text
+
+
+def test_chain_stops_at_the_first_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("not,a\nrecist,table\n")
+    never = tmp_path / "never.csv"
+    status = main(["chain", "--step", str(tmp_path / "1.log"), f"recist {bad} -o {tmp_path / 'x.csv'}",
+                   "--step", str(tmp_path / "2.log"), f"recist {SAMPLE / 'recist.csv'} -o {never}"])
+    assert status == 2
+    assert not never.exists() and not (tmp_path / "2.log").exists()
+    err = capsys.readouterr().err
+    assert "petvoi chain: step recist failed (petvoi recist: error:" in err and "1.log" in err
+    assert "petvoi recist: error:" in (tmp_path / "1.log").read_text()
+
+
+def test_a_bad_command_line_is_a_failed_step(tmp_path: Path) -> None:
+    status = main(["chain", "--step", str(tmp_path / "1.log"), "recist --no-such-option x.csv -o y.csv"])
+    assert status == 2
+    assert "unrecognized arguments: --no-such-option" in (tmp_path / "1.log").read_text()
