@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..parallel import DaskOptions
 from .options import BloodOptions, KineticsOptions, ParametricOptions, PkOptions
 
 __all__ = ["register"]
@@ -40,6 +41,7 @@ def register(sub: Any) -> None:
     p.add_argument("--tacs", metavar="tacs.csv", help="TAC table (for --delay fit and --idif)")
     ParametricOptions.add_arguments(p)
     BloodOptions.add_arguments(p)
+    DaskOptions.add_arguments(p)
     p.add_argument("-o", "--output-dir", required=True, metavar="DIR")
     p.set_defaults(func=_parametric)
 
@@ -82,7 +84,8 @@ def _parametric(args: argparse.Namespace) -> None:
     from .stage import run_parametric_stage
 
     written = run_parametric_stage(Path(args.pet4d), Path(args.output_dir),
-                                   ParametricOptions.from_args(args, blood=BloodOptions.from_args(args)),
+                                   ParametricOptions.from_args(args, blood=BloodOptions.from_args(args),
+                                                               dask=DaskOptions.from_args(args)),
                                    tacs_path=Path(args.tacs) if args.tacs else None)
     for name, path in written.items():
         log.info("%s map -> %s", name, path)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..options import Options, option
+from ..parallel import DaskOptions
 from ..policy import Policy
 from ..suv.nuclides import NUCLIDES
 
@@ -149,7 +150,7 @@ class KineticsOptions(Options):
 
 @dataclass(frozen=True)
 class ParametricOptions(Options):
-    """The maps of ``petvoi parametric`` and their inputs."""
+    """The maps of ``petvoi parametric`` and their inputs; ``dask`` says where the blocks of voxels are computed."""
 
     section = "kinetics"
 
@@ -157,8 +158,9 @@ class ParametricOptions(Options):
                                    choices=MAPS, from_arg=tuple)
     t_star_min: float = option(30.0, flag="--t-star", key="kinetics.parametric_t_star_min", type=float,
                                metavar="MIN", required=True, help="start of the linear window (min)")
-    workers: int = option(1, flag="--workers", type=int, help="dask threads (default 1)")
+    workers: int = option(1, flag="--workers", type=int, help="local dask threads (default 1; see --scheduler)")
     blood: BloodOptions = field(default_factory=BloodOptions)
+    dask: DaskOptions = field(default_factory=DaskOptions)
     policy: Policy = field(default_factory=Policy)
 
     def validate(self) -> None:

@@ -15,7 +15,8 @@ closed-form ordinary least-squares line fit per voxel over the frames with mid-t
 * Patlak: x = ∫Cp / Cp, y = C / Cp. Voxels with a non-finite value in the window are NaN.
 
 Masked-out voxels (``mask`` False) are NaN. Every voxel is computed independently, so the result
-does not depend on the chunking. Compared with the per-TAC functions of
+does not depend on the chunking nor on the scheduler (:mod:`pipeline.parallel`: local threads by
+default, processes, a dask scheduler or a SLURM cluster). Compared with the per-TAC functions of
 :mod:`pipeline.kinetics.graphical` (``lstsq`` line fit) the maps agree to rounding (< 1e-9).
 """
 
@@ -24,12 +25,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import dask
 import dask.array as da
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from pipeline.dicom.geometry import Geometry, write_nifti
+from pipeline.parallel import DaskOptions, Executor, executor
 
 FloatArray = NDArray[np.float64]
 
@@ -127,18 +128,21 @@ def _prepare(pet4d: ArrayLike | da.Array, frame_mid_min: ArrayLike, mask: ArrayL
 
 
 def _run(fn: Callable[[np.ndarray, np.ndarray | None], FloatArray], arr: da.Array, dmask: da.Array | None,
-         workers: int) -> FloatArray:
+         workers: int, dask_options: DaskOptions | None, run_on: Executor | None, label: str) -> FloatArray:
     if dmask is None:
         res = da.map_blocks(lambda b: fn(b, None), arr, drop_axis=0, dtype=np.float64)
     else:
         res = da.map_blocks(fn, arr, dmask, drop_axis=0, dtype=np.float64)
-    with dask.config.set(scheduler="threads", num_workers=int(workers)):
-        return np.asarray(res.compute())
+    if run_on is not None:
+        return np.asarray(run_on.compute_array(res, label=label), dtype=np.float64)
+    with executor(dask_options, workers=workers, local="threads") as ex:
+        return np.asarray(ex.compute_array(res, label=label), dtype=np.float64)
 
 
 def logan_vt_map(pet4d: ArrayLike | da.Array, frame_mid_min: ArrayLike, plasma_at_mid: ArrayLike,
                  plasma_integral: ArrayLike, *, t_star_min: float, mask: ArrayLike | None = None,
-                 chunks: tuple[int, int, int] | None = DEFAULT_CHUNKS, workers: int = 1) -> FloatArray:
+                 chunks: tuple[int, int, int] | None = DEFAULT_CHUNKS, workers: int = 1,
+                 dask_options: DaskOptions | None = None, run_on: Executor | None = None) -> FloatArray:
     """Voxel-wise Logan (plasma input) VT map.
 
     Parameters
@@ -159,7 +163,13 @@ def logan_vt_map(pet4d: ArrayLike | da.Array, frame_mid_min: ArrayLike, plasma_a
     chunks : (int, int, int) or None
         Spatial chunk shape; None = a single block.
     workers : int
-        Threads of the dask threaded scheduler.
+        Local dask threads (1: in this process).
+    dask_options : DaskOptions, optional
+        The scheduler (:mod:`pipeline.parallel`; default ``auto``: ``workers`` threads); the map is the
+        same whatever the scheduler.
+    run_on : Executor, optional
+        An open executor to use instead (several maps on one cluster); ``workers`` and ``dask_options``
+        are then not used.
 
     Returns
     -------
@@ -176,12 +186,13 @@ def logan_vt_map(pet4d: ArrayLike | da.Array, frame_mid_min: ArrayLike, plasma_a
     def fn(b: np.ndarray, m: np.ndarray | None) -> FloatArray:
         return _logan_block(b, m, t=t, ip=ip, used=used)
 
-    return _run(fn, arr, dmask, workers)
+    return _run(fn, arr, dmask, workers, dask_options, run_on, "logan_vt")
 
 
 def patlak_ki_map(pet4d: ArrayLike | da.Array, frame_mid_min: ArrayLike, plasma_at_mid: ArrayLike,
                   plasma_integral: ArrayLike, *, t_star_min: float, mask: ArrayLike | None = None,
-                  chunks: tuple[int, int, int] | None = DEFAULT_CHUNKS, workers: int = 1) -> FloatArray:
+                  chunks: tuple[int, int, int] | None = DEFAULT_CHUNKS, workers: int = 1,
+                  dask_options: DaskOptions | None = None, run_on: Executor | None = None) -> FloatArray:
     """Voxel-wise Patlak Ki map (slope of C/Cp against ∫Cp/Cp over frames with mid ≥ t*).
 
     Arguments as for :func:`logan_vt_map`; ``plasma_at_mid`` must be > 0 in the window. Returns Ki
@@ -202,7 +213,7 @@ def patlak_ki_map(pet4d: ArrayLike | da.Array, frame_mid_min: ArrayLike, plasma_
     def fn(b: np.ndarray, m: np.ndarray | None) -> FloatArray:
         return _patlak_block(b[used], m, x=x, cp=cpw)
 
-    return _run(fn, arr, dmask, workers)
+    return _run(fn, arr, dmask, workers, dask_options, run_on, "patlak_ki")
 
 
 def write_parametric(path: str | Path, array: ArrayLike, geometry: Geometry) -> Path:

@@ -27,6 +27,7 @@ from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
 from ..io import write_csv
 from ..outputs import KineticsSidecar, StudyPaths, SuvSidecar, write_provenance
+from ..parallel import DaskOptions
 from ..policy import Policy
 from ..voi.catalogue import read_voiset
 from .blood import InputFunction, build_input_function, image_derived_input_function, shift
@@ -186,7 +187,8 @@ def plasma_at_frames(blood: InputFunction, mid_min: np.ndarray, end_s: float) ->
 
 def run_parametric(pet4d_path: Path, out_dir: Path, *, blood: InputFunction, maps: Sequence[str],
                    t_star_min: float, workers: int = 1, tacs_path: Path | None = None,
-                   delay_voi: str | None = None, policy: Policy | None = None) -> dict[str, Path]:
+                   delay_voi: str | None = None, policy: Policy | None = None,
+                   dask_options: DaskOptions | None = None) -> dict[str, Path]:
     """Voxel-wise Logan VT and/or Patlak Ki maps of a dynamic SUV volume, written as NIfTI.
 
     Parameters
@@ -202,10 +204,13 @@ def run_parametric(pet4d_path: Path, out_dir: Path, *, blood: InputFunction, map
     t_star_min : float
         Start of the linear window (min).
     workers : int
-        dask threads.
+        Local dask threads.
+    dask_options : DaskOptions, optional
+        Where the blocks are computed (:mod:`pipeline.parallel`); one executor (one cluster) for all maps.
     tacs_path, delay_voi : optional
         Fit the input delay on this VOI of the TAC table first (as :func:`run_kinetics` does).
     """
+    from ..parallel import executor
     from .parametric import logan_vt_map, patlak_ki_map, write_parametric
 
     unknown = [m for m in maps if m not in MAPS]
@@ -231,13 +236,14 @@ def run_parametric(pet4d_path: Path, out_dir: Path, *, blood: InputFunction, map
     provenance["mask"] = "voxels with activity > 0 in a frame of the window"
     written: dict[str, Path] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in maps:
-        fn = logan_vt_map if name == "logan_vt" else patlak_ki_map
-        values = fn(kbq, mid_min, cp, integral, t_star_min=t_star_min, mask=body, workers=workers)
-        written[name] = write_parametric(out_dir / f"{name}.nii.gz", values, geometry)
-        finite = values[np.isfinite(values)]
-        provenance[name] = {"n_voxels": int(finite.size),
-                            "median": float(np.median(finite)) if finite.size else None}
+    with executor(dask_options, workers=workers, local="threads") as ex:
+        for name in maps:
+            fn = logan_vt_map if name == "logan_vt" else patlak_ki_map
+            values = fn(kbq, mid_min, cp, integral, t_star_min=t_star_min, mask=body, run_on=ex)
+            written[name] = write_parametric(out_dir / f"{name}.nii.gz", values, geometry)
+            finite = values[np.isfinite(values)]
+            provenance[name] = {"n_voxels": int(finite.size),
+                                "median": float(np.median(finite)) if finite.size else None}
     write_provenance(out_dir / "parametric.json", _finite(provenance))
     return written
 
@@ -416,7 +422,7 @@ def run_parametric_stage(pet4d_path: Path, out_dir: Path, options: ParametricOpt
     return run_parametric(pet4d_path, out_dir, blood=blood, maps=options.maps, t_star_min=options.t_star_min,
                           workers=options.workers, tacs_path=tacs_path,
                           delay_voi=options.blood.delay_voi if options.blood.fits_delay else None,
-                          policy=options.policy)
+                          policy=options.policy, dask_options=options.dask)
 
 
 def run_pk(samples: pd.DataFrame | Path, template: str, output: Path, *, half_life_s: float | None = None,

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..parallel import DaskOptions
 from .options import HeterogeneityOptions, SpreadOptions, TextureOptions, UptakeOptions
 
 __all__ = ["register"]
@@ -38,6 +39,7 @@ def register(sub: Any) -> None:
     p.add_argument("--params", required=True, metavar="PARAMS.yaml",
                    help="extraction settings, e.g. configs/radiomics_pet.yaml")
     TextureOptions.add_arguments(p)
+    DaskOptions.add_arguments(p)
     p.add_argument("-o", "--output", required=True, metavar="texture.csv")
     p.set_defaults(func=_texture)
 
@@ -66,7 +68,7 @@ def _texture(args: argparse.Namespace) -> None:
     from .texture_stage import run_texture
 
     table = run_texture(Path(args.image), Path(args.vois), Path(args.params), Path(args.output),
-                        TextureOptions.from_args(args))
+                        TextureOptions.from_args(args, dask=DaskOptions.from_args(args)))
     skipped = table[table["reason"].fillna("") != ""]
     log.info("%d feature values for %d VOIs (%d skipped) -> %s", int(table["value"].notna().sum()),
              table["label"].nunique(), skipped["label"].nunique(), args.output)

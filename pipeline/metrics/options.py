@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..options import Options, option
+from ..parallel import DaskOptions
 from ..policy import Policy
 from ..voi.names import KINDS
 
@@ -96,7 +97,9 @@ class TextureOptions(Options):
     kinds : tuple of str
         VOI kinds to process (default tumours).
     workers : int
-        Worker processes (dask; 1: in this process).
+        Local worker processes (dask; 1: in this process).
+    dask : DaskOptions
+        Where the VOIs' tasks run (configuration section ``dask``, :mod:`pipeline.parallel`).
     policy : Policy
         Recorded in ``texture.json``.
     """
@@ -106,7 +109,8 @@ class TextureOptions(Options):
     kinds: tuple[str, ...] = option(("tumour",), flag="--kinds", key="texture.kinds", type=_kinds,
                                     help="comma-separated VOI kinds to process (default tumour)")
     workers: int = option(1, flag="--workers", key="texture.workers", type=int,
-                          help="parallel worker processes (dask; default 1)")
+                          help="local worker processes (dask; default 1; see --scheduler)")
+    dask: DaskOptions = field(default_factory=DaskOptions)
     policy: Policy = field(default_factory=Policy)
 
     def __post_init__(self) -> None:

@@ -1,7 +1,8 @@
 """The ``texture`` stage: IBSI-coded features per VOI, VOIs processed in parallel with dask.
 
 Each VOI is cropped to its bounding box (plus a margin for resampling and the intensity-peak
-sphere) and sent to a worker process. Workers run single-threaded ITK
+sphere) and sent to a worker: a local process by default, or wherever the configured dask scheduler
+runs tasks (:mod:`pipeline.parallel`: threads, a dask scheduler, a SLURM cluster). Workers run single-threaded ITK
 (``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS=1``) so that *n* workers use *n* cores and do not
 oversubscribe them. A VOI that is too small or empty gives one row with the reason instead of
 failing the run.
@@ -22,6 +23,7 @@ from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
 from ..io import write_csv
 from ..outputs import write_provenance
+from ..parallel import DaskOptions, executor
 from ..voi.catalogue import read_voiset
 from .options import TextureOptions
 
@@ -65,7 +67,8 @@ def _one_voi(image: np.ndarray, mask: np.ndarray, spacing_xyz: tuple[float, floa
 
 
 def texture_rows(image: np.ndarray, voiset: Any, spacing_xyz: tuple[float, float, float], params: Any, *,
-                 kinds: Sequence[str] = ("tumour",), workers: int = 1) -> pd.DataFrame:
+                 kinds: Sequence[str] = ("tumour",), workers: int = 1,
+                 dask_options: DaskOptions | None = None) -> pd.DataFrame:
     """Long table of features for the VOIs of the given kinds.
 
     Parameters
@@ -81,7 +84,10 @@ def texture_rows(image: np.ndarray, voiset: Any, spacing_xyz: tuple[float, float
     kinds : sequence of str
         VOI kinds to process (default tumours only).
     workers : int
-        Worker processes (1: in this process, no dask).
+        Local worker processes (1: in this process, no dask).
+    dask_options : DaskOptions, optional
+        The scheduler (:mod:`pipeline.parallel`; default ``auto``: ``workers`` local processes). The table is
+        the same whatever the scheduler.
 
     Returns
     -------
@@ -98,31 +104,22 @@ def texture_rows(image: np.ndarray, voiset: Any, spacing_xyz: tuple[float, float
             continue
         crop_image, crop_mask = _crop(image, mask, spacing_xyz)
         jobs.append((crop_image, crop_mask, meta))
-    if workers <= 1 or len(jobs) <= 1:
-        results = [_one_voi(img, msk, spacing_xyz, params, meta) if img is not None and msk is not None
-                   else [{**meta, "reason": "empty VOI"}] for img, msk, meta in jobs]
-    else:
-        import dask
+    # largest VOIs first (longest-processing-time order) so that no worker is left with a big one at the end
+    def voxels(i: int) -> int:
+        msk = jobs[i][1]
+        return 0 if msk is None else int(msk.sum())
 
+    order = sorted((i for i, job in enumerate(jobs) if job[0] is not None), key=lambda i: -voxels(i))
+    results: list[Any] = [[{**meta, "reason": "empty VOI"}] for _, _, meta in jobs]
+    if order:
         from . import texture  # noqa: F401  - imported before forking: workers start without re-importing
 
-        _single_threaded_itk()  # inherited by the worker processes
-        # largest VOIs first (longest-processing-time order) so that no worker is left with a big one at the end
-        def voxels(i: int) -> int:
-            msk = jobs[i][1]
-            return 0 if msk is None else int(msk.sum())
-
-        order = sorted(range(len(jobs)), key=lambda i: -voxels(i))
-        tasks = [dask.delayed(_one_voi)(img, msk, spacing_xyz, params, meta) if img is not None
-                 else [{**meta, "reason": "empty VOI"}] for img, msk, meta in (jobs[i] for i in order)]
-        # fork: workers inherit the imported modules (spawn would re-import pyradiomics in every worker)
-        with dask.config.set({"multiprocessing.context": "fork"}):
-            # chunksize 1: VOIs differ a lot in cost; dask's default batches of 6 tasks leave a worker idle
-            done = dask.compute(*tasks, scheduler="processes", num_workers=workers, chunksize=1)
-        in_order: list[Any] = [None] * len(jobs)
+        _single_threaded_itk()  # inherited by local worker processes and threads
+        with executor(dask_options, workers=workers, local="processes") as ex:
+            done = ex.map(_one_voi, [(jobs[i][0], jobs[i][1], spacing_xyz, params, jobs[i][2]) for i in order],
+                          label="texture", unit="VOIs")
         for i, result in zip(order, done, strict=True):
-            in_order[i] = result
-        results = in_order
+            results[i] = result
     rows = [row for result in results for row in result]
     return pd.DataFrame(rows, columns=TEXTURE_COLUMNS)
 
@@ -150,7 +147,7 @@ def run_texture(image_path: Path, vois_path: Path, params_path: Path, output: Pa
         raise InvalidInputError("VOI set is not on the grid of the image", source=str(vois_path),
                                 remedy="resample the image to the PET grid or build VOIs on this image")
     table = texture_rows(np.asarray(image, dtype=np.float64), voiset, geometry.spacing, params,
-                         kinds=kinds, workers=workers)
+                         kinds=kinds, workers=workers, dask_options=options.dask)
     write_csv(output, table)
     import radiomics
 
