@@ -72,8 +72,21 @@ def repo_path(value):
     return str(p if p.is_absolute() or p.exists() else Path(workflow.basedir) / p)
 
 
+def series_index(wildcards):
+    """The input function of the series index (the checkpoint's output), for every rule whose params read it.
+
+    The index must be an input *through the checkpoint*, not its plain path: Snakemake then knows that the
+    job depends on the checkpoint and re-evaluates it once the checkpoint's output is known. With the plain
+    path, the params that read the index (study_series, voi_sources) are still '<TBD>' in the first DAG pass,
+    compare unequal to the recorded params, and mark suv, ct and vois as needing a run; the jobs re-created
+    after the checkpoint update are up to date, but every job downstream keeps its reason ("Input files updated
+    by another job") and reruns: 75 of 124 jobs after a complete demo run.
+    """
+    return checkpoints.index.get().output[0]
+
+
 def study_series(modality, pattern):
-    """The input function of a study's series folder of ``modality``, chosen from the index (a checkpoint)."""
+    """The params function of a study's series folder of ``modality``, chosen from the index (a checkpoint)."""
 
     def choose(wildcards):
         index_csv = checkpoints.index.get().output[0]

@@ -1,7 +1,7 @@
 # PET decoding + SUV, and CT to HU, per subject and timepoint; the series of each study is chosen from the index.
 rule suv:
     input:
-        index=path("series_index"),
+        index=series_index,  # through the checkpoint: see series_index
         dosing=[CFG["suv"]["dosing"]] if CFG["suv"]["dosing"] else [],
     output:
         suv=path("suv"),
@@ -24,7 +24,7 @@ rule suv:
 
 rule ct:
     input:
-        index=path("series_index"),
+        index=series_index,  # through the checkpoint: see series_index
     output:
         ct=path("ct"),
         sidecar=path("ct_json"),

@@ -3,7 +3,7 @@
 rule vois:
     input:
         suv=path("suv"),
-        index=path("series_index"),
+        index=series_index,  # through the checkpoint: see series_index
         rules=[CFG["vois"]["name_rules"]] if CFG["vois"]["name_rules"] else [],
     output:
         vois=path("vois"),

@@ -213,6 +213,17 @@ def test_real_run_multiday_pk_has_the_known_answer(workdir: Path, cohort_pk: Pat
     assert 'id="pk"' not in (results / "reports" / "P01.html").read_text()
 
 
+def test_rerun_after_a_complete_run_plans_nothing(repo: Path, workdir: Path) -> None:
+    """After the real run (tests in this module run in order) a dry run plans 0 jobs, with every rerun trigger of
+    Snakemake (mtime, params, input, code, software-env): nothing changes between runs (the checkpoint's index is
+    an input through the checkpoint, see series_index in rules/common.smk)."""
+    proc = snakemake(repo, workdir, "--dry-run")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "Nothing to be done" in out, out[-3000:]
+    assert "Job stats" not in out  # the table of planned jobs
+
+
 def test_snakemake_report(repo: Path, workdir: Path) -> None:
     # after the real run (tests in this module run in order): the run's provenance as a Snakemake report
     proc = snakemake(repo, workdir, "--report", str(workdir / "report.zip"))
