@@ -50,14 +50,14 @@ rule parametric:
         t_star=CFG["kinetics"]["parametric_t_star_min"],
         blood=blood_options,
         out=lambda wc, output: str(Path(output.sidecar).parent),
-    threads: 2
+    threads: local_workers(CFG, 2)  # local_workers, DASK_ARGS: rules/texture.smk
     log:
         log_file("parametric/{subject}_{timepoint}"),
     benchmark:
         benchmark_file("parametric/{subject}_{timepoint}")
     shell:
         "{PETVOI} parametric --pet4d {input.suv:q} --tacs {input.tacs:q} {params.maps} --t-star {params.t_star}"
-        " {params.blood} --workers {threads} -o {params.out:q} > {log} 2>&1"
+        " {params.blood} --workers {threads} {DASK_ARGS} -o {params.out:q} > {log} 2>&1"
 
 
 rule cohort_kinetics:

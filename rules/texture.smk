@@ -1,4 +1,11 @@
 # Texture (IBSI-coded, pyradiomics + petvoi) and heterogeneity per study; inter-lesion spread per cohort.
+from pipeline.parallel import dask_arguments, local_workers
+
+# The config's dask scheduler (pipeline/parallel.py). Not a param: tables are identical on every scheduler, so
+# switching it reruns nothing; a rule whose tasks run elsewhere (tcp://, slurm) needs one local core.
+DASK_ARGS = dask_arguments(CFG)
+
+
 rule texture:
     input:
         suv=path("suv"),
@@ -8,14 +15,14 @@ rule texture:
         path("texture"),
     params:
         kinds=CFG["texture"]["kinds"],
-    threads: CFG["texture"]["workers"]
+    threads: local_workers(CFG, CFG["texture"]["workers"])
     log:
         log_file("texture/{subject}_{timepoint}"),
     benchmark:
         benchmark_file("texture/{subject}_{timepoint}")
     shell:
         "{PETVOI} texture --image {input.suv:q} --vois {input.vois:q} --params {input.params:q}"
-        " --kinds {params.kinds:q} --workers {threads} -o {output:q} > {log} 2>&1"
+        " --kinds {params.kinds:q} --workers {threads} {DASK_ARGS} -o {output:q} > {log} 2>&1"
 
 
 rule heterogeneity:
