@@ -16,6 +16,7 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+include: "rules/commands.smk"
 
 
 onstart:
@@ -45,6 +46,11 @@ include: "rules/index.smk"
 include: "rules/suv.smk"
 include: "rules/vois.smk"
 include: "rules/texture.smk"
+include: "rules/study.smk"
 include: "rules/response.smk"
 include: "rules/report.smk"
 include: "rules/kinetics.smk"
+
+
+# every jobs.resources key names a rule (checked once all rules exist)
+check_job_resources()

@@ -4,6 +4,7 @@ import re
 import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import yaml
@@ -164,3 +165,32 @@ def write_resolved_config():
     if not target.is_file() or target.read_text() != text:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
+
+
+def job_resources(rule):
+    """The resources of one rule's jobs: config jobs.resources.<rule> over jobs.resources.default, and the
+    configured SLURM partition and account (none requested when null: the cluster's defaults).
+
+    mem_mb and runtime are what the SLURM executor requests (--mem, --time); override one rule's value with
+    ``snakemake --set-resources RULE:mem_mb=N`` (``--default-resources`` would replace every default).
+    """
+    jobs = CFG["jobs"]
+    res = {**jobs["resources"]["default"], **jobs["resources"].get(rule, {})}
+    if jobs["partition"]:
+        res["slurm_partition"] = jobs["partition"]
+    if jobs["account"]:
+        res["slurm_account"] = jobs["account"]
+    return res
+
+
+def check_job_resources():
+    """Refuse a jobs.resources key that names no rule (a typo would silently leave the default in place)."""
+    from pipeline.errors import ConfigError
+
+    # and the rules a config may leave out, and "report" for every report_N batch
+    names = {r.name for r in workflow.rules} | {"synth", "study", "report"}
+    unknown = sorted(set(CFG["jobs"]["resources"]) - names - {"default"})
+    if unknown:
+        raise ConfigError(f"no rule is named {unknown[0]!r}", source="snakemake config",
+                          attribute=f"jobs.resources.{unknown[0]}",
+                          remedy=f"use default or a rule name: {', '.join(sorted(names))}")

@@ -10,6 +10,8 @@ checkpoint index:
         data_root=str(DATA_ROOT),
         workers=CFG["index"]["workers"],
     threads: 2
+    resources:
+        **job_resources("index"),
     log:
         log_file("index"),
     benchmark:

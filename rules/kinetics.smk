@@ -7,6 +7,8 @@ rule tacs:
         vois=path("vois"),
     output:
         path("tacs"),
+    resources:
+        **job_resources("tacs"),
     log:
         log_file("tacs/{subject}_{timepoint}"),
     benchmark:
@@ -28,6 +30,8 @@ rule kinetics:
         exclude=" ".join(f"--exclude {shlex.quote(v)}" for v in CFG["kinetics"]["exclude"]),
         t_star=f"--t-star {CFG['kinetics']['t_star_min']}" if CFG["kinetics"]["t_star_min"] is not None else "",
         blood=blood_options,
+    resources:
+        **job_resources("kinetics"),
     log:
         log_file("kinetics/{subject}_{timepoint}"),
     benchmark:
@@ -50,7 +54,9 @@ rule parametric:
         t_star=CFG["kinetics"]["parametric_t_star_min"],
         blood=blood_options,
         out=lambda wc, output: str(Path(output.sidecar).parent),
-    threads: local_workers(CFG, 2)  # local_workers, DASK_ARGS: rules/texture.smk
+    threads: local_workers(CFG, 2)  # local_workers, DASK_ARGS: rules/commands.smk
+    resources:
+        **job_resources("parametric"),
     log:
         log_file("parametric/{subject}_{timepoint}"),
     benchmark:
@@ -68,6 +74,8 @@ rule cohort_kinetics:
         path("cohort_table", table="kinetics"),
     params:
         template=lambda wc: path("kinetics"),  # {subject}/{timepoint} filled by petvoi
+    resources:
+        **job_resources("cohort_kinetics"),
     log:
         log_file("cohort_kinetics"),
     benchmark:
@@ -94,6 +102,8 @@ rule pk:
         subjects=lambda wc: " ".join(f"--subject {shlex.quote(s)}" for s in MULTI_SCAN_SUBJECTS),
         method=CFG["pk"]["auc_method"],
         n_terminal=f"--n-terminal {CFG['pk']['n_terminal']}" if CFG["pk"]["n_terminal"] is not None else "",
+    resources:
+        **job_resources("pk"),
     log:
         log_file("pk"),
     benchmark:

@@ -1,26 +1,6 @@
-# Baseline vs on-treatment changes with PERCIST/EORTC per subject, their cohort table, RECIST 1.1/iRECIST, and the
+# Baseline vs on-treatment changes with PERCIST/EORTC: the cohort table, RECIST 1.1/iRECIST, and the
 # trial statistics.
-rule deltas:
-    input:
-        samples=CFG["samples"],
-        uptake=lambda wc: [path("uptake", subject=wc.subject, timepoint=t) for s, t in STUDIES if s == wc.subject],
-        mapping=[CFG["deltas"]["mapping"]] if CFG["deltas"]["mapping"] else [],
-    output:
-        path("deltas"),
-    params:
-        template=lambda wc: str(RESULTS / STUDY_FOLDER),  # filled by petvoi per study
-        reference=CFG["deltas"]["reference"],
-        mapping=lambda wc, input: f"--mapping {shlex.quote(input.mapping[0])}" if input.mapping else "",
-        one_cycle="--eortc-after-one-cycle" if CFG["deltas"]["eortc_after_one_cycle"] else "",
-    log:
-        log_file("deltas/{subject}"),
-    benchmark:
-        benchmark_file("deltas/{subject}")
-    shell:
-        "{PETVOI} deltas --samples {input.samples:q} --subject {wildcards.subject} --template {params.template:q}"
-        " --reference {params.reference} {params.mapping} {params.one_cycle} -o {output:q} > {log} 2>&1"
-
-
+# The deltas of each subject are written by its patient-report batch (rules report_N, rules/report.smk).
 rule cohort_deltas:
     input:
         samples=CFG["samples"],
@@ -29,6 +9,8 @@ rule cohort_deltas:
         path("cohort_table", table="deltas"),
     params:
         template=lambda wc: path("deltas"),  # {subject} filled by petvoi
+    resources:
+        **job_resources("cohort_deltas"),
     log:
         log_file("cohort_deltas"),
     benchmark:
@@ -47,6 +29,8 @@ rule recist:
         confirm="--confirm" if CFG["recist"]["confirm"] else "",
         confirm_days=CFG["recist"]["confirm_days"],
         sd_min_days=CFG["recist"]["sd_min_days"],
+    resources:
+        **job_resources("recist"),
     log:
         log_file("recist"),
     benchmark:
@@ -74,6 +58,8 @@ rule stats:
         config=RESOLVED_CONFIG,
         digest=CONFIG_DIGEST,  # reruns when the configuration changes
         clinical=" ".join(f"--{k} {shlex.quote(repo_path(v))}" for k, v in CFG["clinical"].items() if v),
+    resources:
+        **job_resources("stats"),
     log:
         log_file("stats"),
     benchmark:

@@ -7,19 +7,16 @@ rule suv:
         suv=path("suv"),
         sidecar=path("suv_json"),
     params:
-        series=study_series("PT", CFG["series"]["pt_description"]),
-        kind=CFG["suv"]["kind"],
-        lbm=CFG["suv"]["lbm_formula"],
-        dosing=lambda wc, input: f"--dosing {shlex.quote(input.dosing[0])} --subject {wc.subject}"
-        f" --timepoint {wc.timepoint}" if input.dosing else "",
+        args=stage_command("suv"),
     threads: 2
+    resources:
+        **job_resources("suv"),
     log:
         log_file("suv/{subject}_{timepoint}"),
     benchmark:
         benchmark_file("suv/{subject}_{timepoint}")
     shell:
-        "{PETVOI} suv {params.series:q} -o {output.suv:q} --kind {params.kind} --lbm-formula {params.lbm}"
-        " {params.dosing} --workers {threads} > {log} 2>&1"
+        "{PETVOI} {params.args} > {log} 2>&1"
 
 
 rule ct:
@@ -29,11 +26,13 @@ rule ct:
         ct=path("ct"),
         sidecar=path("ct_json"),
     params:
-        series=study_series("CT", CFG["series"]["ct_description"]),
+        args=stage_command("ct"),
     threads: 2
+    resources:
+        **job_resources("ct"),
     log:
         log_file("ct/{subject}_{timepoint}"),
     benchmark:
         benchmark_file("ct/{subject}_{timepoint}")
     shell:
-        "{PETVOI} ct {params.series:q} -o {output.ct:q} --workers {threads} > {log} 2>&1"
+        "{PETVOI} {params.args} > {log} 2>&1"

@@ -1,11 +1,4 @@
 # Texture (IBSI-coded, pyradiomics + petvoi) and heterogeneity per study; inter-lesion spread per cohort.
-from pipeline.parallel import dask_arguments, local_workers
-
-# The config's dask scheduler (pipeline/parallel.py). Not a param: tables are identical on every scheduler, so
-# switching it reruns nothing; a rule whose tasks run elsewhere (tcp://, slurm) needs one local core.
-DASK_ARGS = dask_arguments(CFG)
-
-
 rule texture:
     input:
         suv=path("suv"),
@@ -14,15 +7,16 @@ rule texture:
     output:
         path("texture"),
     params:
-        kinds=CFG["texture"]["kinds"],
-    threads: local_workers(CFG, CFG["texture"]["workers"])
+        args=stage_command("texture"),
+    threads: TEXTURE_WORKERS
+    resources:
+        **job_resources("texture"),
     log:
         log_file("texture/{subject}_{timepoint}"),
     benchmark:
         benchmark_file("texture/{subject}_{timepoint}")
     shell:
-        "{PETVOI} texture --image {input.suv:q} --vois {input.vois:q} --params {input.params:q}"
-        " --kinds {params.kinds:q} --workers {threads} {DASK_ARGS} -o {output:q} > {log} 2>&1"
+        "{PETVOI} {params.args} {DASK_ARGS} > {log} 2>&1"
 
 
 rule heterogeneity:
@@ -32,14 +26,15 @@ rule heterogeneity:
     output:
         path("heterogeneity"),
     params:
-        bin_width=CFG["heterogeneity"]["bin_width"],
+        args=stage_command("heterogeneity"),
+    resources:
+        **job_resources("heterogeneity"),
     log:
         log_file("heterogeneity/{subject}_{timepoint}"),
     benchmark:
         benchmark_file("heterogeneity/{subject}_{timepoint}")
     shell:
-        "{PETVOI} heterogeneity --suv {input.suv:q} --vois {input.vois:q} --bin-width {params.bin_width}"
-        " -o {output:q} > {log} 2>&1"
+        "{PETVOI} {params.args} > {log} 2>&1"
 
 
 rule inter_lesion:
@@ -49,6 +44,8 @@ rule inter_lesion:
         path("cohort_table", table="inter_lesion"),
     params:
         positivity=CFG["heterogeneity"]["positivity_threshold"],
+    resources:
+        **job_resources("inter_lesion"),
     log:
         log_file("inter_lesion"),
     benchmark:

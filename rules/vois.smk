@@ -9,16 +9,15 @@ rule vois:
         vois=path("vois"),
         catalogue=path("vois_json"),
     params:
-        sources=voi_sources,
-        rules=lambda wc, input: f"--name-rules {shlex.quote(input.rules[0])}" if input.rules else "",
-        inclusion=CFG["vois"]["inclusion"],
+        args=stage_command("vois"),
+    resources:
+        **job_resources("vois"),
     log:
         log_file("vois/{subject}_{timepoint}"),
     benchmark:
         benchmark_file("vois/{subject}_{timepoint}")
     shell:
-        "{PETVOI} vois --pet {input.suv:q} {params.sources} {params.rules}"
-        " --inclusion {params.inclusion} -o {output.vois:q} > {log} 2>&1"
+        "{PETVOI} {params.args} > {log} 2>&1"
 
 
 rule uptake:
@@ -28,21 +27,15 @@ rule uptake:
     output:
         path("uptake"),
     params:
-        peak=CFG["uptake"]["peak"],
-        keep="" if CFG["uptake"]["exclude_tumours_from_organs"] else "--keep-tumours-in-organs",
-        min_voxels=CFG["uptake"]["min_voxels"],
-        margin=""
-        if CFG["uptake"]["tumour_margin_mm"] is None
-        else f"--tumour-margin-mm {CFG['uptake']['tumour_margin_mm']}",
-        liver=CFG["uptake"]["liver_reference"],
+        args=stage_command("uptake"),
+    resources:
+        **job_resources("uptake"),
     log:
         log_file("uptake/{subject}_{timepoint}"),
     benchmark:
         benchmark_file("uptake/{subject}_{timepoint}")
     shell:
-        "{PETVOI} uptake --suv {input.suv:q} --vois {input.vois:q} --peak {params.peak} {params.keep}"
-        " --min-voxels {params.min_voxels} {params.margin} --liver-reference {params.liver}"
-        " -o {output:q} > {log} 2>&1"
+        "{PETVOI} {params.args} > {log} 2>&1"
 
 
 rule cohort_table:
@@ -55,6 +48,8 @@ rule cohort_table:
         table="uptake|texture|heterogeneity",
     params:
         template=lambda wc: path(wc.table),  # {subject}/{timepoint} filled by petvoi
+    resources:
+        **job_resources("cohort_table"),
     log:
         log_file("cohort_{table}"),
     benchmark:

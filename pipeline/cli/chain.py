@@ -33,6 +33,14 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _command(argv: list[str]) -> str:
+    """The petvoi command of a step's command line (after the global options ``--strict``, ``--policy K=V``)."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if argv[i] == "--policy" else 1
+    return argv[i] if i < len(argv) else "?"
+
+
 def _run_step(argv: list[str], log_path: Path) -> int:
     """One petvoi command line, its stdout, stderr and log records written to ``log_path``."""
     from . import main
@@ -49,19 +57,28 @@ def _run_step(argv: list[str], log_path: Path) -> int:
             status = int(exc.code) if isinstance(exc.code, int) else 2
         finally:
             root.handlers[:], root.level, root.propagate = saved_handlers, saved_level, saved_propagate
-        print(f"petvoi chain: {argv[0] if argv else '?'} took {_cpu_seconds() - cpu0:.2f} CPU-s, "
+        print(f"petvoi chain: {_command(argv)} took {_cpu_seconds() - cpu0:.2f} CPU-s, "
               f"{time.perf_counter() - wall0:.2f} s", file=log)
     return status
 
 
-def run_chain(steps: list[tuple[Path, str]]) -> int:
-    """Run ``(log file, command line)`` steps in order in this process; stop at the first failure.
+def run_chain(steps: list[tuple[Path, str]], *, keep_going: bool = False) -> int:
+    """Run ``(log file, command line)`` steps in order in this process.
+
+    Parameters
+    ----------
+    steps : list of (Path, str)
+        Each step's log file and petvoi command line (without ``petvoi``).
+    keep_going : bool
+        Run every step even after a failure (independent steps, e.g. the reports of several subjects);
+        default: stop at the first failure (a study's stages, each needing the one before).
 
     Returns
     -------
     int
-        0, or the exit status of the step that failed (2 for bad input).
+        0, or the exit status of the first step that failed (2 for bad input).
     """
+    first_failure = 0
     for log_path, command in steps:
         argv = shlex.split(command)
         status = _run_step(argv, Path(log_path))
@@ -69,14 +86,16 @@ def run_chain(steps: list[tuple[Path, str]]) -> int:
             last = [line for line in Path(log_path).read_text(encoding="utf-8").splitlines()
                     if line.startswith("petvoi ") and "error" in line]
             detail = last[-1] if last else f"exit status {status}"
-            print(f"petvoi chain: step {argv[0] if argv else '?'} failed ({detail}); log: {log_path}",
+            print(f"petvoi chain: step {_command(argv)} failed ({detail}); log: {log_path}",
                   file=sys.stderr)
-            return status
-    return 0
+            first_failure = first_failure or status
+            if not keep_going:
+                break
+    return first_failure
 
 
 def _handle(args: Any) -> int:
-    return run_chain([(Path(log), command) for log, command in args.step])
+    return run_chain([(Path(log), command) for log, command in args.step], keep_going=args.keep_going)
 
 
 def register(sub: Any) -> None:
@@ -88,4 +107,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--step", nargs=2, action="append", metavar=("LOG", "COMMAND"), required=True,
                         help="a log file and one petvoi command line (quoted, without 'petvoi'); repeatable, "
                              "run in order")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="run every step even after a failure (independent steps); exit with the first "
+                             "failure's status")
     parser.set_defaults(func=_handle)

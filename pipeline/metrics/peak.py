@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage, signal
+from scipy import ndimage
 
 from ..dicom.geometry import Geometry
 from ..errors import InvalidInputError
@@ -295,6 +295,8 @@ def _correlate(region: NDArray[Any], kernel: PeakKernel, engine: str) -> NDArray
         return ndimage.correlate(region, kernel.weights, output=np.float64, mode="constant", cval=0.0)
     data = np.asarray(region, dtype=np.float64)
     # the kernel is symmetric, so convolution equals correlation; flipped anyway for clarity
+    from scipy import signal  # here: scipy.signal costs ~0.5 s to import, and only large kernels need it
+
     return signal.fftconvolve(data, kernel.weights[::-1, ::-1, ::-1], mode="same")
 
 

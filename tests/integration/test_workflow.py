@@ -63,11 +63,45 @@ def test_dry_run_plans_every_stage(repo: Path, workdir: Path) -> None:
     proc = snakemake(repo, workdir, "--dry-run", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
-    for rule in ("index", "suv", "ct", "vois", "uptake", "cohort_table", "texture", "heterogeneity", "inter_lesion",
-                 "deltas", "cohort_deltas", "recist", "stats", "report", "cohort_report", "tacs", "kinetics",
-                 "parametric", "cohort_kinetics", "pk"):
-        assert rule in out
-    assert "synth" not in out  # synth.generate is false for a user cohort
+    jobs = _planned(out)
+    # a static study is one job (suv, ct, vois, uptake, texture, heterogeneity as one petvoi chain); the dynamic
+    # study's suv and vois are jobs of their own; deltas and reports in one batch (two subjects)
+    assert jobs["study"] == 5 and jobs["suv"] == 1 and jobs["vois"] == 1 and jobs["report_1"] == 1
+    for rule in ("index", "cohort_table", "inter_lesion", "cohort_deltas", "recist", "stats", "cohort_report",
+                 "tacs", "kinetics", "parametric", "cohort_kinetics", "pk"):
+        assert rule in jobs
+    assert not {"ct", "uptake", "texture", "heterogeneity", "deltas", "synth"} & set(jobs)  # no synth: user cohort
+
+
+def test_dry_run_one_job_per_stage_when_configured(repo: Path, workdir: Path, tmp_path: Path) -> None:
+    config = {**yaml.safe_load((workdir / "config.yaml").read_text()),
+              "jobs": {"study_chain": False, "reports_per_job": 1}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(repo, tmp_path, "--dry-run", "--quiet", "rules")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = _planned(proc.stdout + proc.stderr)
+    assert "study" not in jobs and jobs["report_1"] == jobs["report_2"] == 1
+    for rule in ("suv", "ct", "vois", "uptake", "texture", "heterogeneity"):
+        assert jobs[rule] >= 5, rule
+
+
+def test_resources_of_an_unknown_rule_are_refused(repo: Path, workdir: Path, tmp_path: Path) -> None:
+    config = {**yaml.safe_load((workdir / "config.yaml").read_text()),
+              "jobs": {"resources": {"studdy": {"mem_mb": 8000}}}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(repo, tmp_path, "--dry-run", "--quiet", "rules")
+    assert proc.returncode != 0
+    assert "jobs.resources.studdy: no rule is named 'studdy'" in proc.stdout + proc.stderr
+
+
+def _planned(text: str) -> dict[str, int]:
+    """The job counts of a dry run's 'Job stats' table."""
+    counts: dict[str, int] = {}
+    for line in text.split("Job stats:", 1)[-1].splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] != "total":
+            counts[parts[0]] = int(parts[1])
+    return counts
 
 
 def test_dry_run_from_nothing_plans_synth_before_kinetics(repo: Path, tmp_path: Path) -> None:

@@ -45,3 +45,17 @@ def test_a_bad_command_line_is_a_failed_step(tmp_path: Path) -> None:
     status = main(["chain", "--step", str(tmp_path / "1.log"), "recist --no-such-option x.csv -o y.csv"])
     assert status == 2
     assert "unrecognized arguments: --no-such-option" in (tmp_path / "1.log").read_text()
+
+
+def test_keep_going_runs_every_step_and_returns_the_first_failure(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli.chain import run_chain
+
+    steps = [(tmp_path / "1.log", "recist --no-such-option"), (tmp_path / "2.log", "--strict --version-of-nothing"),
+             (tmp_path / "3.log", "--policy header.fallback=raise check --help")]
+    assert run_chain(steps, keep_going=True) == 2
+    assert all((tmp_path / f"{i}.log").is_file() for i in (1, 2, 3))  # every step ran
+    assert "took" in (tmp_path / "3.log").read_text()
+    err = capsys.readouterr().err
+    assert err.count("failed") == 2 and "step recist failed" in err
+    assert run_chain(steps[:1] + steps[2:], keep_going=False) == 2

@@ -1,0 +1,98 @@
+# The petvoi command line of each static-study stage, from the wildcards and the configuration: one owner for the
+# stage rules (suv, ct, vois, uptake, texture, heterogeneity: one job per stage) and the study rule (the same
+# command lines as one `petvoi chain`). Every path is shell-quoted here; the rules add only the log redirection.
+# The config's dask scheduler is not part of a command (DASK_ARGS below).
+from pipeline.parallel import dask_arguments, local_workers
+
+# The config's dask scheduler (pipeline/parallel.py). Not a param: tables are identical on every scheduler, so
+# switching it reruns nothing; a rule whose tasks run elsewhere (tcp://, slurm) needs one local core.
+DASK_ARGS = dask_arguments(CFG)
+TEXTURE_WORKERS = local_workers(CFG, CFG["texture"]["workers"])
+STATIC_STAGES = ("suv", "ct", "vois", "uptake", "texture", "heterogeneity")
+_q = shlex.quote
+
+
+def _stage_args(stage, wc, threads):
+    """``petvoi`` arguments (after the global options) of one stage of the study ``wc``."""
+    s, t = wc.subject, wc.timepoint
+    out = lambda name: _q(path(name, subject=s, timepoint=t))
+    if stage == "suv":
+        dosing = CFG["suv"]["dosing"]
+        opts = f" --dosing {_q(dosing)} --subject {_q(s)} --timepoint {_q(t)}" if dosing else ""
+        series = study_series("PT", CFG["series"]["pt_description"])(wc)
+        return (f"suv {_q(series)} -o {out('suv')} --kind {_q(CFG['suv']['kind'])}"
+                f" --lbm-formula {_q(CFG['suv']['lbm_formula'])}{opts} --workers {threads}")
+    if stage == "ct":
+        series = study_series("CT", CFG["series"]["ct_description"])(wc)
+        return f"ct {_q(series)} -o {out('ct')} --workers {threads}"
+    if stage == "vois":
+        v = CFG["vois"]
+        rules = f" --name-rules {_q(v['name_rules'])}" if v["name_rules"] else ""
+        return (f"vois --pet {out('suv')} {voi_sources(wc)}{rules} --inclusion {_q(v['inclusion'])}"
+                f" -o {out('vois')}")
+    if stage == "uptake":
+        u = CFG["uptake"]
+        keep = "" if u["exclude_tumours_from_organs"] else " --keep-tumours-in-organs"
+        margin = "" if u["tumour_margin_mm"] is None else f" --tumour-margin-mm {u['tumour_margin_mm']}"
+        return (f"uptake --suv {out('suv')} --vois {out('vois')} --peak {_q(u['peak'])}{keep}"
+                f" --min-voxels {u['min_voxels']}{margin} --liver-reference {_q(u['liver_reference'])}"
+                f" -o {out('uptake')}")
+    if stage == "texture":
+        params = repo_path(CFG["texture"]["params"])
+        return (f"texture --image {out('suv')} --vois {out('vois')} --params {_q(params)}"
+                f" --kinds {_q(CFG['texture']['kinds'])} --workers {min(threads, TEXTURE_WORKERS)}"
+                f" -o {out('texture')}")
+    if stage == "heterogeneity":
+        return (f"heterogeneity --suv {out('suv')} --vois {out('vois')}"
+                f" --bin-width {CFG['heterogeneity']['bin_width']} -o {out('heterogeneity')}")
+    raise ValueError(f"not a static-study stage: {stage}")
+
+
+def stage_command(stage):
+    """The params function of one stage's command line (its arguments: a param, so a change reruns the stage)."""
+    return lambda wildcards, threads: _stage_args(stage, wildcards, threads)
+
+
+def _step(stage, wildcards, threads):
+    """The petvoi command line of one stage as a chain step (the global options of the configuration first)."""
+    return " ".join(filter(None, [policy_arguments(CFG), _stage_args(stage, wildcards, threads)]))
+
+
+def study_steps(*stages):
+    """The params function of ``--step LOG COMMAND`` options of ``petvoi chain`` for ``stages`` of a static study."""
+
+    def steps(wildcards, threads):
+        logs = [log_file(f"{st}/{wildcards.subject}_{wildcards.timepoint}") for st in stages]
+        return " ".join(f"--step {_q(lg)} {_q(_step(st, wildcards, threads))}" for st, lg in zip(stages, logs))
+
+    return steps
+
+
+def study_step(stage):
+    """The params function of one stage's chain step command (for a step the rule completes in its shell)."""
+    return lambda wildcards, threads: _step(stage, wildcards, threads)
+
+
+# The dask options as a quoted shell word that continues the texture step's quoted word ('texture ...'' --scheduler
+# auto' is one word to the shell): the step gets them without making them a param.
+DASK_WORD = _q(" " + DASK_ARGS)
+
+
+def deltas_args(subject):
+    """``petvoi deltas`` arguments of one subject (baseline vs on-treatment changes, PERCIST/EORTC)."""
+    d = CFG["deltas"]
+    mapping = f" --mapping {_q(d['mapping'])}" if d["mapping"] else ""
+    one_cycle = " --eortc-after-one-cycle" if d["eortc_after_one_cycle"] else ""
+    return (f"deltas --samples {_q(CFG['samples'])} --subject {_q(subject)} --template {_q(str(RESULTS / STUDY_FOLDER))}"
+            f" --reference {_q(d['reference'])}{mapping}{one_cycle} -o {_q(path('deltas', subject=subject))}")
+
+
+def report_args(subject):
+    """``petvoi report`` arguments of one subject's patient report."""
+    return (f"report {_q(subject)} --config {_q(RESOLVED_CONFIG)} --samples {_q(CFG['samples'])}"
+            f" --results {_q(str(RESULTS))}")
+
+
+def chain_step(log, args):
+    """One ``--step LOG COMMAND`` of ``petvoi chain`` (the configuration's global options first)."""
+    return f"--step {_q(log)} {_q(' '.join(filter(None, [policy_arguments(CFG), args])))}"
