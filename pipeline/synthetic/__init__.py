@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CohortSummary", "cohort_tables", "generate_cohort"]
+__all__ = ["CohortSummary", "cohort_tables", "ensure_sheets", "ensure_workflow_sheets", "generate_cohort"]
 
 
 def __getattr__(name: str) -> Any:

@@ -52,6 +52,7 @@ from .protocol import (
     SubjectPlan,
     net_dose_bq,
     sample_body,
+    subject_id,
     subject_rng,
 )
 from .tracers import TRACERS
@@ -76,12 +77,13 @@ _VENDOR = "siemens"
 
 
 def plan_multiday_subject(n_subjects: int, seed: int, taken_patient_ids: Sequence[str] = ()) -> SubjectPlan:
-    """The multi-day subject of a cohort of ``n_subjects`` trial subjects (index ``n_subjects``, id ``P{n+1}``).
+    """The multi-day subject of a cohort of ``n_subjects`` trial subjects (index ``n_subjects``, id ``P{n+1}``,
+    as wide as the trial subjects' ids: :func:`~.protocol.subject_id`).
 
     Parameters
     ----------
     n_subjects : int
-        Number of trial subjects (1-98).
+        Number of trial subjects.
     seed : int
         Cohort seed.
     taken_patient_ids : sequence of str
@@ -90,11 +92,12 @@ def plan_multiday_subject(n_subjects: int, seed: int, taken_patient_ids: Sequenc
     index = int(n_subjects)
     rng = subject_rng(seed, STREAM_SUBJECT, index)
     sex, height, weight, birth, scale = sample_body(rng)
-    numbers = [n for n in range(1000, 10000) if f"SYN-{n}" not in set(taken_patient_ids)]
+    taken = set(taken_patient_ids)
+    numbers = [n for n in range(1000, 10000) if f"SYN-{n}" not in taken]
     patient_id = f"SYN-{numbers[int(rng.integers(len(numbers)))]}"
-    return SubjectPlan(index=index, subject_id=f"P{index + 1:02d}", patient_id=patient_id, tracer=TRACERS[_TRACER],
-                       vendor=VENDORS[_VENDOR], sex=sex, birth_date=birth, height_m=height, weight_kg=weight,
-                       scale=scale, arm="", route="iv", tendency="stable", new_lesion=False,
+    return SubjectPlan(index=index, subject_id=subject_id(index, index + 1), patient_id=patient_id,
+                       tracer=TRACERS[_TRACER], vendor=VENDORS[_VENDOR], sex=sex, birth_date=birth, height_m=height,
+                       weight_kg=weight, scale=scale, arm="", route="iv", tendency="stable", new_lesion=False,
                        on_treatment_offset_days=0)
 
 

@@ -28,8 +28,8 @@ from .dicom_common import ds_value, make_uid
 from .tracers import TRACER_CYCLE, TRACERS, Tracer
 from .vendors import VENDOR_CYCLE, VENDORS, Vendor
 
-__all__ = ["SubjectPlan", "StudyPlan", "DynamicPlan", "DYNAMIC_TIMEPOINT", "DYNAMIC_NUCLIDES", "plan_subjects",
-           "plan_study", "plan_dynamic", "subject_rng"]
+__all__ = ["SubjectPlan", "StudyPlan", "DynamicPlan", "DYNAMIC_TIMEPOINT", "DYNAMIC_NUCLIDES", "MAX_SUBJECTS",
+           "plan_subjects", "plan_study", "plan_dynamic", "subject_rng", "subject_id"]
 
 FIRST_BASELINE = date(2025, 3, 3)
 N_BEDS = 4
@@ -41,6 +41,19 @@ STREAM_COHORT, STREAM_SUBJECT, STREAM_ANATOMY, STREAM_TIMING, STREAM_NOISE, STRE
 DYNAMIC_TIMEPOINT = "dynamic"
 #: Subjects whose tracer has one of these nuclides also get a dynamic study (the IL-2R trial's 18F tracer).
 DYNAMIC_NUCLIDES = ("F18",)
+#: Largest cohort (trial subjects): the PatientIDs ``SYN-1000``..``SYN-9999`` must stay distinct, and a
+#: cohort this large already takes hours and hundreds of GB.
+MAX_SUBJECTS = 999
+
+
+def subject_id(index: int, n_total: int) -> str:
+    """The id of subject ``index`` (0-based) among ``n_total`` subjects (the multi-day subject included).
+
+    ``P`` and the 1-based number, zero-padded to two digits while ``n_total`` <= 99 (``P01``..``P99``: the
+    sample cohort's ids) and to the width of ``n_total`` beyond (``P001``..``P150``), so that the ids of one
+    cohort sort as their numbers do.
+    """
+    return f"P{index + 1:0{max(2, len(str(int(n_total))))}d}"
 
 
 def subject_rng(seed: int, stream: int, *keys: int) -> np.random.Generator:
@@ -57,7 +70,7 @@ class SubjectPlan:
     index : int
         0-based subject index.
     subject_id : str
-        ``P01``...
+        ``P01``... (``P001``... in a cohort of more than 99: :func:`subject_id`)
     patient_id : str
         Pseudonymous DICOM PatientID (``SYN-4821``), different from subject_id.
     tracer : Tracer
@@ -197,15 +210,18 @@ def sample_body(rng: np.random.Generator) -> tuple[str, float, float, date, floa
     return sex, height, weight, birth, scale
 
 
-def plan_subjects(n_subjects: int, seed: int) -> list[SubjectPlan]:
+def plan_subjects(n_subjects: int, seed: int, n_total: int | None = None) -> list[SubjectPlan]:
     """Plan every subject of a cohort (identities, demographics, tracer, vendor, arm).
 
     Parameters
     ----------
     n_subjects : int
-        Cohort size (1-99).
+        Cohort size (1-:data:`MAX_SUBJECTS`).
     seed : int
         Cohort seed.
+    n_total : int, optional
+        Subjects of the whole cohort, for the width of the ids (:func:`subject_id`); default ``n_subjects``
+        (one more when the multi-day subject follows).
     """
     cohort = subject_rng(seed, STREAM_COHORT)
     patient_numbers = cohort.choice(np.arange(1000, 10000), size=n_subjects, replace=False)
@@ -217,7 +233,7 @@ def plan_subjects(n_subjects: int, seed: int) -> list[SubjectPlan]:
         rng = subject_rng(seed, STREAM_SUBJECT, i)
         sex, height, weight, birth, scale = sample_body(rng)
         plans.append(SubjectPlan(
-            index=i, subject_id=f"P{i + 1:02d}", patient_id=f"SYN-{int(patient_numbers[i])}",
+            index=i, subject_id=subject_id(i, n_total or n_subjects), patient_id=f"SYN-{int(patient_numbers[i])}",
             tracer=TRACERS[TRACER_CYCLE[i % 3]], vendor=VENDORS[VENDOR_CYCLE[i % 6]], sex=sex, birth_date=birth,
             height_m=height, weight_kg=weight, scale=scale, arm=str(arms[i]), route="iv",
             tendency=str(tendencies[i]), new_lesion=i == new_lesion_subject,

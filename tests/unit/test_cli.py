@@ -70,7 +70,7 @@ def test_synth_cli_and_bad_subject_count(tmp_path: Path) -> None:
     assert not (tmp_path / "c" / "dicom" / "P02").exists()  # the multi-day PK subject only when asked for
     proc = run("synth", str(tmp_path / "d"), "--subjects", "0")
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "petvoi synth: error: --subjects: n_subjects must be an integer in 1..99, got 0"
+    assert proc.stderr.strip() == "petvoi synth: error: --subjects: n_subjects must be an integer in 1..999, got 0"
 
 
 HEAVY_MODULES = ("scipy", "pandas", "nibabel", "SimpleITK", "radiomics", "matplotlib", "weasyprint", "statsmodels",
