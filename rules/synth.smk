@@ -1,4 +1,7 @@
-# Synthetic sample cohort (only when config synth.generate is true): DICOM + truth under data_root.
+# Synthetic cohort (only when config synth.generate is true): DICOM + truth under data_root. Its sample sheet and
+# clinical tables are already there: common.smk writes them when the workflow starts (ensure_workflow_sheets), as
+# the rules are planned from the sheet. `petvoi synth` removes the studies of another synthetic cohort under
+# data_root/dicom and refuses anything else there that is not part of this one.
 if CFG["synth"]["generate"]:
 
     rule synth:
@@ -11,10 +14,13 @@ if CFG["synth"]["generate"]:
             subjects=CFG["synth"]["subjects"],
             seed=CFG["synth"]["seed"],
             noise=CFG["synth"]["noise_sd"],
+        threads: CFG["threads"]  # subjects written in parallel (about 0.7 GB each)
+        resources:
+            **job_resources("synth"),
         log:
             log_file("synth"),
         benchmark:
             benchmark_file("synth")
         shell:
             "{PETVOI} synth {params.out:q} --subjects {params.subjects} --seed {params.seed}"
-            " --noise {params.noise} > {log} 2>&1"
+            " --noise {params.noise} --multiday --workers {threads} > {log} 2>&1"
