@@ -67,10 +67,13 @@ SCHEDULERS = ("auto", "processes", "threads", "synchronous", "slurm")
 #: Schedulers that run in this process or its children (the stage's ``--workers`` applies).
 LOCAL_SCHEDULERS = ("auto", "processes", "threads", "synchronous")
 
-_ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:\d{1,5}$")
+_ADDRESS = re.compile(r"^(tcp|tls)://[^\s/:]+:(\d{1,5})$")
 _WALLTIME = re.compile(r"^(\d+-)?\d{1,3}(:\d{2}){0,2}$")
 _MEMORY = re.compile(r"^\d+(\.\d+)?\s*([kKMGTP]i?B|B)$")
 _NAME = re.compile(r"^[\w.,@+-]+$")
+
+#: Seconds to wait for a ``tcp://`` scheduler to answer (distributed retries a refused connection until then).
+CONNECT_TIMEOUT_S = 30.0
 
 
 def _optional(text: str | None) -> str | None:
@@ -141,7 +144,8 @@ class DaskOptions(Options):
     def validate(self) -> None:
         """Refuse an unknown scheduler and SLURM settings sbatch would refuse."""
         s = self.scheduler
-        if not isinstance(s, str) or (s not in SCHEDULERS and not _ADDRESS.match(s)):
+        address = _ADDRESS.match(s) if isinstance(s, str) else None
+        if not isinstance(s, str) or (s not in SCHEDULERS and not (address and 1 <= int(address[2]) <= 65535)):
             raise self.invalid("scheduler", f"unknown dask scheduler {s!r}",
                                remedy=f"use one of {', '.join(SCHEDULERS)} or tcp://HOST:PORT")
         for name in ("slurm_cores", "slurm_max_jobs"):
@@ -210,8 +214,9 @@ class RunRecord:
     n_tasks : int
         Tasks submitted (VOIs, blocks).
     tasks_per_worker : dict of str to int
-        On a distributed scheduler: tasks each worker ran, by worker address (from the task stream,
-        the graph's helper tasks included).
+        On a distributed scheduler: how many of the ``n_tasks`` tasks each worker ran, by worker address
+        (from the task stream; neither the graph's helper tasks nor other clients' tasks on a shared
+        scheduler; a task run again after its worker was lost counts twice).
     worker_jobs : dict of str to str
         On a distributed scheduler: each worker's ``SLURM_JOB_ID`` (empty when not a SLURM job).
     """
@@ -330,10 +335,11 @@ class Executor:
 
                 with get_task_stream(client=client) as stream:
                     futures = [client.submit(fn, *item, pure=False) for item in items]
-                    for _ in as_completed(futures):
+                    # the client is not the default one (set_as_default=False): as_completed needs its loop
+                    for _ in as_completed(futures, loop=client.loop):
                         bar.advance()
                     results = client.gather(futures)
-                self._record_workers(record, stream.data)
+                self._record_workers(record, stream.data, {f.key for f in futures})
         _keep(record)
         return results
 
@@ -353,10 +359,11 @@ class Executor:
 
                 with get_task_stream(client=client) as stream:
                     persisted = client.persist(array)
-                    for _ in as_completed(futures_of(persisted)):
+                    blocks = futures_of(persisted)
+                    for _ in as_completed(blocks, loop=client.loop):
                         bar.advance()
                     value = client.compute(persisted).result()
-                self._record_workers(record, stream.data)
+                self._record_workers(record, stream.data, {f.key for f in blocks})
         _keep(record)
         return np.asarray(value)
 
@@ -381,7 +388,7 @@ class Executor:
             else:
                 try:
                     self._client = self._stack.enter_context(
-                        Client(self.options.scheduler, set_as_default=False, timeout=30))
+                        Client(self.options.scheduler, set_as_default=False, timeout=CONNECT_TIMEOUT_S))
                 except (OSError, TimeoutError) as exc:
                     raise PipelineError(f"dask scheduler {self.options.scheduler} not reachable: {exc}",
                                         attribute=self.options.name("scheduler"),
@@ -471,9 +478,13 @@ class Executor:
                                     remedy="name a partition/account sinfo/sacctmgr lists, or leave it unset for "
                                            "the cluster's default")
 
-    def _record_workers(self, record: RunRecord, stream: list[dict[str, Any]]) -> None:
+    def _record_workers(self, record: RunRecord, stream: list[dict[str, Any]], keys: set[Any]) -> None:
+        """Count the tasks of ``keys`` per worker: the task stream holds every task the scheduler ran meanwhile
+        (another command's on a shared ``tcp://`` scheduler, the graph's helper tasks)."""
         counts: dict[str, int] = {}
         for event in stream:
+            if event.get("key") not in keys:
+                continue
             worker = str(event.get("worker", ""))
             counts[worker] = counts.get(worker, 0) + 1
         record.tasks_per_worker = counts
