@@ -47,6 +47,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,7 +101,8 @@ class DaskOptions(Options):
     slurm_interface : str or None
         Network interface of the scheduler and workers (e.g. ``ib0``); None: the host's address.
     slurm_start_timeout_s : float
-        How long to wait for the first worker job to start (s) before giving up.
+        How long to wait for the first worker job to start (s) before giving up; also how long tasks wait
+        for a worker once every worker job has ended (jobs that end are not replaced).
     slurm_log_directory : str or None
         Folder of the worker jobs' SLURM logs; None: a temporary folder, removed after a successful run.
     """
@@ -134,8 +136,8 @@ class DaskOptions(Options):
                                               "ib0 (default: the host's address)")
     slurm_start_timeout_s: float = option(300.0, flag="--slurm-start-timeout", key="dask.slurm.start_timeout_s",
                                           type=float, metavar="S",
-                                          help="slurm scheduler: seconds to wait for the first worker job "
-                                               "(default 300)")
+                                          help="slurm scheduler: seconds to wait for the first worker job, and for a "
+                                               "worker when every job has ended with tasks left (default 300)")
     slurm_log_directory: str | None = option(None, flag="--slurm-log-directory", key="dask.slurm.log_directory",
                                              type=_optional, metavar="DIR",
                                              help="slurm scheduler: folder of the worker jobs' logs (default: a "
@@ -296,12 +298,13 @@ class Executor:
         """Close the client and the cluster (cancelling its jobs)."""
         self._stack.close()
         self._client = self._cluster = None
+        self._jobs = 0  # the jobs are cancelled: a later call scales a new cluster from 0
         if self._log_dir is not None and self._log_dir_is_temp:
-            if keep_logs:
+            if keep_logs and self._log_dir.is_dir() and any(self._log_dir.iterdir()):
                 log.warning("dask worker job logs kept in %s", self._log_dir)
-            else:
+            else:  # a run that failed before any job was submitted has no log to keep
                 shutil.rmtree(self._log_dir, ignore_errors=True)
-            self._log_dir = None
+        self._log_dir, self._log_dir_is_temp = None, False
 
     # -- work
     def map(self, fn: Callable[..., Any], items: Sequence[tuple[Any, ...]], *, label: str,
@@ -331,13 +334,11 @@ class Executor:
                                                 chunksize=1))
             else:
                 client = self._connect(len(items))
-                from distributed import as_completed, get_task_stream
+                from distributed import get_task_stream
 
                 with get_task_stream(client=client) as stream:
                     futures = [client.submit(fn, *item, pure=False) for item in items]
-                    # the client is not the default one (set_as_default=False): as_completed needs its loop
-                    for _ in as_completed(futures, loop=client.loop):
-                        bar.advance()
+                    self._wait(futures, bar)
                     results = client.gather(futures)
                 self._record_workers(record, stream.data, {f.key for f in futures})
         _keep(record)
@@ -355,14 +356,15 @@ class Executor:
                     value = array.compute(scheduler=self.scheduler, num_workers=self.workers)
             else:
                 client = self._connect(n_blocks)
-                from distributed import as_completed, futures_of, get_task_stream
+                from distributed import futures_of, get_task_stream
 
                 with get_task_stream(client=client) as stream:
                     persisted = client.persist(array)
                     blocks = futures_of(persisted)
-                    for _ in as_completed(blocks, loop=client.loop):
-                        bar.advance()
-                    value = client.compute(persisted).result()
+                    self._wait(blocks, bar)
+                    whole = client.compute(persisted)
+                    self._wait([whole])
+                    value = whole.result()
                 self._record_workers(record, stream.data, {f.key for f in blocks})
         _keep(record)
         return np.asarray(value)
@@ -397,6 +399,48 @@ class Executor:
         if self._cluster is not None:
             self._scale(n_tasks)
         return self._client
+
+    def _wait(self, futures: list[Any], bar: Any = None) -> None:
+        """Wait for ``futures`` (advancing ``bar`` as each one ends, whether it succeeded or failed).
+
+        On a SLURM cluster, give up when no worker was left for ``dask.slurm.start_timeout_s``: worker jobs
+        that all ended (killed for memory or time, cancelled, a worker that crashed) are not replaced, and
+        the tasks would wait for a worker forever.
+        """
+        from distributed import as_completed
+
+        # the client is not the default one (set_as_default=False): as_completed needs its loop
+        done = as_completed(futures, loop=self._client.loop)
+        if self._cluster is None:  # a tcp:// scheduler: its workers come and go as its owner decides
+            for _ in done:
+                if bar is not None:
+                    bar.advance()
+            return
+        limit = self.options.slurm_start_timeout_s
+        checked = time.monotonic()
+        alone_since: float | None = None
+        while not done.is_empty():
+            batch = done.next_batch(block=False)
+            if batch:
+                if bar is not None:
+                    bar.advance(len(batch))
+                continue
+            time.sleep(0.05)
+            now = time.monotonic()
+            if now - checked < min(1.0, limit / 4):
+                continue
+            checked = now
+            if self._client.nthreads():
+                alone_since = None
+                continue
+            alone_since = now if alone_since is None else alone_since
+            if now - alone_since >= limit:
+                where = f"; worker job logs in {self._log_dir}" if self._log_dir else ""
+                raise PipelineError(
+                    f"every dask worker job ended with {done.count()} of {len(futures)} tasks left (no worker for "
+                    f"{limit:g} s){where}", attribute=self.options.name("scheduler"),
+                    remedy=f"see the logs and sacct: a job killed for memory or time needs more "
+                           f"{self.options.name('slurm_memory')} or {self.options.name('slurm_walltime')}")
 
     def _scale(self, n_tasks: int) -> None:
         o = self.options
@@ -448,7 +492,16 @@ class Executor:
             kwargs["account"] = o.slurm_account
         if o.slurm_interface:
             kwargs["interface"] = o.slurm_interface
-        cluster = SLURMCluster(**kwargs)
+        try:
+            cluster = SLURMCluster(**kwargs)
+        except (ValueError, RuntimeError) as exc:
+            if o.slurm_interface and "interface" in str(exc):
+                # distributed: "'ib1' is not a valid network interface. Valid network interfaces are: [...]"
+                raise InvalidInputError(f"no network interface {o.slurm_interface!r} for the dask scheduler: {exc}",
+                                        attribute=o.name("slurm_interface"),
+                                        remedy="name an interface of this host (ip link), or leave it unset") \
+                    from None
+            raise
         try:
             self._test_submission(cluster.job_script())
             yield cluster
@@ -456,7 +509,10 @@ class Executor:
             cluster.close()
 
     def _test_submission(self, script: str) -> None:
-        """``sbatch --test-only`` of the worker job: a bad partition or account is refused at once, by name."""
+        """``sbatch --test-only`` of the worker job: a bad partition, account, size or time is refused at once.
+
+        The error names the setting(s) SLURM refused and the job asked for (partition, cores, memory, walltime).
+        """
         o = self.options
         with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as handle:
             handle.write(script)
@@ -469,14 +525,55 @@ class Executor:
                 from None
         finally:
             os.unlink(handle.name)
-        if done.returncode != 0:
-            message = (done.stderr or done.stdout).strip().splitlines()
-            text = message[-1] if message else f"exit status {done.returncode}"
-            key = ("slurm_queue" if "partition" in text.lower() else "slurm_account" if "account" in text.lower()
-                   else "scheduler")
-            raise InvalidInputError(f"SLURM refuses the dask worker job: {text}", attribute=o.name(key),
-                                    remedy="name a partition/account sinfo/sacctmgr lists, or leave it unset for "
-                                           "the cluster's default")
+        if done.returncode == 0:
+            return
+        message = (done.stderr or done.stdout).strip().splitlines()
+        text = message[-1] if message else f"exit status {done.returncode}"
+        fields, remedy = self._refused(text.lower())
+        request = (f"partition {o.slurm_queue or '(the default)'}, "
+                   + (f"account {o.slurm_account}, " if o.slurm_account else "")
+                   + f"{o.slurm_cores} core(s), {o.slurm_memory}, walltime {o.slurm_walltime}")
+        raise InvalidInputError(f"SLURM refuses the dask worker job ({request}): {text}",
+                                attribute=", ".join(o.name(f) for f in fields), remedy=remedy)
+
+    def _refused(self, text: str) -> tuple[list[str], str]:
+        """The settings an sbatch refusal ``text`` (lower case) is about, and what to do."""
+        if "partition" in text and "account" in text:  # "Invalid account or account/partition combination"
+            return ["slurm_queue", "slurm_account"], "name an account allowed on the partition (sacctmgr show assoc)"
+        if "partition" in text:
+            return ["slurm_queue"], ("name a partition sinfo lists, or leave it unset for the cluster's default "
+                                     "partition")
+        if "account" in text or "association" in text:
+            return ["slurm_account"], "name an account sacctmgr lists for you, or leave it unset"
+        if "time limit" in text:
+            return ["slurm_walltime"], "ask for a walltime within the partition's limit (sinfo -o %l)"
+        if "memory" in text or "node configuration" in text or "cpu" in text:
+            # "Requested node configuration is not available": more cores or memory than any node has
+            fields = self._too_large()
+            return fields, "ask for at most the cores and memory of one node (sinfo -N -o '%c %m', in MB)"
+        return ["scheduler"], "check the worker job with sbatch --test-only, or use processes or threads"
+
+    def _too_large(self) -> list[str]:
+        """Which of cores and memory exceed the largest node of the partition (both when it is not known)."""
+        from dask.utils import parse_bytes
+
+        o = self.options
+        command = ["sinfo", "-h", "-N", "-o", "%c %m"] + (["-p", o.slurm_queue] if o.slurm_queue else [])
+        try:
+            out = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout
+            nodes = [(int(c.rstrip("+")), int(m.rstrip("+"))) for c, m in (line.split() for line in out.splitlines())]
+        except (OSError, ValueError, subprocess.SubprocessError):
+            nodes = []
+        if not nodes:
+            return ["slurm_cores", "slurm_memory"]
+        fields = []
+        if o.slurm_cores > max(c for c, _ in nodes):
+            fields.append("slurm_cores")
+        if parse_bytes(o.slurm_memory.replace(" ", "")) / 2**20 > max(m for _, m in nodes):
+            fields.append("slurm_memory")
+        if not fields:  # neither alone: together on no node
+            fields = ["slurm_cores", "slurm_memory"]
+        return fields
 
     def _record_workers(self, record: RunRecord, stream: list[dict[str, Any]], keys: set[Any]) -> None:
         """Count the tasks of ``keys`` per worker: the task stream holds every task the scheduler ran meanwhile
