@@ -104,8 +104,7 @@ def test_map_runs_every_task_on_slurm_workers(slurm: None, tmp_path: Path) -> No
     jobs = set(record.worker_jobs.values())
     assert all(job.isdigit() for job in jobs), record.worker_jobs
     assert 1 <= len(submitted) <= 2 and jobs <= set(submitted)
-    # closed: the jobs are cancelled, none pending or running, and they leave the queue
-    assert not {j: s for j, s in _jobs_of(tmp_path / "logs").items() if s in ("PENDING", "RUNNING")}
+    # closed: the jobs are cancelled and leave the queue (a moment in COMPLETING)
     assert _gone(set(submitted)) == {}
     assert list((tmp_path / "logs").glob("petvoi-dask-*.err"))  # a given log directory is kept
 
