@@ -18,6 +18,13 @@ from pipeline.workflow import load_workflow_config, policy_arguments
 CFG = load_workflow_config(config, source="snakemake config")
 DATA_ROOT = Path(CFG["data_root"])
 RESULTS = Path(CFG["results"])
+SYNTH_DONE = DATA_ROOT / "dicom" / ".synth.complete"
+if CFG["synth"]["generate"]:
+    # The synthetic cohort's sample sheet and clinical tables, written now when missing or of another cohort: the
+    # rules are planned from the sheet. Its DICOM comes from the synth rule (rerun when it is of another cohort).
+    from pipeline.synthetic import ensure_workflow_sheets
+
+    ensure_workflow_sheets(CFG, done_marker=SYNTH_DONE)
 SHEET = load_sample_sheet(CFG["samples"])
 # generated blood tables appear with the synth rule
 check_dynamic_studies(CFG, SHEET, source=CFG["samples"], check_files=not CFG["synth"]["generate"])
@@ -34,7 +41,6 @@ MULTI_SCAN_STUDIES = [(s, t) for s, t in STUDIES if s in MULTI_SCAN_SUBJECTS]
 BLOOD = {(r.subject_id, r.timepoint): r.blood for r in _dynamic.itertuples() if r.blood}
 NUCLIDE = {(r.subject_id, r.timepoint): r.nuclide for r in SHEET.itertuples()}
 DYNAMIC_WITH_BLOOD = [study for study in DYNAMIC if study in BLOOD]
-SYNTH_DONE = DATA_ROOT / "dicom" / ".synth.complete"
 
 # The console script of the interpreter running Snakemake (works without an activated venv and on SLURM nodes),
 # with the configuration's bad-value policy as global options.

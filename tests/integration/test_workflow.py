@@ -268,3 +268,22 @@ def test_snakemake_report(repo: Path, workdir: Path) -> None:
         names = archive.namelist()
     assert any(n.endswith("stats.csv") for n in names)
     assert any(n.endswith("biodistribution.png") for n in names)
+
+
+def test_dry_run_of_a_synthetic_cohort_follows_synth_subjects(repo: Path, tmp_path: Path) -> None:
+    """synth.subjects sets the cohort: 120 subjects (ids P001..P121 with the multi-day one) are planned, sheet and
+    tables written into data_root before planning; the committed sample sheet plays no part."""
+    data = tmp_path / "data"
+    config = {"samples": str(data / "samples.tsv"), "data_root": str(data), "results": str(tmp_path / "results"),
+              "synth": {"generate": True, "subjects": 120}, "suv": {"dosing": str(data / "dosing.csv")},
+              "recist": {"measurements": str(data / "recist.csv")},
+              "clinical": {name: str(data / f"{name}.csv") for name in ("ihc", "histology", "outcomes")}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(repo, tmp_path, "--dry-run", "--quiet", "rules")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    samples = pd.read_csv(data / "samples.tsv", sep="\t", dtype=str)
+    assert samples["subject_id"].nunique() == 121 and samples["subject_id"].iloc[-1] == "P121"
+    jobs = _planned(proc.stdout + proc.stderr)
+    assert jobs["synth"] == 1 and jobs["index"] == 1
+    # the index is a checkpoint: the study jobs are planned once it has run; the reports are known already
+    assert sum(v for k, v in jobs.items() if k.startswith("report_")) == 16  # 121 subjects in batches of 8
