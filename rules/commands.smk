@@ -53,29 +53,23 @@ def stage_command(stage):
     return lambda wildcards, threads: _stage_args(stage, wildcards, threads)
 
 
-def _step(stage, wildcards, threads):
-    """The petvoi command line of one stage as a chain step (the global options of the configuration first)."""
-    return " ".join(filter(None, [policy_arguments(CFG), _stage_args(stage, wildcards, threads)]))
+def study_steps(wildcards, threads):
+    """The params function of the ``petvoi chain`` steps of one static study: ``--step LOG COMMAND`` per stage."""
+    return " ".join(chain_step(log_file(f"{st}/{wildcards.subject}_{wildcards.timepoint}"),
+                               _stage_args(st, wildcards, threads)) for st in STATIC_STAGES)
 
 
-def study_steps(*stages):
-    """The params function of ``--step LOG COMMAND`` options of ``petvoi chain`` for ``stages`` of a static study."""
+def batch_steps(studies):
+    """The params function of the chain steps of several static studies, each study a ``--group``."""
 
     def steps(wildcards, threads):
-        logs = [log_file(f"{st}/{wildcards.subject}_{wildcards.timepoint}") for st in stages]
-        return " ".join(f"--step {_q(lg)} {_q(_step(st, wildcards, threads))}" for st, lg in zip(stages, logs))
+        return " --group ".join(study_steps(SimpleNamespace(subject=s, timepoint=t), threads) for s, t in studies)
 
     return steps
 
 
-def study_step(stage):
-    """The params function of one stage's chain step command (for a step the rule completes in its shell)."""
-    return lambda wildcards, threads: _step(stage, wildcards, threads)
-
-
-# The dask options as a quoted shell word that continues the texture step's quoted word ('texture ...'' --scheduler
-# auto' is one word to the shell): the step gets them without making them a param.
-DASK_WORD = _q(" " + DASK_ARGS)
+# The config's dask options, appended by `petvoi chain` to its texture steps: not part of a param (see DASK_ARGS).
+CHAIN_APPEND = f"--append {_q('texture ' + DASK_ARGS)}"
 
 
 def deltas_args(subject):

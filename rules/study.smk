@@ -19,7 +19,10 @@ def _static_study_constraint():
     return "|".join(alternatives) or "(?!)"
 
 
-if CFG["jobs"]["study_chain"]:
+STUDY_OUTPUTS = ("suv", "suv_json", "ct", "ct_json", "vois", "vois_json", "uptake", "texture", "heterogeneity")
+STUDIES_PER_JOB = CFG["jobs"]["studies_per_job"]
+
+if CFG["jobs"]["study_chain"] and STUDIES_PER_JOB == 1:
 
     rule study:
         input:
@@ -28,22 +31,11 @@ if CFG["jobs"]["study_chain"]:
             rules=[CFG["vois"]["name_rules"]] if CFG["vois"]["name_rules"] else [],
             params=repo_path(CFG["texture"]["params"]),
         output:
-            suv=path("suv"),
-            suv_json=path("suv_json"),
-            ct=path("ct"),
-            ct_json=path("ct_json"),
-            vois=path("vois"),
-            vois_json=path("vois_json"),
-            uptake=path("uptake"),
-            texture=path("texture"),
-            heterogeneity=path("heterogeneity"),
+            **{name: path(name) for name in STUDY_OUTPUTS},
         wildcard_constraints:
             subject=_static_study_constraint(),
         params:
-            head=study_steps("suv", "ct", "vois", "uptake"),
-            texture_log=lambda wc: log_file(f"texture/{wc.subject}_{wc.timepoint}"),
-            texture=study_step("texture"),
-            tail=study_steps("heterogeneity"),
+            steps=study_steps,
         threads: max(2, TEXTURE_WORKERS)
         resources:
             **job_resources("study"),
@@ -52,8 +44,7 @@ if CFG["jobs"]["study_chain"]:
         benchmark:
             benchmark_file("study/{subject}_{timepoint}")
         shell:
-            "{PETVOI} chain {params.head} --step {params.texture_log:q} {params.texture:q}{DASK_WORD}"
-            " {params.tail} > {log} 2>&1"
+            "{PETVOI} chain {CHAIN_APPEND} {params.steps} > {log} 2>&1"
 
     ruleorder: study > suv
     ruleorder: study > ct
@@ -61,3 +52,37 @@ if CFG["jobs"]["study_chain"]:
     ruleorder: study > uptake
     ruleorder: study > texture
     ruleorder: study > heterogeneity
+
+elif CFG["jobs"]["study_chain"]:
+    # Batches of jobs.studies_per_job static studies in sample-sheet order (a subject's studies together), each one
+    # chain: the libraries imported once per batch, and on a cluster one SLURM job (and one snakemake start inside
+    # it) per batch. Rules studies_1, studies_2, ...: a batch has fixed outputs, not wildcards. With --keep-going a
+    # failing study skips only its own remaining stages; the batch job fails, and its studies run again next time.
+    STUDY_BATCHES = [STUDIES[i:i + STUDIES_PER_JOB] for i in range(0, len(STUDIES), STUDIES_PER_JOB)]
+
+    for _number, _batch in enumerate(STUDY_BATCHES, 1):
+
+        rule:
+            name:
+                f"studies_{_number}"
+            input:
+                index=series_index,  # through the checkpoint: see series_index
+                dosing=[CFG["suv"]["dosing"]] if CFG["suv"]["dosing"] else [],
+                rules=[CFG["vois"]["name_rules"]] if CFG["vois"]["name_rules"] else [],
+                params=repo_path(CFG["texture"]["params"]),
+            output:
+                **{name: [path(name, subject=s, timepoint=t) for s, t in _batch] for name in STUDY_OUTPUTS},
+            params:
+                steps=batch_steps(_batch),
+            threads: max(2, TEXTURE_WORKERS)
+            resources:
+                **job_resources("study"),
+            log:
+                log_file(f"study/batch_{_number}"),
+            benchmark:
+                benchmark_file(f"study/batch_{_number}")
+            shell:
+                "{PETVOI} chain --keep-going {CHAIN_APPEND} {params.steps} > {log} 2>&1"
+
+        for _stage in STATIC_STAGES:
+            workflow.ruleorder(f"studies_{_number}", _stage)

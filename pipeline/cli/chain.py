@@ -62,16 +62,21 @@ def _run_step(argv: list[str], log_path: Path) -> int:
     return status
 
 
-def run_chain(steps: list[tuple[Path, str]], *, keep_going: bool = False) -> int:
+def run_chain(steps: list[tuple[Path, str] | None], *, keep_going: bool = False,
+              append: dict[str, str] | None = None) -> int:
     """Run ``(log file, command line)`` steps in order in this process.
 
     Parameters
     ----------
-    steps : list of (Path, str)
-        Each step's log file and petvoi command line (without ``petvoi``).
+    steps : list of (Path, str) or None
+        Each step's log file and petvoi command line (without ``petvoi``); None starts a new group (e.g. the
+        next study of a batch).
     keep_going : bool
-        Run every step even after a failure (independent steps, e.g. the reports of several subjects);
-        default: stop at the first failure (a study's stages, each needing the one before).
+        After a failure, skip the rest of the failing step's group and go on with the next group; default:
+        stop at the first failure. Within a group a failure always skips the steps after it (each stage of a
+        study needs the one before).
+    append : dict of str to str, optional
+        Arguments appended to every step of a command (``{"texture": "--scheduler auto"}``).
 
     Returns
     -------
@@ -79,8 +84,16 @@ def run_chain(steps: list[tuple[Path, str]], *, keep_going: bool = False) -> int
         0, or the exit status of the first step that failed (2 for bad input).
     """
     first_failure = 0
-    for log_path, command in steps:
+    skipping = False
+    for step in steps:
+        if step is None:
+            skipping = False
+            continue
+        if skipping:
+            continue
+        log_path, command = step
         argv = shlex.split(command)
+        argv += shlex.split((append or {}).get(_command(argv), ""))
         status = _run_step(argv, Path(log_path))
         if status != 0:
             last = [line for line in Path(log_path).read_text(encoding="utf-8").splitlines()
@@ -91,11 +104,28 @@ def run_chain(steps: list[tuple[Path, str]], *, keep_going: bool = False) -> int
             first_failure = first_failure or status
             if not keep_going:
                 break
+            skipping = True
     return first_failure
 
 
+class _Group(argparse.Action):
+    """``--group``: a None in the step list (a new group starts)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        steps = getattr(namespace, "step", None) or []
+        steps.append(None)
+        namespace.step = steps
+
+
 def _handle(args: Any) -> int:
-    return run_chain([(Path(log), command) for log, command in args.step], keep_going=args.keep_going)
+    steps = [None if step is None else (Path(step[0]), step[1]) for step in args.step or []]
+    if not any(steps):
+        from ..errors import InvalidInputError
+
+        raise InvalidInputError("no --step given", attribute="--step", remedy="give at least one --step LOG COMMAND")
+    append = dict((text.split(None, 1) + [""])[:2] for text in args.append or [] if text.strip())
+    return run_chain(steps, keep_going=args.keep_going, append=append)
 
 
 def register(sub: Any) -> None:
@@ -104,10 +134,14 @@ def register(sub: Any) -> None:
         "chain", help="run several petvoi commands in one process (a study per job on a cluster)",
         description="Run petvoi commands in order in one process (libraries imported once); each step's output "
                     "goes to its log file; the chain stops at the first failure with that step's exit status.")
-    parser.add_argument("--step", nargs=2, action="append", metavar=("LOG", "COMMAND"), required=True,
+    parser.add_argument("--step", nargs=2, action="append", metavar=("LOG", "COMMAND"),
                         help="a log file and one petvoi command line (quoted, without 'petvoi'); repeatable, "
                              "run in order")
+    parser.add_argument("--group", nargs=0, action=_Group,
+                        help="start a new group of steps (e.g. the next study of a batch); with --keep-going a "
+                             "failure skips only the rest of its group")
     parser.add_argument("--keep-going", action="store_true",
-                        help="run every step even after a failure (independent steps); exit with the first "
-                             "failure's status")
+                        help="after a failure go on with the next group; exit with the first failure's status")
+    parser.add_argument("--append", action="append", metavar="'COMMAND ARGS'",
+                        help="append ARGS to every step of COMMAND, e.g. --append 'texture --scheduler auto'")
     parser.set_defaults(func=_handle)

@@ -64,13 +64,23 @@ def test_dry_run_plans_every_stage(repo: Path, workdir: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     jobs = _planned(out)
-    # a static study is one job (suv, ct, vois, uptake, texture, heterogeneity as one petvoi chain); the dynamic
-    # study's suv and vois are jobs of their own; deltas and reports in one batch (two subjects)
-    assert jobs["study"] == 5 and jobs["suv"] == 1 and jobs["vois"] == 1 and jobs["report_1"] == 1
+    # static studies in batches of 4 (suv, ct, vois, uptake, texture, heterogeneity as one petvoi chain): 5 studies,
+    # 2 jobs; the dynamic study's suv and vois are jobs of their own; deltas and reports in one batch (2 subjects)
+    assert jobs["studies_1"] == jobs["studies_2"] == 1 and "studies_3" not in jobs
+    assert jobs["suv"] == 1 and jobs["vois"] == 1 and jobs["report_1"] == 1
     for rule in ("index", "cohort_table", "inter_lesion", "cohort_deltas", "recist", "stats", "cohort_report",
                  "tacs", "kinetics", "parametric", "cohort_kinetics", "pk"):
         assert rule in jobs
-    assert not {"ct", "uptake", "texture", "heterogeneity", "deltas", "synth"} & set(jobs)  # no synth: user cohort
+    assert not {"study", "ct", "uptake", "texture", "heterogeneity", "deltas", "synth"} & set(jobs)  # synth: no
+
+
+def test_dry_run_one_job_per_study_when_configured(repo: Path, workdir: Path, tmp_path: Path) -> None:
+    config = {**yaml.safe_load((workdir / "config.yaml").read_text()), "jobs": {"studies_per_job": 1}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(repo, tmp_path, "--dry-run", "--quiet", "rules")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = _planned(proc.stdout + proc.stderr)
+    assert jobs["study"] == 5 and jobs["suv"] == 1 and jobs["vois"] == 1 and "studies_1" not in jobs
 
 
 def test_dry_run_one_job_per_stage_when_configured(repo: Path, workdir: Path, tmp_path: Path) -> None:
@@ -80,7 +90,7 @@ def test_dry_run_one_job_per_stage_when_configured(repo: Path, workdir: Path, tm
     proc = snakemake(repo, tmp_path, "--dry-run", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = _planned(proc.stdout + proc.stderr)
-    assert "study" not in jobs and jobs["report_1"] == jobs["report_2"] == 1
+    assert not {"study", "studies_1"} & set(jobs) and jobs["report_1"] == jobs["report_2"] == 1
     for rule in ("suv", "ct", "vois", "uptake", "texture", "heterogeneity"):
         assert jobs[rule] >= 5, rule
 

@@ -47,15 +47,41 @@ def test_a_bad_command_line_is_a_failed_step(tmp_path: Path) -> None:
     assert "unrecognized arguments: --no-such-option" in (tmp_path / "1.log").read_text()
 
 
-def test_keep_going_runs_every_step_and_returns_the_first_failure(tmp_path: Path,
+def test_keep_going_runs_every_group_and_returns_the_first_failure(tmp_path: Path,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     from pipeline.cli.chain import run_chain
 
-    steps = [(tmp_path / "1.log", "recist --no-such-option"), (tmp_path / "2.log", "--strict --version-of-nothing"),
-             (tmp_path / "3.log", "--policy header.fallback=raise check --help")]
+    steps = [(tmp_path / "1.log", "recist --no-such-option"), None, (tmp_path / "2.log", "--strict --version-of-nothing"),
+             None, (tmp_path / "3.log", "--policy header.fallback=raise check --help")]
     assert run_chain(steps, keep_going=True) == 2
     assert all((tmp_path / f"{i}.log").is_file() for i in (1, 2, 3))  # every step ran
     assert "took" in (tmp_path / "3.log").read_text()
     err = capsys.readouterr().err
     assert err.count("failed") == 2 and "step recist failed" in err
-    assert run_chain(steps[:1] + steps[2:], keep_going=False) == 2
+    assert run_chain(steps[:1] + steps[3:], keep_going=False) == 2
+
+
+def test_groups_keep_going_skips_the_rest_of_a_failed_group_only(tmp_path: Path) -> None:
+    ok = f"recist {SAMPLE / 'recist.csv'} -o {tmp_path / 'x.csv'}"
+    status = main(["chain", "--keep-going",
+                   "--step", str(tmp_path / "a1.log"), "recist --no-such-option",
+                   "--step", str(tmp_path / "a2.log"), ok,  # after a failure in its group: skipped
+                   "--group", "--step", str(tmp_path / "b1.log"), ok])
+    assert status == 2
+    assert (tmp_path / "a1.log").is_file() and not (tmp_path / "a2.log").exists() and (tmp_path / "b1.log").is_file()
+
+
+def test_append_adds_arguments_to_every_step_of_a_command(tmp_path: Path) -> None:
+    out = tmp_path / "r.csv"
+    assert main(["chain", "--append", "recist --confirm", "--step", str(tmp_path / "1.log"),
+                 f"recist {SAMPLE / 'recist.csv'} -o {out}"]) == 0
+    plain = tmp_path / "plain.csv"
+    assert main(["recist", str(SAMPLE / "recist.csv"), "-o", str(plain)]) == 0
+    confirmed = tmp_path / "confirmed.csv"
+    assert main(["recist", "--confirm", str(SAMPLE / "recist.csv"), "-o", str(confirmed)]) == 0
+    assert out.read_bytes() == confirmed.read_bytes()
+
+
+def test_a_chain_without_steps_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chain", "--keep-going"]) == 2
+    assert "--step" in capsys.readouterr().err
