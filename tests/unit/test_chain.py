@@ -51,8 +51,9 @@ def test_keep_going_runs_every_group_and_returns_the_first_failure(tmp_path: Pat
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     from pipeline.cli.chain import run_chain
 
-    steps = [(tmp_path / "1.log", "recist --no-such-option"), None, (tmp_path / "2.log", "--strict --version-of-nothing"),
-             None, (tmp_path / "3.log", "--policy header.fallback=raise check --help")]
+    steps = [(tmp_path / "1.log", "recist --no-such-option"), None,
+             (tmp_path / "2.log", "--strict --version-of-nothing"), None,
+             (tmp_path / "3.log", "--policy header.fallback=raise check --help")]
     assert run_chain(steps, keep_going=True) == 2
     assert all((tmp_path / f"{i}.log").is_file() for i in (1, 2, 3))  # every step ran
     assert "took" in (tmp_path / "3.log").read_text()
