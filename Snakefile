@@ -20,6 +20,7 @@ include: "rules/commands.smk"
 
 
 onstart:
+    check_slurm_submission()  # with the SLURM executor: sbatch is there, the partition asked for exists
     write_resolved_config()
 
 

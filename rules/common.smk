@@ -200,3 +200,46 @@ def check_job_resources():
         raise ConfigError(f"no rule is named {unknown[0]!r}", source="snakemake config",
                           attribute=f"jobs.resources.{unknown[0]}",
                           remedy=f"use default or a rule name: {', '.join(sorted(names))}")
+
+
+def check_slurm_submission():
+    """Before a run with the SLURM executor: sbatch is there, and the partition asked for exists.
+
+    A missing sbatch, or a partition named in jobs.partition or $SBATCH_PARTITION that the cluster lacks, would
+    otherwise fail every job's submission later (``sbatch: error: invalid partition specified``); each is
+    refused here in one line naming the setting and the fix, before any job is submitted (called by onstart, once
+    the executor is known; not in the snakemake started inside a job).
+    """
+    import os
+    import shutil
+    import subprocess
+
+    from pipeline.errors import ConfigError
+
+    plugin = workflow.executor_plugin
+    if plugin is None or getattr(plugin, "name", "") != "slurm" or workflow.remote_exec:
+        return
+    if shutil.which("sbatch") is None:
+        raise ConfigError("the SLURM executor needs sbatch, which is not on the PATH (not a SLURM login node)",
+                          source="configs/profiles/slurm", attribute="executor",
+                          remedy="run on the cluster's login node, or locally: snakemake --configfile "
+                                 "configs/config.yaml --workflow-profile configs/profiles/local")
+    asked = [(key, value) for key, value in (("jobs.partition", CFG["jobs"]["partition"]),
+                                             ("$SBATCH_PARTITION", os.environ.get("SBATCH_PARTITION")))
+             if value]
+    if not asked:
+        return
+    try:
+        listed = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ConfigError(f"sinfo cannot list the partitions: {exc}", source="SLURM", attribute=asked[0][0],
+                          remedy="check that slurmctld answers (sinfo)") from None
+    partitions = sorted({p.strip().rstrip("*") for p in listed.stdout.split() if p.strip()})
+    for key, value in asked:
+        for name in str(value).split(","):
+            if name and name not in partitions:
+                raise ConfigError(f"SLURM has no partition {name!r} (sinfo lists: {', '.join(partitions)})",
+                                  source="snakemake config" if key.startswith("jobs") else "environment",
+                                  attribute=key,
+                                  remedy="name one of those, or leave it unset (null) for the cluster's default "
+                                         "partition")

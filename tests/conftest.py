@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,34 @@ def copy_tree(src: Path, dst: Path) -> Path:
     """Copy a folder tree (tests that must modify generated data work on a copy)."""
     shutil.copytree(src, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[None]:
+    """A SLURM cluster answering sbatch: the running one, or a single-node loopback cluster started by
+    tools/ci/slurm.sh up (root; Debian packages slurm-wlm and munge, installed when missing) and stopped with
+    tools/ci/slurm.sh down at the end of the session. Skipped only where SLURM cannot be had here."""
+    import os
+    import shutil
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "tools" / "ci" / "slurm.sh"
+    answers = bool(shutil.which("sinfo")) and subprocess.run(["sinfo", "-h"], capture_output=True, timeout=30,
+                                                             check=False).returncode == 0
+    if answers and subprocess.run(["bash", str(script), "status"], capture_output=True, check=False).returncode:
+        yield  # a cluster this session did not start (the machine's own, or one left up by hand)
+        return
+    if os.geteuid() != 0:
+        if answers:
+            yield
+            return
+        pytest.skip("no SLURM cluster answers and this is not root: tools/ci/slurm.sh up needs root")
+    if shutil.which("sbatch") is None and shutil.which("apt-get") is None:
+        pytest.skip("SLURM is not installed and there is no apt-get to install it (tools/ci/slurm.sh is Debian-only)")
+    was_up = subprocess.run(["bash", str(script), "status"], capture_output=True, check=False).returncode == 0
+    done = subprocess.run(["bash", str(script), "up"], capture_output=True, text=True, timeout=900, check=False)
+    if done.returncode != 0:
+        pytest.fail(f"tools/ci/slurm.sh up failed (exit {done.returncode}): {done.stderr.strip()}")
+    yield
+    if not was_up:
+        subprocess.run(["bash", str(script), "down"], capture_output=True, timeout=120, check=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,24 +29,12 @@ SMALL = {"cores": 1, "memory": "1GB", "walltime": "00:10:00", "max_jobs": 2, "st
 
 
 @pytest.fixture(scope="module")
-def slurm(repo: Path) -> None:
-    """A SLURM cluster answering sbatch (started by tools/ci/slurm.sh up when this is root)."""
+def slurm(slurm_cluster: None) -> None:
+    """A SLURM cluster answering sbatch (tests/conftest.py), and dask-jobqueue to use it."""
     try:
         import dask_jobqueue  # noqa: F401
     except ImportError:
         pytest.fail('dask-jobqueue is not installed: pip install -e ".[slurm]"')
-    if os.geteuid() != 0:
-        answers = shutil.which("sinfo") and subprocess.run(["sinfo", "-h"], capture_output=True, timeout=30,
-                                                           check=False).returncode == 0
-        if not answers:
-            pytest.skip("no SLURM cluster answers and this is not root: tools/ci/slurm.sh up needs root")
-        return
-    if shutil.which("sbatch") is None and shutil.which("apt-get") is None:
-        pytest.skip("SLURM is not installed and there is no apt-get to install it (tools/ci/slurm.sh is Debian-only)")
-    done = subprocess.run(["bash", str(repo / "tools" / "ci" / "slurm.sh"), "up"], capture_output=True, text=True,
-                          timeout=900, check=False)
-    if done.returncode != 0:
-        pytest.fail(f"tools/ci/slurm.sh up failed (exit {done.returncode}): {done.stderr.strip()}")
 
 
 def _options(tmp_path: Path | None = None, **slurm: Any) -> DaskOptions:
