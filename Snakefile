@@ -19,6 +19,10 @@ include: "rules/common.smk"
 include: "rules/commands.smk"
 
 
+onerror:
+    explain_cluster_failures(log)  # a SLURM job killed for memory or time: rule, studies, resource
+
+
 onstart:
     check_slurm_submission()  # with the SLURM executor: sbatch is there, the partition asked for exists
     write_resolved_config()

@@ -243,3 +243,52 @@ def check_slurm_submission():
                                   attribute=key,
                                   remedy="name one of those, or leave it unset (null) for the cluster's default "
                                          "partition")
+
+
+_JOB_STATES = {"OUT_OF_MEMORY": ("ran out of memory", "mem_mb"), "TIMEOUT": ("ran out of time", "runtime")}
+
+
+def explain_cluster_failures(log):
+    """After a failed run (onerror): one line per SLURM job killed for memory or time, naming the rule, its
+    studies or subjects, the resource and how to raise it. ``log`` is the run's snakemake log file."""
+    import sys
+
+    try:
+        text = Path(log).read_text(encoding="utf-8", errors="replace")
+    except (OSError, TypeError):
+        return
+    for block in re.split(r"\n(?=Error in rule )", text):
+        match = re.match(r"Error in rule (\w+):", block)
+        if not match or "SLURM-job" not in block:
+            continue
+        state = re.search(r"SLURM status is: '(\w+)'", block)
+        kind = state.group(1) if state else ""
+        if kind not in _JOB_STATES:
+            # without accounting the state of a killed job is FAILED: the job's SLURM log says why
+            for slurm_log in re.findall(r"(\S+/slurm_logs/\S+\.log)", block):
+                try:
+                    tail = Path(slurm_log).read_text(encoding="utf-8", errors="replace")[-20000:]
+                except OSError:
+                    continue
+                if re.search(r"exceeded (job )?memory limit|oom[-_ ]kill|OUT_OF_MEMORY", tail, re.IGNORECASE):
+                    kind = "OUT_OF_MEMORY"
+                elif re.search(r"DUE TO TIME LIMIT|TIMEOUT", tail):
+                    kind = "TIMEOUT"
+        if kind not in _JOB_STATES:
+            continue
+        name, (what, resource) = match.group(1), _JOB_STATES[kind]
+        key = re.sub(r"_\d+$", "", name)
+        key = "study" if key == "studies" else key
+        value = job_resources(key).get(resource)
+        where = ""
+        if name.startswith("studies_") and "STUDY_BATCHES" in globals():
+            where = " (studies " + ", ".join(f"{s}/{t}" for s, t in STUDY_BATCHES[int(name.split("_")[1]) - 1]) + ")"
+        elif name.startswith("report_") and "REPORT_BATCHES" in globals():
+            where = " (subjects " + ", ".join(REPORT_BATCHES[int(name.split("_")[1]) - 1]) + ")"
+        else:
+            wildcards = re.search(r"wildcards: ([^\n]+)", block)
+            where = f" ({wildcards.group(1).strip()})" if wildcards else ""
+        unit = "MB" if resource == "mem_mb" else "min"
+        print(f"petvoi: SLURM job of rule {name}{where} {what}: {resource}={value} {unit} (config "
+              f"jobs.resources.{key}.{resource}); raise it in the config, or for this run: snakemake ... "
+              f"--set-resources {name}:{resource}={int(value or 0) * 2}", file=sys.stderr)
