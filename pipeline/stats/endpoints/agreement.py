@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from .. import methods as st
 from .base import CohortData, Endpoint, row
@@ -59,6 +58,8 @@ def _rows(data: CohortData, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
                         notes=notes))
         ba = st.bland_altman(np.log(a), np.log(b))
         low, high = ba["loa_low"], ba["loa_high"]
+        from scipy import stats
+
         tq = float(stats.t.ppf(0.975, ba["n"] - 1))
         half = tq * ba["sd"] / math.sqrt(ba["n"])
         bias = st.StatResult(math.exp(ba["bias"]), math.exp(ba["bias"] - half), math.exp(ba["bias"] + half), NAN,

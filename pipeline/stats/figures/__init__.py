@@ -8,23 +8,69 @@ determinism and input rules are in :mod:`.style`; the plots in :mod:`.categorica
 (:mod:`pipeline.stats.endpoints`) draws its own figures with these functions; the reports draw the forest,
 spider, swimmer and uptake-over-time plots from the tables they read.
 """
+from __future__ import annotations
 
-from .categorical import biodistribution, box_by_category, scatter_suv_vs_percent, waterfall
-from .curves import kaplan_meier, km_estimate, km_medians, median_text, number_at_risk, roc_curves
-from .forest import EffectScale, effect_scale, forest, forest_table
-from .style import (
-    DPI,
-    FIGURE_SIZES,
-    MIN_N,
-    MISSING_COLOUR,
-    OKABE_ITO,
-    RESPONSE_COLOURS,
-    FigurePaths,
-    axis_label,
-    png_only,
-    response_colour,
-)
-from .timecourse import spider, swimmer, time_course
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names for type checkers; at run time each is loaded on first use (__getattr__)
+    from .categorical import biodistribution, box_by_category, scatter_suv_vs_percent, waterfall
+    from .curves import kaplan_meier, km_estimate, km_medians, median_text, number_at_risk, roc_curves
+    from .forest import EffectScale, effect_scale, forest, forest_table
+    from .style import (
+        DPI,
+        FIGURE_SIZES,
+        MIN_N,
+        MISSING_COLOUR,
+        OKABE_ITO,
+        RESPONSE_COLOURS,
+        FigurePaths,
+        axis_label,
+        png_only,
+        response_colour,
+    )
+    from .timecourse import spider, swimmer, time_course
+
+_HOME = {
+    "biodistribution": "categorical",
+    "box_by_category": "categorical",
+    "scatter_suv_vs_percent": "categorical",
+    "waterfall": "categorical",
+    "kaplan_meier": "curves",
+    "km_estimate": "curves",
+    "km_medians": "curves",
+    "median_text": "curves",
+    "number_at_risk": "curves",
+    "roc_curves": "curves",
+    "EffectScale": "forest",
+    "effect_scale": "forest",
+    "forest": "forest",
+    "forest_table": "forest",
+    "DPI": "style",
+    "FIGURE_SIZES": "style",
+    "MIN_N": "style",
+    "MISSING_COLOUR": "style",
+    "OKABE_ITO": "style",
+    "RESPONSE_COLOURS": "style",
+    "FigurePaths": "style",
+    "axis_label": "style",
+    "png_only": "style",
+    "response_colour": "style",
+    "spider": "timecourse",
+    "swimmer": "timecourse",
+    "time_course": "timecourse",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # loaded on first use: the workflow's config validation and the CLI import this package without
+    # paying for scipy.stats, statsmodels, lifelines or matplotlib
+    if name in _HOME:
+        value = getattr(import_module(f".{_HOME[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["FigurePaths", "DPI", "MIN_N", "FIGURE_SIZES", "OKABE_ITO", "RESPONSE_COLOURS", "MISSING_COLOUR",
            "response_colour", "km_estimate", "km_medians", "median_text", "number_at_risk", "scatter_suv_vs_percent",

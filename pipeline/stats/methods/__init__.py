@@ -29,34 +29,89 @@ repeated visits, clustered AUC and proportions, cluster trend tests), :mod:`.clu
 readers or tracers on the same clustered lesions: AUC difference, McNemar), :mod:`.agreement` (ICC, Bland-Altman,
 repeatability) and :mod:`.multiplicity`; this package re-exports their public names.
 """
+from __future__ import annotations
 
-from .accuracy import diagnostic_accuracy, mcnemar, proportion_ci
-from .agreement import bland_altman, icc, repeatability
-from .clustered import (
-    MIN_CLUSTERS,
-    cluster_permutation_jt,
-    clustered_auc,
-    clustered_proportion,
-    mixed_trend,
-    nested_visit_ratio,
-    paired_log_ratio,
-)
-from .clustered_comparison import clustered_auc_difference, clustered_mcnemar
-from .core import NAN, StatResult
-from .correlation import spearman
-from .models import geometric_mean_ratio, mixed_model
-from .multiplicity import benjamini_hochberg
-from .ranks import (
-    hodges_lehmann,
-    jonckheere_terpstra,
-    jonckheere_terpstra_statistic,
-    kruskal_wallis,
-    mann_whitney,
-    paired_t_log,
-    wilcoxon_paired,
-)
-from .roc import bootstrap_cutoff_ci, paired_delong, roc_auc_delong, youden
-from .survival import cox_hr, cox_multivariable, kaplan_meier_logrank, km_median
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the names for type checkers; at run time each is loaded on first use (__getattr__)
+    from .accuracy import diagnostic_accuracy, mcnemar, proportion_ci
+    from .agreement import bland_altman, icc, repeatability
+    from .clustered import (
+        MIN_CLUSTERS,
+        cluster_permutation_jt,
+        clustered_auc,
+        clustered_proportion,
+        mixed_trend,
+        nested_visit_ratio,
+        paired_log_ratio,
+    )
+    from .clustered_comparison import clustered_auc_difference, clustered_mcnemar
+    from .core import NAN, StatResult
+    from .correlation import spearman
+    from .models import geometric_mean_ratio, mixed_model
+    from .multiplicity import benjamini_hochberg
+    from .ranks import (
+        hodges_lehmann,
+        jonckheere_terpstra,
+        jonckheere_terpstra_statistic,
+        kruskal_wallis,
+        mann_whitney,
+        paired_t_log,
+        wilcoxon_paired,
+    )
+    from .roc import bootstrap_cutoff_ci, paired_delong, roc_auc_delong, youden
+    from .survival import cox_hr, cox_multivariable, kaplan_meier_logrank, km_median
+
+_HOME = {
+    "diagnostic_accuracy": "accuracy",
+    "mcnemar": "accuracy",
+    "proportion_ci": "accuracy",
+    "bland_altman": "agreement",
+    "icc": "agreement",
+    "repeatability": "agreement",
+    "MIN_CLUSTERS": "clustered",
+    "cluster_permutation_jt": "clustered",
+    "clustered_auc": "clustered",
+    "clustered_proportion": "clustered",
+    "mixed_trend": "clustered",
+    "nested_visit_ratio": "clustered",
+    "paired_log_ratio": "clustered",
+    "clustered_auc_difference": "clustered_comparison",
+    "clustered_mcnemar": "clustered_comparison",
+    "NAN": "core",
+    "StatResult": "core",
+    "spearman": "correlation",
+    "geometric_mean_ratio": "models",
+    "mixed_model": "models",
+    "benjamini_hochberg": "multiplicity",
+    "hodges_lehmann": "ranks",
+    "jonckheere_terpstra": "ranks",
+    "jonckheere_terpstra_statistic": "ranks",
+    "kruskal_wallis": "ranks",
+    "mann_whitney": "ranks",
+    "paired_t_log": "ranks",
+    "wilcoxon_paired": "ranks",
+    "bootstrap_cutoff_ci": "roc",
+    "paired_delong": "roc",
+    "roc_auc_delong": "roc",
+    "youden": "roc",
+    "cox_hr": "survival",
+    "cox_multivariable": "survival",
+    "kaplan_meier_logrank": "survival",
+    "km_median": "survival",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # loaded on first use: the workflow's config validation and the CLI import this package without
+    # paying for scipy.stats, statsmodels, lifelines or matplotlib
+    if name in _HOME:
+        value = getattr(import_module(f".{_HOME[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["NAN", "StatResult", "MIN_CLUSTERS", "clustered_auc_difference", "clustered_mcnemar",
            "spearman", "kruskal_wallis", "jonckheere_terpstra_statistic",
