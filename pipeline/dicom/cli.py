@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,34 +25,12 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_index)
 
 
-@contextmanager
-def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """Yield an ``advance(n)`` callable; draws a rich progress bar only when stderr is a terminal."""
-    if not sys.stderr.isatty():
-        def skip(n: int = 1) -> None:
-            return None
-
-        yield skip
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=True) as bar:
-        task = bar.add_task(description, total=total)
-
-        def advance(n: int = 1) -> None:
-            bar.advance(task, n)
-
-        yield advance
-
-
 def _index(args: argparse.Namespace) -> None:
     from .index import run_index
 
-    with progress_bar("indexing DICOM", None) as advance:
-        result = run_index(Path(args.dicom_root), Path(args.output), workers=args.workers, progress=advance,
-                           samples=Path(args.samples) if args.samples else None,
-                           data_root=Path(args.data_root) if args.data_root else None)
+    result = run_index(Path(args.dicom_root), Path(args.output), workers=args.workers,
+                       samples=Path(args.samples) if args.samples else None,
+                       data_root=Path(args.data_root) if args.data_root else None)
     log.info("%d series from %d DICOM files (%d non-DICOM skipped, %d unreadable) -> %s", len(result.series),
              result.n_dicom, result.n_skipped, len(result.unreadable), args.output)
     for path, reason in result.unreadable:

@@ -27,6 +27,7 @@ from pydicom.errors import InvalidDicomError
 
 from ..config import load_sample_sheet
 from ..errors import InvalidInputError
+from ..progress import progress as show_progress
 
 __all__ = ["IndexResult", "index_tree", "SERIES_COLUMNS", "pseudonym", "run_index"]
 
@@ -141,7 +142,8 @@ def index_tree(
     workers : int
         Header-reading threads.
     progress : callable, optional
-        Called with the number of files just read.
+        Called with the number of files just read (the command line's progress is shown by
+        :mod:`pipeline.progress` in any case: a bar on a terminal, log lines otherwise).
     samples, data_root : Path, optional
         Sample sheet and the folder its ``dicom`` paths are relative to; used
         to label series with the sheet's subject IDs.
@@ -161,8 +163,10 @@ def index_tree(
     files = _walk(root)
     groups: dict[str, list[tuple[Path, pydicom.Dataset]]] = defaultdict(list)
     result = IndexResult(series=pd.DataFrame(columns=SERIES_COLUMNS))
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, \
+            show_progress("index", total=len(files), unit="files") as bar:
         for path, (status, payload) in zip(files, pool.map(_read_header, files, chunksize=64), strict=True):
+            bar.advance()
             if progress is not None:
                 progress(1)
             if status == "skip":
