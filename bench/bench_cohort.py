@@ -1,0 +1,294 @@
+"""Benchmark: how the workflow scales with the cohort, and what a 500-patient trial would cost (issue 16).
+
+Run:  .venv/bin/python bench/bench_cohort.py [--subjects 3 6 12 24] [--cores 2] [--slurm [--slurm-subjects 3 6]]
+      [--slot-overhead S] [--keep DIR]
+
+Measured
+--------
+For each cohort size N, ``petvoi synth --subjects N --no-multiday`` writes a synthetic trial cohort (two static
+studies per subject, a dynamic study every few subjects, no multi-day PK subject), and the workflow runs on it
+from nothing with ``--cores`` through ``configs/profiles/local``. Every number comes from the run's
+``results/benchmarks`` (snakemake benchmark files, one per job; the ``all`` target has none):
+
+* jobs: benchmark files; rule CPU: the sum of their ``cpu_time``;
+* study+report CPU per subject (the metric of issue 16, target <= 8 CPU-s): the ``cpu_time`` of the jobs that
+  do the per-subject work - the two static studies (``benchmarks/study/*``, or with ``study_chain: false`` the
+  six stage rules suv, ct, vois, uptake, texture, heterogeneity of the static studies) and the deltas + patient
+  report (``benchmarks/report/*``) - over N;
+* cohort CPU: the rules that see the whole cohort and cannot spread over nodes (index, recist, cohort_*, stats,
+  inter_lesion, pk, cohort_report).
+
+Reference, same run: the smallest cohort again with ``jobs: {study_chain: false, reports_per_job: 1}`` (a job
+per stage and per subject's report, as before the change), and the ratio of its study+report CPU per subject to
+the batched workflow's.
+
+With ``--slurm`` (loopback cluster up: ``tools/ci/slurm.sh up``) the cohorts of ``--slurm-subjects`` (default:
+all) run again through ``configs/profiles/slurm``. Slot time is EndTime - StartTime of each SLURM job the run
+printed (``sched: Allocate JobId=`` to ``_job_complete: JobId= done`` in the slurmctld log); work is the sum of
+the benchmark ``s`` (wall of the rule's command) of the run - under the profile every benchmarked rule runs in a
+SLURM job. Slot overhead = 1 - work / slot time (target <= 20 %), and per job (slot time - work) / SLURM jobs in
+seconds. The SLURM run's tables (csv/parquet under results, benchmarks and logs aside) must equal the local ones.
+
+Projection model (500 patients x 2 timepoints = N 500)
+------------------------------------------------------
+Least-squares lines in N over the batched local runs: jobs(N), wall(N), CPU(N) (all rules) and cohort(N)
+(cohort rules). Then
+
+* one node of ``--cores`` cores: T1 = wall(500) (CPU(500) / cores is printed alongside: the bound on an
+  otherwise idle node);
+* 100 such nodes: T100 = cohort(500) + (CPU(500) - cohort(500)) / (100 cores) + o * jobs(500) / 100,
+  i.e. the cohort rules in series, the per-subject work spread over every core, and each node paying the
+  per-job slot overhead o (seconds, measured with ``--slurm``, else ``--slot-overhead``) for its share of jobs;
+* speed-up T1 / T100, target >= 50x.
+
+Issue 16's starting point: 15.7 jobs and 25.4 rule CPU-s per subject; 500 patients = 7,850 jobs, 2 h on one
+node, 42-60 min on 100 nodes (2-9x).
+Wall times depend on what else runs on the machine (and on the SLURM node); CPU-s much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SLURMCTLD_LOG = Path("/var/tmp/petvoi-ci-slurm/slurmctld.log")
+COHORT_RULES = ("index", "recist", "stats", "inter_lesion", "pk", "cohort_report")  # and every cohort_*
+STATIC_STAGES = ("suv", "ct", "vois", "uptake", "texture", "heterogeneity")
+N_TRIAL = 500
+NODES = 100
+ISSUE_BEFORE = "before (issue 16): 15.7 jobs and 25.4 CPU-s per subject; 500 patients: 7,850 jobs, 2 h on one " \
+               "node, 42-60 min on 100 nodes (2-9x)"
+
+
+@dataclass
+class Run:
+    """One workflow run from nothing: its wall time, jobs and rule CPU from results/benchmarks."""
+
+    subjects: int
+    wall_s: float
+    jobs: int
+    cpu_s: float  # every rule
+    subject_cpu_s: float  # static studies + deltas/patient reports
+    cohort_cpu_s: float  # cohort rules
+    work_s: float  # sum of benchmark s
+    output: str  # snakemake's stdout + stderr
+
+    @property
+    def per_subject(self) -> float:
+        return self.subject_cpu_s / self.subjects
+
+
+def _synth(n: int, root: Path) -> Path:
+    """A trial cohort of n subjects without the multi-day PK subject (whatever the flag is called now)."""
+    data = root / f"data_{n}"
+    petvoi = str(BIN / "petvoi")
+    helptext = subprocess.run([petvoi, "synth", "--help"], check=True, capture_output=True, text=True).stdout
+    flags = ["--no-multiday"] if "--no-multiday" in helptext else []  # else the multi-day subject is opt-in
+    subprocess.run([petvoi, "-q", "synth", str(data), "--subjects", str(n), "--workers", "2", *flags],
+                   check=True, capture_output=True)
+    with open(data / "samples.tsv", newline="") as handle:
+        subjects = {row["subject_id"] for row in csv.DictReader(handle, delimiter="\t")}
+    if len(subjects) != n:
+        raise SystemExit(f"petvoi synth --subjects {n} {' '.join(flags)} wrote {len(subjects)} subjects")
+    return data
+
+
+def _static_studies(data: Path) -> set[str]:
+    """``SUBJECT_TIMEPOINT`` of the static studies of the sample sheet (benchmark file stems)."""
+    with open(data / "samples.tsv", newline="") as handle:
+        return {f"{r['subject_id']}_{r['timepoint']}" for r in csv.DictReader(handle, delimiter="\t")
+                if r["acquisition"] == "static"}
+
+
+def _config(data: Path, work: Path, jobs: dict[str, object] | None) -> Path:
+    config: dict[str, object] = {
+        "samples": str(data / "samples.tsv"), "data_root": str(data), "results": str(work / "results"),
+        "synth": {"generate": False}, "suv": {"dosing": str(data / "dosing.csv")},
+        "recist": {"measurements": str(data / "recist.csv")},
+        "clinical": {name: str(data / f"{name}.csv") for name in ("ihc", "histology", "outcomes")}}
+    if jobs:
+        config["jobs"] = jobs
+    path = work / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _run(n: int, data: Path, work: Path, profile: str, cores: int, jobs: dict[str, object] | None = None) -> Run:
+    """Run the workflow from nothing in ``work`` and read its benchmarks."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--configfile",
+           str(_config(data, work, jobs)), "--directory", str(work),
+           "--workflow-profile", str(REPO / "configs" / "profiles" / profile), "all"]
+    if profile == "local":
+        cmd[1:1] = ["--cores", str(cores)]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise RuntimeError(f"snakemake ({profile}) failed in {work} after {wall:.0f} s:\n{output[-3000:]}")
+    static = _static_studies(data)
+    jobs_n, cpu, subject_cpu, cohort_cpu, work_s = 0, 0.0, 0.0, 0.0, 0.0
+    bench = work / "results" / "benchmarks"
+    for tsv in sorted(bench.rglob("*.tsv")):
+        with open(tsv, newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        if not rows:
+            continue
+        seconds, cpu_time = float(rows[-1]["s"]), float(rows[-1]["cpu_time"])
+        parts = tsv.relative_to(bench).with_suffix("").parts
+        jobs_n += 1
+        cpu += cpu_time
+        work_s += seconds
+        if parts[0] in ("study", "report") or (parts[0] in STATIC_STAGES and parts[-1] in static):
+            subject_cpu += cpu_time
+        elif len(parts) == 1 and (parts[0] in COHORT_RULES or parts[0].startswith("cohort")):
+            cohort_cpu += cpu_time
+    return Run(n, wall, jobs_n, cpu, subject_cpu, cohort_cpu, work_s, output)
+
+
+def _tables(results: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(results)): p.read_bytes() for p in sorted(results.rglob("*"))
+            if p.suffix in (".csv", ".parquet") and not {"benchmarks", "logs"} & set(p.relative_to(results).parts)}
+
+
+def _slot_times(job_ids: list[int]) -> dict[int, float]:
+    """EndTime - StartTime of each SLURM job, from slurmctld's log (the latest lines of each job id)."""
+    start: dict[int, datetime] = {}
+    end: dict[int, datetime] = {}
+    pattern = re.compile(r"^\[([0-9T:.-]+)\] (?:sched: Allocate JobId=(\d+)|_job_complete: JobId=(\d+) done)")
+    for line in SLURMCTLD_LOG.read_text(errors="replace").splitlines():
+        match = pattern.match(line)
+        if match:
+            stamp = datetime.fromisoformat(match[1])
+            if match[2]:
+                start[int(match[2])] = stamp
+            else:
+                end[int(match[3])] = stamp
+    missing = [j for j in job_ids if j not in start or j not in end]
+    if missing:
+        raise RuntimeError(f"slurmctld log {SLURMCTLD_LOG} lacks start or end of SLURM jobs {missing}")
+    return {j: (end[j] - start[j]).total_seconds() for j in job_ids}
+
+
+def _fit(n: list[int], values: list[float]) -> tuple[float, float]:
+    """Least-squares line: (intercept, slope)."""
+    slope, intercept = np.polyfit(np.asarray(n, dtype=float), np.asarray(values, dtype=float), 1)
+    return float(intercept), float(slope)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, nargs="+", default=[3, 6, 12, 24])
+    parser.add_argument("--cores", type=int, default=2, help="cores of the local runs and of a node (default 2)")
+    parser.add_argument("--slurm", action="store_true", help="also run through configs/profiles/slurm")
+    parser.add_argument("--slurm-subjects", type=int, nargs="+", help="cohorts run on SLURM (default: --subjects)")
+    parser.add_argument("--slot-overhead", type=float, default=10.0,
+                        help="seconds per cluster job assumed when --slurm does not measure it (default 10)")
+    parser.add_argument("--keep", type=Path, help="keep the cohorts and results here")
+    args = parser.parse_args()
+    sizes = sorted(set(args.subjects))
+    if len(sizes) < 2:
+        parser.error("--subjects needs two sizes at least (the projection fits lines)")
+    root = Path(tempfile.mkdtemp(prefix="bench_cohort_")) if args.keep is None else args.keep
+    root.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+
+    data = {n: _synth(n, root) for n in sizes}
+    runs = []
+    for n in sizes:
+        runs.append(_run(n, data[n], root / f"local_{n}", "local", args.cores))
+        print(f"  local N={n}: {runs[-1].wall_s:.0f} s", file=sys.stderr, flush=True)
+    n_ref = sizes[0]
+    ref = _run(n_ref, data[n_ref], root / f"reference_{n_ref}", "local", args.cores,
+               jobs={"study_chain": False, "reports_per_job": 1})
+    print(f"  reference N={n_ref}: {ref.wall_s:.0f} s", file=sys.stderr, flush=True)
+
+    print(f"Local runs (--cores {args.cores}, configs/profiles/local); study+report = CPU-s of the static studies "
+          f"and deltas/patient reports per subject (target <= 8)")
+    print(f"{'N':>4} {'jobs':>5} {'jobs/subj':>9} {'wall s':>7} {'rule CPU s':>10} {'CPU/subj':>8} "
+          f"{'study+report/subj':>17} {'cohort CPU s':>12}")
+    for r in runs:
+        print(f"{r.subjects:>4} {r.jobs:>5} {r.jobs / r.subjects:>9.2f} {r.wall_s:>7.1f} {r.cpu_s:>10.1f} "
+              f"{r.cpu_s / r.subjects:>8.2f} {r.per_subject:>17.2f} {r.cohort_cpu_s:>12.1f}")
+    same = next(r for r in runs if r.subjects == n_ref)
+    print(f"reference N={n_ref}, jobs: {{study_chain: false, reports_per_job: 1}}: {ref.jobs} jobs, wall "
+          f"{ref.wall_s:.1f} s, rule CPU {ref.cpu_s:.1f} s ({ref.cpu_s / n_ref:.2f}/subject), study+report "
+          f"{ref.per_subject:.2f} CPU-s/subject; batched/reference: jobs {same.jobs / ref.jobs:.2f}, study+report "
+          f"CPU {same.per_subject / ref.per_subject:.2f}, rule CPU {same.cpu_s / ref.cpu_s:.2f}")
+
+    overheads: list[float] = []
+    if args.slurm:
+        print("\nSLURM runs (configs/profiles/slurm); overhead = 1 - work / slot time (target <= 20 %)")
+        print(f"{'N':>4} {'SLURM jobs':>10} {'SLURM wall s':>12} {'slot s':>8} {'work s':>8} {'overhead':>8} "
+              f"{'s/job':>6} {'identical':>9}")
+        for n in sorted(set(args.slurm_subjects or sizes)):
+            if n not in data:
+                data[n] = _synth(n, root)
+            try:
+                srun = _run(n, data[n], root / f"slurm_{n}", "slurm", args.cores)
+                ids = [int(j) for j in re.findall(r"has been submitted with SLURM jobid (\d+)", srun.output)]
+                slot = sum(_slot_times(ids).values())
+            except RuntimeError as error:
+                print(f"{n:>4} SLURM run failed: {error}", flush=True)
+                continue
+            local = next((r for r in runs if r.subjects == n), None)
+            identical = "n/a" if local is None else (
+                "yes" if _tables(root / f"local_{n}" / "results") == _tables(root / f"slurm_{n}" / "results")
+                else "NO")
+            per_job = (slot - srun.work_s) / len(ids)
+            overheads.append(per_job)
+            print(f"{n:>4} {len(ids):>10} {srun.wall_s:>12.1f} {slot:>8.1f} {srun.work_s:>8.1f} "
+                  f"{100 * (1 - srun.work_s / slot):>7.1f}% {per_job:>6.2f} {identical:>9}", flush=True)
+
+    n_runs = [r.subjects for r in runs]
+    jobs_fit = _fit(n_runs, [r.jobs for r in runs])
+    wall_fit = _fit(n_runs, [r.wall_s for r in runs])
+    cpu_fit = _fit(n_runs, [r.cpu_s for r in runs])
+    cohort_fit = _fit(n_runs, [r.cohort_cpu_s for r in runs])
+
+    def at(fit: tuple[float, float]) -> float:
+        return max(fit[0] + fit[1] * N_TRIAL, 0.0)
+
+    jobs500, one_node, cpu500, cohort500 = at(jobs_fit), at(wall_fit), at(cpu_fit), at(cohort_fit)
+    overhead = float(np.mean(overheads)) if overheads else args.slot_overhead
+    cores = NODES * args.cores
+    spread = (cpu500 - cohort500) / cores
+    slots = overhead * jobs500 / NODES
+    hundred = cohort500 + spread + slots
+    print(f"\nProjection to {N_TRIAL} patients x 2 timepoints (lines over N = {', '.join(map(str, n_runs))})")
+    print(f"  jobs = {jobs_fit[0]:.1f} + {jobs_fit[1]:.2f} N -> {jobs500:.0f}; wall = {wall_fit[0]:.1f} + "
+          f"{wall_fit[1]:.2f} N s; rule CPU = {cpu_fit[0]:.1f} + {cpu_fit[1]:.2f} N s -> {cpu500:.0f} CPU-s; "
+          f"cohort rules = {cohort_fit[0]:.1f} + {cohort_fit[1]:.3f} N s -> {cohort500:.0f} CPU-s")
+    print(f"  one {args.cores}-core node: T1 = wall({N_TRIAL}) = {one_node:.0f} s = {one_node / 60:.1f} min "
+          f"(CPU / {args.cores} cores: {cpu500 / args.cores / 60:.1f} min)")
+    print(f"  {NODES} nodes x {args.cores} cores: T100 = cohort {cohort500:.0f} s + spread ({cpu500:.0f} - "
+          f"{cohort500:.0f}) / {cores} = {spread:.0f} s + slots {overhead:.1f} s/job x {jobs500:.0f} / {NODES} = "
+          f"{slots:.0f} s -> {hundred:.0f} s = {hundred / 60:.1f} min (slot overhead "
+          f"{'measured' if overheads else 'assumed'})")
+    print(f"  speed-up T1 / T100 = {one_node / hundred:.1f}x (target >= 50x)")
+    print(f"  {ISSUE_BEFORE}")
+    print(f"bench time {time.perf_counter() - began:.0f} s (cohorts and results in {root}"
+          f"{'' if args.keep else ', removed'})")
+    if args.keep is None:
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
