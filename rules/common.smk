@@ -250,12 +250,13 @@ _JOB_STATES = {"OUT_OF_MEMORY": ("ran out of memory", "mem_mb"), "TIMEOUT": ("ra
 
 def explain_cluster_failures(log):
     """After a failed run (onerror): one line per SLURM job killed for memory or time, naming the rule, its
-    studies or subjects, the resource and how to raise it. ``log`` is the run's snakemake log file."""
+    studies or subjects, the resource and how to raise it. ``log``: the run's snakemake log file(s)."""
     import sys
 
+    logs = [log] if isinstance(log, (str, Path)) else list(log or [])  # snakemake passes a list
     try:
-        text = Path(log).read_text(encoding="utf-8", errors="replace")
-    except (OSError, TypeError):
+        text = "\n".join(Path(p).read_text(encoding="utf-8", errors="replace") for p in logs)
+    except OSError:
         return
     for block in re.split(r"\n(?=Error in rule )", text):
         match = re.match(r"Error in rule (\w+):", block)
