@@ -33,6 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from ...errors import InvalidInputError
+from ...progress import track
 from .accuracy import proportion_ci
 from .core import NAN, StatResult, _as_float_array, _check_alpha, _check_same_length, _dropped_note, _join, _nan_result
 from .ranks import _jt_count
@@ -463,7 +464,7 @@ def cluster_permutation_jt(values: Any, labels: Any, clusters: Any, order: list[
         rng = np.random.default_rng(seed)
         pool_arr = np.array([own[p] for p in patients], dtype=object)
         js = np.array([j_of(dict(zip(patients, rng.permutation(pool_arr), strict=True)))
-                       for _ in range(n_permutations)])
+                       for _ in track(range(n_permutations), "permutations", unit="permutations")])
         kind = f"Monte Carlo, {n_permutations} permutations, seed {seed}"
         p = (float((js >= j_obs - 1e-9).sum()) + 1.0) / (n_permutations + 1.0)
     return StatResult(j_obs / j_max if j_max > 0 else NAN, NAN, NAN, p, int(v.size), f"{method}, {kind}", j_obs,

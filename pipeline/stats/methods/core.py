@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import InvalidInputError
+from ...progress import track
 
 __all__ = ["NAN", "StatResult"]
 
@@ -134,6 +135,6 @@ def _cluster_resamples(clusters: np.ndarray, n_boot: int, seed: int) -> Iterator
     rng = np.random.default_rng(seed)
     labels, codes = np.unique(clusters, return_inverse=True)
     members = [np.flatnonzero(codes == k) for k in range(labels.size)]
-    for _ in range(n_boot):
+    for _ in track(range(n_boot), "bootstrap", unit="resamples"):
         chosen = rng.integers(0, labels.size, size=labels.size)
         yield np.concatenate([members[k] for k in chosen])

@@ -11,6 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from ...errors import InvalidInputError
+from ...progress import track
 from .core import (
     NAN,
     StatResult,
@@ -125,7 +126,7 @@ def spearman(
 
     if ci == "bootstrap":
         rng = np.random.default_rng(seed)
-        reps = boot_rho(rng.integers(0, n, size=n) for _ in range(n_boot))
+        reps = boot_rho(rng.integers(0, n, size=n) for _ in track(range(n_boot), "bootstrap", unit="resamples"))
         low, high = _percentile_ci(reps, alpha)
         notes.append(f"{int(np.isfinite(reps).sum())}/{n_boot} valid bootstrap replicates")
         method = f"{label}, percentile bootstrap CI, seed {seed}"

@@ -10,6 +10,7 @@ import numpy as np
 from scipy import stats
 
 from ...errors import InvalidInputError
+from ...progress import track
 from .core import (
     NAN,
     StatResult,
@@ -164,7 +165,7 @@ def bootstrap_cutoff_ci(
     resamples: Iterator[np.ndarray]
     if ca is None:
         rng = np.random.default_rng(seed)
-        resamples = (rng.integers(0, n, size=n) for _ in range(n_boot))
+        resamples = (rng.integers(0, n, size=n) for _ in track(range(n_boot), "bootstrap", unit="resamples"))
     else:
         resamples = _cluster_resamples(ca, n_boot, seed)
     cuts = np.array([youden(yt[idx], sc[idx])["cutoff"] for idx in resamples])
