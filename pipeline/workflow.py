@@ -77,3 +77,66 @@ def policy_arguments(config: Mapping[str, Any]) -> str:
     args += [f"--policy {shlex.quote(f'{key}={action.value}')}" for key, action in sorted(policy.actions.items())
              if action is not CHECKS[key].default]
     return " ".join(args)
+
+
+def measured_resources(benchmarks: Path) -> dict[str, dict[str, float]]:
+    """The largest memory and run time each rule's jobs used, from a run's ``results/benchmarks`` folder.
+
+    Parameters
+    ----------
+    benchmarks : Path
+        Snakemake benchmark files: ``<rule>.tsv`` or ``<rule>/<job>.tsv`` (a batch rule ``studies_N`` or
+        ``report_N`` writes under ``study/`` and ``report/``, the keys of config ``jobs.resources``).
+
+    Returns
+    -------
+    dict
+        Per rule: ``max_rss_mb`` (MB), ``max_s`` (s) and ``jobs`` (number of benchmark files).
+
+    Raises
+    ------
+    InvalidInputError
+        If the folder holds no benchmark file.
+    """
+    import csv
+    import math
+
+    from .errors import InvalidInputError
+
+    found: dict[str, dict[str, float]] = {}
+    for tsv in sorted(Path(benchmarks).rglob("*.tsv")):
+        parts = tsv.relative_to(benchmarks).parts
+        rule = parts[0] if len(parts) > 1 else tsv.stem
+        with open(tsv, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        for row in rows:
+            try:
+                rss, seconds = float(row["max_rss"]), float(row["s"])
+            except (KeyError, TypeError, ValueError):
+                continue  # a field Snakemake could not measure ("-"), or not a benchmark file
+            entry = found.setdefault(rule, {"max_rss_mb": 0.0, "max_s": 0.0, "jobs": 0})
+            entry["max_rss_mb"] = max(entry["max_rss_mb"], rss if math.isfinite(rss) else 0.0)
+            entry["max_s"] = max(entry["max_s"], seconds if math.isfinite(seconds) else 0.0)
+            entry["jobs"] += 1
+    if not found:
+        raise InvalidInputError("no Snakemake benchmark file found", source=str(benchmarks),
+                                remedy="give the results/benchmarks folder of a completed run")
+    return found
+
+
+def suggested_resources(measured: Mapping[str, Mapping[str, float]], *, memory_factor: float = 3.0,
+                        runtime_factor: float = 10.0) -> dict[str, dict[str, int]]:
+    """Config ``jobs.resources`` entries from measured maxima, with headroom.
+
+    ``mem_mb`` is ``memory_factor`` x the largest RSS, at least 1000 MB, rounded up to 500 MB; ``runtime`` is
+    ``runtime_factor`` x the longest run, at least 10 min, rounded up to 5 min (a larger cohort's images, a
+    busier file system).
+    """
+    import math
+
+    out: dict[str, dict[str, int]] = {}
+    for rule, m in sorted(measured.items()):
+        mem = max(1000, int(math.ceil(memory_factor * m["max_rss_mb"] / 500.0)) * 500)
+        minutes = max(10, int(math.ceil(runtime_factor * m["max_s"] / 60.0 / 5.0)) * 5)
+        out[rule] = {"mem_mb": mem, "runtime": minutes}
+    return out

@@ -51,8 +51,8 @@ rule cohort_table:
     resources:
         **job_resources("cohort_table"),
     log:
-        log_file("cohort_{table}"),
+        log_file("cohort_table/{table}"),
     benchmark:
-        benchmark_file("cohort_{table}")
+        benchmark_file("cohort_table/{table}")
     shell:
         "{PETVOI} collect --samples {input.samples:q} --template {params.template:q} -o {output:q} > {log} 2>&1"

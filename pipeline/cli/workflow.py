@@ -1,4 +1,5 @@
-"""``petvoi collect`` and ``petvoi check``: the workflow's own commands (cohort tables, configuration check)."""
+"""``petvoi collect``, ``petvoi check`` and ``petvoi resources``: the workflow's own commands (cohort tables,
+configuration check, job resources measured by a run)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    """Add the ``collect`` and ``check`` commands."""
+    """Add the ``collect``, ``check`` and ``resources`` commands."""
     p = sub.add_parser("collect", help="stack per-study tables into a cohort table (CSV or Parquet)")
     p.add_argument("--samples", required=True, metavar="samples.tsv")
     p.add_argument("--template", required=True, help="e.g. results/{subject}/{timepoint}/uptake.csv")
@@ -34,6 +35,16 @@ def register(sub: Any) -> None:
     p.add_argument("--samples", metavar="samples.tsv", help="sample sheet (default: the config's `samples`)")
     p.add_argument("--schema", action="store_true", help="print the configuration's JSON Schema and exit")
     p.set_defaults(func=_check)
+
+    p = sub.add_parser("resources", help="memory and time per rule measured by a run, as a jobs.resources block",
+                       description="Reads a completed run's results/benchmarks and prints, per rule, the largest "
+                                   "memory and run time its jobs used and a config `jobs.resources` block with "
+                                   "headroom (SLURM --mem and --time of the next, larger run).")
+    p.add_argument("benchmarks", metavar="BENCHMARKS_DIR", help="e.g. results/benchmarks")
+    p.add_argument("--memory-factor", type=float, default=3.0, help="mem_mb = factor x largest RSS (default 3)")
+    p.add_argument("--runtime-factor", type=float, default=10.0,
+                   help="runtime = factor x longest run (default 10)")
+    p.set_defaults(func=_resources)
 
 
 def _collect(args: argparse.Namespace) -> None:
@@ -56,3 +67,16 @@ def _check(args: argparse.Namespace) -> None:
     if not args.config:
         raise InvalidInputError("no configuration given", attribute="CONFIG.yaml", remedy="give the YAML file")
     print(check_workflow(Path(args.config), Path(args.samples) if args.samples else None))
+
+
+def _resources(args: argparse.Namespace) -> None:
+    import yaml
+
+    from ..workflow import measured_resources, suggested_resources
+
+    measured = measured_resources(Path(args.benchmarks))
+    for rule, m in sorted(measured.items()):
+        log.info("%s: %d job(s), largest RSS %.0f MB, longest %.1f s", rule, m["jobs"], m["max_rss_mb"], m["max_s"])
+    block = {"jobs": {"resources": suggested_resources(measured, memory_factor=args.memory_factor,
+                                                        runtime_factor=args.runtime_factor)}}
+    print(yaml.safe_dump(block, sort_keys=False, default_flow_style=None).rstrip())
