@@ -24,10 +24,11 @@ the batched workflow's.
 
 With ``--slurm`` (loopback cluster up: ``tools/ci/slurm.sh up``) the cohorts of ``--slurm-subjects`` (default:
 all) run again through ``configs/profiles/slurm``. Slot time is EndTime - StartTime of each SLURM job the run
-printed (``sched: Allocate JobId=`` to ``_job_complete: JobId= done`` in the slurmctld log); work is the sum of
-the benchmark ``s`` (wall of the rule's command) of the run - under the profile every benchmarked rule runs in a
-SLURM job. Slot overhead = 1 - work / slot time (target <= 20 %), and per job (slot time - work) / SLURM jobs in
-seconds. The SLURM run's tables (csv/parquet under results, benchmarks and logs aside) must equal the local ones.
+printed (``sched: Allocate JobId=`` or backfill's ``Started JobId=`` to ``_job_complete: JobId= done`` in the
+slurmctld log); work is the sum of the benchmark ``s`` (wall of the rule's command) of the run - under the
+profile every benchmarked rule runs in a SLURM job. Slot overhead = 1 - work / slot time (target <= 20 %),
+and per job (slot time - work) / SLURM jobs in seconds. The SLURM run's tables (csv/parquet under results,
+benchmarks and logs aside) must equal the local ones.
 
 Projection model (500 patients x 2 timepoints = N 500)
 ------------------------------------------------------
@@ -140,6 +141,7 @@ def _run(n: int, data: Path, work: Path, profile: str, cores: int, jobs: dict[st
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - start
     output = proc.stdout + proc.stderr
+    (work / "snakemake.log").write_text(output)
     if proc.returncode != 0:
         raise RuntimeError(f"snakemake ({profile}) failed in {work} after {wall:.0f} s:\n{output[-3000:]}")
     static = _static_studies(data)
@@ -171,15 +173,17 @@ def _slot_times(job_ids: list[int]) -> dict[int, float]:
     """EndTime - StartTime of each SLURM job, from slurmctld's log (the latest lines of each job id)."""
     start: dict[int, datetime] = {}
     end: dict[int, datetime] = {}
-    pattern = re.compile(r"^\[([0-9T:.-]+)\] (?:sched: Allocate JobId=(\d+)|_job_complete: JobId=(\d+) done)")
+    # started by the main scheduler ("sched: Allocate JobId=N") or by backfill ("_start_job: Started JobId=N")
+    pattern = re.compile(r"^\[([0-9T:.-]+)\] (?:sched: Allocate JobId=(\d+)|sched/backfill: _start_job: Started "
+                         r"JobId=(\d+)|_job_complete: JobId=(\d+) done)")
     for line in SLURMCTLD_LOG.read_text(errors="replace").splitlines():
         match = pattern.match(line)
         if match:
             stamp = datetime.fromisoformat(match[1])
-            if match[2]:
-                start[int(match[2])] = stamp
+            if match[4]:
+                end[int(match[4])] = stamp
             else:
-                end[int(match[3])] = stamp
+                start[int(match[2] or match[3])] = stamp
     missing = [j for j in job_ids if j not in start or j not in end]
     if missing:
         raise RuntimeError(f"slurmctld log {SLURMCTLD_LOG} lacks start or end of SLURM jobs {missing}")
