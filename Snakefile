@@ -57,5 +57,16 @@ include: "rules/report.smk"
 include: "rules/kinetics.smk"
 
 
+# Second-long table rules run on the host of the snakemake run (the login node of a cluster), not as SLURM jobs:
+# a job's start would cost more than the rule.
+localrules:
+    recist,
+    cohort_table,
+    inter_lesion,
+    cohort_deltas,
+    cohort_kinetics,
+    pk,
+
+
 # every jobs.resources key names a rule (checked once all rules exist)
 check_job_resources()

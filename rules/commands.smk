@@ -90,3 +90,41 @@ def report_args(subject):
 def chain_step(log, args):
     """One ``--step LOG COMMAND`` of ``petvoi chain`` (the configuration's global options first)."""
     return f"--step {_q(log)} {_q(' '.join(filter(None, [policy_arguments(CFG), args])))}"
+
+
+DYNAMIC_STAGES = ("suv", "vois", "tacs", "kinetics", "parametric")
+
+
+def _dynamic_args(stage, wc, threads):
+    """``petvoi`` arguments of one stage of the dynamic study ``wc`` (suv and vois as for a static study)."""
+    if stage in ("suv", "vois"):
+        return _stage_args(stage, wc, threads)
+    s, t = wc.subject, wc.timepoint
+    out = lambda name, **more: _q(path(name, subject=s, timepoint=t, **more))
+    k = CFG["kinetics"]
+    blood = blood_options(wc, SimpleNamespace(blood=blood_table(wc)))
+    if stage == "tacs":
+        return f"tacs --pet4d {out('suv')} --vois {out('vois')} -o {out('tacs')}"
+    if stage == "kinetics":
+        opts = [f"--model {_q(m)}" for m in k["models"]]
+        if k["reference"]:
+            opts.append(f"--reference {_q(k['reference'])}")
+        opts += [f"--exclude {_q(v)}" for v in k["exclude"]]
+        if k["t_star_min"] is not None:
+            opts.append(f"--t-star {k['t_star_min']}")
+        return " ".join(["kinetics", f"--tacs {out('tacs')}", *opts, blood, f"-o {out('kinetics')}"])
+    if stage == "parametric":
+        maps = " ".join(f"--map {_q(m)}" for m in k["parametric"])
+        folder = _q(str(Path(path("parametric_json", subject=s, timepoint=t)).parent))
+        return (f"parametric --pet4d {out('suv')} --tacs {out('tacs')} {maps} --t-star {k['parametric_t_star_min']}"
+                f" {blood} --workers {threads} -o {folder}")
+    raise ValueError(f"not a dynamic-study stage: {stage}")
+
+
+def dynamic_steps(wildcards, threads):
+    """The params function of the ``petvoi chain`` steps of one dynamic study with blood (suv ... parametric)."""
+    return " ".join(chain_step(log_file(f"{st}/{wildcards.subject}_{wildcards.timepoint}"),
+                               _dynamic_args(st, wildcards, threads)) for st in DYNAMIC_STAGES)
+
+
+CHAIN_APPEND_DYNAMIC = f"--append {_q('parametric ' + DASK_ARGS)}"

@@ -5,18 +5,17 @@
 # when jobs.study_chain is false.
 
 
-def _static_study_constraint():
-    """A `subject` wildcard pattern matching only static studies: each subject followed by one of its timepoints.
+def _study_constraint(studies):
+    """A `subject` wildcard pattern matching only ``studies``: each subject followed by one of its timepoints.
 
-    The lookahead makes the rule match `results/P01/baseline/...` but not `results/P01/dynamic/...` (a dynamic
-    study keeps its stage rules), without a wildcard of its own for the pair.
+    The lookahead makes a rule match `results/P01/baseline/...` but not `results/P01/dynamic/...` without a
+    wildcard of its own for the pair.
     """
     by_subject = {}
-    for s, t in STUDIES:
+    for s, t in studies:
         by_subject.setdefault(s, []).append(t)
-    alternatives = [f"{re.escape(s)}(?=/(?:{'|'.join(re.escape(t) for t in ts)})/)"
-                    for s, ts in sorted(by_subject.items())]
-    return "|".join(alternatives) or "(?!)"
+    return "|".join(f"{re.escape(s)}(?=/(?:{'|'.join(re.escape(t) for t in ts)})/)"
+                    for s, ts in sorted(by_subject.items())) or "(?!)"
 
 
 STUDY_OUTPUTS = ("suv", "suv_json", "ct", "ct_json", "vois", "vois_json", "uptake", "texture", "heterogeneity")
@@ -33,7 +32,7 @@ if CFG["jobs"]["study_chain"] and STUDIES_PER_JOB == 1:
         output:
             **{name: path(name) for name in STUDY_OUTPUTS},
         wildcard_constraints:
-            subject=_static_study_constraint(),
+            subject=_study_constraint(STUDIES),
         params:
             steps=study_steps,
         threads: max(2, TEXTURE_WORKERS)
@@ -86,3 +85,41 @@ elif CFG["jobs"]["study_chain"]:
 
         for _stage in STATIC_STAGES:
             workflow.ruleorder(f"studies_{_number}", _stage)
+
+
+if CFG["jobs"]["study_chain"] and DYNAMIC_WITH_BLOOD:
+    # A dynamic study with blood samples as one job too: suv, vois, tacs, kinetics, parametric in one chain (the
+    # same command lines as their rules in rules/suv.smk, vois.smk, kinetics.smk). Without blood: stage rules.
+
+    rule dynamic_study:
+        input:
+            index=series_index,  # through the checkpoint: see series_index
+            dosing=[CFG["suv"]["dosing"]] if CFG["suv"]["dosing"] else [],
+            rules=[CFG["vois"]["name_rules"]] if CFG["vois"]["name_rules"] else [],
+            blood=blood_table,
+        output:
+            suv=path("suv"),
+            suv_json=path("suv_json"),
+            vois=path("vois"),
+            vois_json=path("vois_json"),
+            tacs=path("tacs"),
+            kinetics=path("kinetics"),
+            kinetics_json=path("kinetics_json"),
+            maps=[path("parametric_map", map=m) for m in CFG["kinetics"]["parametric"]],
+            parametric_json=path("parametric_json"),
+        wildcard_constraints:
+            subject=_study_constraint(DYNAMIC_WITH_BLOOD),
+        params:
+            steps=dynamic_steps,
+        threads: local_workers(CFG, 2)
+        resources:
+            **job_resources("dynamic_study"),
+        log:
+            log_file("dynamic_study/{subject}_{timepoint}"),
+        benchmark:
+            benchmark_file("dynamic_study/{subject}_{timepoint}")
+        shell:
+            "{PETVOI} chain {CHAIN_APPEND_DYNAMIC} {params.steps} > {log} 2>&1"
+
+    for _stage in DYNAMIC_STAGES:
+        workflow.ruleorder("dynamic_study", _stage)

@@ -65,13 +65,14 @@ def test_dry_run_plans_every_stage(repo: Path, workdir: Path) -> None:
     out = proc.stdout + proc.stderr
     jobs = _planned(out)
     # static studies in batches of 4 (suv, ct, vois, uptake, texture, heterogeneity as one petvoi chain): 5 studies,
-    # 2 jobs; the dynamic study's suv and vois are jobs of their own; deltas and reports in one batch (2 subjects)
+    # 2 jobs; the dynamic study (suv, vois, tacs, kinetics, parametric) one job; deltas and reports one batch
     assert jobs["studies_1"] == jobs["studies_2"] == 1 and "studies_3" not in jobs
-    assert jobs["suv"] == 1 and jobs["vois"] == 1 and jobs["report_1"] == 1
+    assert jobs["dynamic_study"] == 1 and jobs["report_1"] == 1
     for rule in ("index", "cohort_table", "inter_lesion", "cohort_deltas", "recist", "stats", "cohort_report",
-                 "tacs", "kinetics", "parametric", "cohort_kinetics", "pk"):
+                 "cohort_kinetics", "pk"):
         assert rule in jobs
-    assert not {"study", "ct", "uptake", "texture", "heterogeneity", "deltas", "synth"} & set(jobs)  # synth: no
+    assert not {"study", "suv", "ct", "vois", "uptake", "texture", "heterogeneity", "deltas", "tacs", "kinetics",
+                "parametric", "synth"} & set(jobs)  # synth: a user cohort
 
 
 def test_dry_run_one_job_per_study_when_configured(repo: Path, workdir: Path, tmp_path: Path) -> None:
@@ -80,7 +81,7 @@ def test_dry_run_one_job_per_study_when_configured(repo: Path, workdir: Path, tm
     proc = snakemake(repo, tmp_path, "--dry-run", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = _planned(proc.stdout + proc.stderr)
-    assert jobs["study"] == 5 and jobs["suv"] == 1 and jobs["vois"] == 1 and "studies_1" not in jobs
+    assert jobs["study"] == 5 and jobs["dynamic_study"] == 1 and "studies_1" not in jobs
 
 
 def test_dry_run_one_job_per_stage_when_configured(repo: Path, workdir: Path, tmp_path: Path) -> None:
@@ -93,6 +94,8 @@ def test_dry_run_one_job_per_stage_when_configured(repo: Path, workdir: Path, tm
     assert not {"study", "studies_1"} & set(jobs) and jobs["report_1"] == jobs["report_2"] == 1
     for rule in ("suv", "ct", "vois", "uptake", "texture", "heterogeneity"):
         assert jobs[rule] >= 5, rule
+    for rule in ("tacs", "kinetics", "parametric"):
+        assert jobs[rule] == 1, rule
 
 
 def test_resources_of_an_unknown_rule_are_refused(repo: Path, workdir: Path, tmp_path: Path) -> None:
@@ -125,7 +128,7 @@ def test_dry_run_from_nothing_plans_synth_before_kinetics(repo: Path, tmp_path: 
     proc = snakemake(repo, tmp_path, "--dry-run", "--quiet", "rules")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     out = proc.stdout + proc.stderr
-    for rule in ("synth", "index", "suv", "tacs", "kinetics", "parametric", "cohort_kinetics", "pk"):
+    for rule in ("synth", "index", "dynamic_study", "cohort_kinetics", "pk"):
         assert rule in out
 
 
