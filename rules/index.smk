@@ -8,8 +8,7 @@ checkpoint index:
     params:
         root=str(DATA_ROOT / "dicom"),
         data_root=str(DATA_ROOT),
-        workers=CFG["index"]["workers"],
-    threads: 2
+    threads: CFG["index"]["workers"]  # header readers (processes for large trees); capped by --cores
     resources:
         **job_resources("index"),
     log:
@@ -18,4 +17,4 @@ checkpoint index:
         benchmark_file("index")
     shell:
         "{PETVOI} index {params.root:q} -o {output:q} --samples {input.samples:q} --data-root {params.data_root:q}"
-        " --workers {params.workers} > {log} 2>&1"
+        " --workers {threads} > {log} 2>&1"

@@ -16,7 +16,7 @@ import hashlib
 import os
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,24 @@ def _subject_lookup(samples: Path | None, data_root: Path | None) -> tuple[dict[
     return by_uid, by_dir
 
 
+#: From this many files on, headers are read by worker processes (pydicom parses in Python: threads share one
+#: core); below it, threads (a process pool costs about 0.1 s per worker to start).
+PROCESS_POOL_MIN_FILES = 2000
+
+
+def _header_pool(workers: int, n_files: int) -> Executor:
+    """The executor that reads headers: ``workers`` processes (at most the CPUs this process may use, e.g. a
+    SLURM job's allocation) for large trees, threads otherwise."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    processes = min(max(1, workers), cpus)
+    if n_files >= PROCESS_POOL_MIN_FILES and processes > 1:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        return ProcessPoolExecutor(max_workers=processes, mp_context=context)
+    return ThreadPoolExecutor(max_workers=max(1, workers))
+
+
 def index_tree(
     root: Path,
     *,
@@ -140,7 +158,8 @@ def index_tree(
     root : Path
         Folder to scan recursively (hidden files are ignored).
     workers : int
-        Header-reading threads.
+        Header readers: processes for trees of PROCESS_POOL_MIN_FILES files or more (at most the CPUs this
+        process may use), threads for smaller ones.
     progress : callable, optional
         Called with the number of files just read (the command line's progress is shown by
         :mod:`pipeline.progress` in any case: a bar on a terminal, log lines otherwise).
@@ -163,8 +182,7 @@ def index_tree(
     files = _walk(root)
     groups: dict[str, list[tuple[Path, pydicom.Dataset]]] = defaultdict(list)
     result = IndexResult(series=pd.DataFrame(columns=SERIES_COLUMNS))
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, \
-            show_progress("index", total=len(files), unit="files") as bar:
+    with _header_pool(workers, len(files)) as pool, show_progress("index", total=len(files), unit="files") as bar:
         for path, (status, payload) in zip(files, pool.map(_read_header, files, chunksize=64), strict=True):
             bar.advance()
             if progress is not None:

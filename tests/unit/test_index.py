@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -85,3 +86,17 @@ def test_index_is_deterministic(cohort_1: Path, workers: int) -> None:
     a = index_tree(cohort_1 / "dicom", workers=workers).series
     b = index_tree(cohort_1 / "dicom", workers=1).series
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_worker_processes_give_the_thread_index(cohort_1: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pipeline.dicom.index as index_module
+
+    threads = index_tree(cohort_1 / "dicom", workers=2)
+    monkeypatch.setattr(index_module, "PROCESS_POOL_MIN_FILES", 1)  # large-tree path on the small cohort
+    pool = index_module._header_pool(2, 10)
+    processes = index_tree(cohort_1 / "dicom", workers=2)
+    assert pd.testing.assert_frame_equal(threads.series, processes.series) is None
+    assert processes.n_dicom == threads.n_dicom > 0
+    if len(os.sched_getaffinity(0)) > 1:
+        assert type(pool).__name__ == "ProcessPoolExecutor"
+    pool.shutdown()
