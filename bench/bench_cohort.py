@@ -26,9 +26,9 @@ With ``--slurm`` (loopback cluster up: ``tools/ci/slurm.sh up``) the cohorts of 
 all) run again through ``configs/profiles/slurm``. Slot time is EndTime - StartTime of each SLURM job the run
 printed (``sched: Allocate JobId=`` or backfill's ``Started JobId=`` to ``_job_complete: JobId= done`` in the
 slurmctld log); work is the sum of the benchmark ``s`` (wall of the rule's command) of the rules that ran as SLURM
-jobs (all but the Snakefile's localrules, the second-long cohort tables). Slot overhead = 1 - work / slot time (target <= 20 %),
-and per job (slot time - work) / SLURM jobs in seconds. The SLURM run's tables (csv/parquet under results,
-benchmarks and logs aside) must equal the local ones.
+jobs (all but the Snakefile's localrules, the second-long cohort tables). Slot overhead = 1 - work / slot time
+(target <= 20 %), and per job (slot time - work) / SLURM jobs in seconds. The SLURM run's tables (csv/parquet
+under results, benchmarks and logs aside) must equal the local ones.
 
 Projection model (500 patients x 2 timepoints = N 500)
 ------------------------------------------------------
