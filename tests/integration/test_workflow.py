@@ -64,9 +64,9 @@ def test_dry_run_plans_every_stage(repo: Path, workdir: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     jobs = _planned(out)
-    # static studies in batches of 4 (suv, ct, vois, uptake, texture, heterogeneity as one petvoi chain): 5 studies,
-    # 2 jobs; the dynamic study (suv, vois, tacs, kinetics, parametric) one job; deltas and reports one batch
-    assert jobs["studies_1"] == jobs["studies_2"] == 1 and "studies_3" not in jobs
+    # static studies in batches of 8 (suv, ct, vois, uptake, texture, heterogeneity as one petvoi chain): 5 studies,
+    # 1 job; the dynamic study (suv, vois, tacs, kinetics, parametric) one job; deltas and reports one batch
+    assert jobs["studies_1"] == 1 and "studies_2" not in jobs
     assert jobs["dynamic_study"] == 1 and jobs["report_1"] == 1
     for rule in ("index", "cohort_table", "inter_lesion", "cohort_deltas", "recist", "stats", "cohort_report",
                  "cohort_kinetics", "pk"):
