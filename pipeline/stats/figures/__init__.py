@@ -10,8 +10,9 @@ spider, swimmer and uptake-over-time plots from the tables they read.
 """
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ...lazy import lazy_attributes
 
 if TYPE_CHECKING:  # the names for type checkers; at run time each is loaded on first use (__getattr__)
     from .categorical import biodistribution, box_by_category, scatter_suv_vs_percent, waterfall
@@ -62,14 +63,9 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # loaded on first use: the workflow's config validation and the CLI import this package without
-    # paying for scipy.stats, statsmodels, lifelines or matplotlib
-    if name in _HOME:
-        value = getattr(import_module(f".{_HOME[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# loaded on first use: the workflow's config validation and the CLI import this package without paying for
+# scipy.stats, statsmodels, lifelines or matplotlib
+__getattr__ = lazy_attributes(__name__, _HOME, globals())
 
 
 __all__ = ["FigurePaths", "DPI", "MIN_N", "FIGURE_SIZES", "OKABE_ITO", "RESPONSE_COLOURS", "MISSING_COLOUR",

@@ -31,8 +31,9 @@ repeatability) and :mod:`.multiplicity`; this package re-exports their public na
 """
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ...lazy import lazy_attributes
 
 if TYPE_CHECKING:  # the names for type checkers; at run time each is loaded on first use (__getattr__)
     from .accuracy import diagnostic_accuracy, mcnemar, proportion_ci
@@ -103,14 +104,9 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # loaded on first use: the workflow's config validation and the CLI import this package without
-    # paying for scipy.stats, statsmodels, lifelines or matplotlib
-    if name in _HOME:
-        value = getattr(import_module(f".{_HOME[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# loaded on first use: the workflow's config validation and the CLI import this package without paying for
+# scipy.stats, statsmodels, lifelines or matplotlib
+__getattr__ = lazy_attributes(__name__, _HOME, globals())
 
 
 __all__ = ["NAN", "StatResult", "MIN_CLUSTERS", "clustered_auc_difference", "clustered_mcnemar",
