@@ -62,11 +62,28 @@ def check_workflow(config_path: Path, samples: Path | None = None) -> str:
         The first problem found, naming the file and the key, row or column.
     """
     cfg = load_workflow_config(config_path)
-    sheet_path = samples or Path(cfg["samples"])
-    sheet = load_sample_sheet(sheet_path)
-    check_dynamic_studies(cfg, sheet, source=str(sheet_path))
+    if samples is None and cfg["synth"]["generate"]:
+        # the workflow writes this cohort's sheet when it starts (synth.subjects, synth.seed): check that one,
+        # not whatever sheet is on disk now
+        import tempfile
+
+        from .io import write_table
+        from .synthetic import cohort_tables
+
+        synth = cfg["synth"]
+        with tempfile.TemporaryDirectory() as tmp:
+            generated = Path(tmp) / "samples.tsv"
+            write_table(generated, cohort_tables(synth["subjects"], synth["seed"], multiday=True)["samples"])
+            sheet = load_sample_sheet(generated)
+        label = f"synthetic cohort (synth.subjects {synth['subjects']}, seed {synth['seed']})"
+        check_dynamic_studies(cfg, sheet, source=label, check_files=False)  # blood tables come with the DICOM
+    else:
+        sheet_path = samples or Path(cfg["samples"])
+        sheet = load_sample_sheet(sheet_path)
+        check_dynamic_studies(cfg, sheet, source=str(sheet_path))
+        label = f"sample sheet {sheet_path}"
     n_dynamic = int((sheet["acquisition"] == "dynamic").sum())
-    return (f"{config_path}: valid; sample sheet {sheet_path}: {len(sheet)} rows ({n_dynamic} dynamic), "
+    return (f"{config_path}: valid; {label}: {len(sheet)} rows ({n_dynamic} dynamic), "
             f"{sheet['subject_id'].nunique()} subjects")
 
 

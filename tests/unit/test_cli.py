@@ -109,3 +109,19 @@ def test_check_validates_policy_and_endpoint_settings_and_prints_the_schema(tmp_
     schema = json.loads(run("check", "--schema").stdout)
     assert schema["properties"]["analyses"]["properties"]["diagnostic"]["properties"]["threshold"]["default"] == 3.0
     assert schema["properties"]["policy"]["properties"]["voi"]["properties"]["resample"]["default"] == "raise"
+
+
+def test_check_of_a_synthetic_cohort_checks_the_sheet_the_workflow_will_write(tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture[str]
+                                                                              ) -> None:
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "config.yaml").read_text())
+    config["synth"]["subjects"] = 120
+    config["data_root"] = str(tmp_path / "data")  # nothing there yet: the sheet is not on disk
+    config["samples"] = str(tmp_path / "data" / "samples.tsv")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    assert main(["check", str(tmp_path / "c.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "synthetic cohort (synth.subjects 120, seed 0)" in out and "121 subjects" in out
+    assert not (tmp_path / "data").exists()  # checking writes nothing
