@@ -1,6 +1,8 @@
-# The petvoi command line of each static-study stage, from the wildcards and the configuration: one owner for the
-# stage rules (suv, ct, vois, uptake, texture, heterogeneity: one job per stage) and the study rule (the same
-# command lines as one `petvoi chain`). Every path is shell-quoted here; the rules add only the log redirection.
+# The petvoi command line of each per-study stage (static: suv, ct, vois, uptake, texture, heterogeneity; dynamic:
+# suv, vois, tacs, kinetics, parametric) and of each subject's deltas and report, from the wildcards and the
+# configuration: one owner for the stage rules (a job per stage) and the chain rules (study, studies_N,
+# dynamic_study, report_N: the same command lines as one `petvoi chain`). Every path is shell-quoted here; the
+# rules add only the log redirection.
 # The config's dask scheduler is not part of a command (DASK_ARGS below).
 from pipeline.parallel import dask_arguments, local_workers
 
@@ -68,8 +70,9 @@ def batch_steps(studies):
     return steps
 
 
-# The config's dask options, appended by `petvoi chain` to its texture steps: not part of a param (see DASK_ARGS).
-CHAIN_APPEND = f"--append {_q('texture ' + DASK_ARGS)}"
+# The config's dask options, appended by `petvoi chain` to its texture and parametric steps: not part of a param
+# (see DASK_ARGS).
+CHAIN_APPEND = f"--append {_q('texture ' + DASK_ARGS)} --append {_q('parametric ' + DASK_ARGS)}"
 
 
 def deltas_args(subject):
@@ -102,7 +105,7 @@ def _dynamic_args(stage, wc, threads):
     s, t = wc.subject, wc.timepoint
     out = lambda name, **more: _q(path(name, subject=s, timepoint=t, **more))
     k = CFG["kinetics"]
-    blood = blood_options(wc, SimpleNamespace(blood=blood_table(wc)))
+    blood = blood_options(wc)
     if stage == "tacs":
         return f"tacs --pet4d {out('suv')} --vois {out('vois')} -o {out('tacs')}"
     if stage == "kinetics":
@@ -121,10 +124,13 @@ def _dynamic_args(stage, wc, threads):
     raise ValueError(f"not a dynamic-study stage: {stage}")
 
 
+def dynamic_command(stage):
+    """The params function of one dynamic stage's command line (a param: a change reruns the stage)."""
+    return lambda wildcards, threads: _dynamic_args(stage, wildcards, threads)
+
+
 def dynamic_steps(wildcards, threads):
     """The params function of the ``petvoi chain`` steps of one dynamic study with blood (suv ... parametric)."""
     return " ".join(chain_step(log_file(f"{st}/{wildcards.subject}_{wildcards.timepoint}"),
                                _dynamic_args(st, wildcards, threads)) for st in DYNAMIC_STAGES)
 
-
-CHAIN_APPEND_DYNAMIC = f"--append {_q('parametric ' + DASK_ARGS)}"

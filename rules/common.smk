@@ -58,6 +58,11 @@ def path(name, **fields):
     return str(RESULTS / re.sub(r"\{(\w+)\}", lambda m: str(fields.get(m.group(1), m.group(0))), TEMPLATES[name]))
 
 
+def batches(items, size):
+    """``items`` in consecutive lists of at most ``size`` (the studies or subjects of one batch rule's job)."""
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
 def per_study(name, studies=None):
     """The results path ``name`` of every static (subject, timepoint), or of every study of ``studies``."""
     return [path(name, subject=s, timepoint=t) for s, t in (STUDIES if studies is None else studies)]
@@ -128,12 +133,13 @@ def blood_table(wc):
     return [str(Path(value) if Path(value).is_absolute() else DATA_ROOT / value)] if value else []
 
 
-def blood_options(wc, input):
+def blood_options(wc):
     """The blood-input options of `petvoi kinetics`/`parametric` from the config (empty without a blood table)."""
     k = CFG["kinetics"]
-    if not input.blood:
+    blood = blood_table(wc)
+    if not blood:
         return ""
-    opts = [f"--blood {shlex.quote(input.blood[0])}", f"--input-kind {k['input_kind']}",
+    opts = [f"--blood {shlex.quote(blood[0])}", f"--input-kind {k['input_kind']}",
             f"--nuclide {NUCLIDE[(wc.subject, wc.timepoint)]}", f"--parent-model {k['parent_model']}",
             f"--ratio-model {k['ratio_model']}", f"--dispersion-tau {k['dispersion_tau_s']}", f"--delay {k['delay']}"]
     if not k["blood_decay_corrected"]:

@@ -1,5 +1,7 @@
 # Dynamic studies (sample sheet acquisition: dynamic): TACs per VOI, kinetic models, parametric maps and the
-# cohort kinetics table. The SUV volume (4D) and the VOI set come from the rules `suv` and `vois`.
+# cohort kinetics table. The SUV volume (4D) and the VOI set come from the rules `suv` and `vois`; with blood
+# samples and jobs.study_chain, rule dynamic_study (rules/study.smk) runs all five as one job. Command lines:
+# rules/commands.smk.
 # Multi-day PK (rule pk): static scans of a subject after one injection form a curve per VOI.
 rule tacs:
     input:
@@ -7,6 +9,8 @@ rule tacs:
         vois=path("vois"),
     output:
         path("tacs"),
+    params:
+        args=dynamic_command("tacs"),
     resources:
         **job_resources("tacs"),
     log:
@@ -14,7 +18,7 @@ rule tacs:
     benchmark:
         benchmark_file("tacs/{subject}_{timepoint}")
     shell:
-        "{PETVOI} tacs --pet4d {input.suv:q} --vois {input.vois:q} -o {output:q} > {log} 2>&1"
+        "{PETVOI} {params.args} > {log} 2>&1"
 
 
 rule kinetics:
@@ -25,11 +29,7 @@ rule kinetics:
         table=path("kinetics"),
         sidecar=path("kinetics_json"),
     params:
-        models=" ".join(f"--model {m}" for m in CFG["kinetics"]["models"]),
-        reference=f"--reference {shlex.quote(CFG['kinetics']['reference'])}" if CFG["kinetics"]["reference"] else "",
-        exclude=" ".join(f"--exclude {shlex.quote(v)}" for v in CFG["kinetics"]["exclude"]),
-        t_star=f"--t-star {CFG['kinetics']['t_star_min']}" if CFG["kinetics"]["t_star_min"] is not None else "",
-        blood=blood_options,
+        args=dynamic_command("kinetics"),
     resources:
         **job_resources("kinetics"),
     log:
@@ -37,8 +37,7 @@ rule kinetics:
     benchmark:
         benchmark_file("kinetics/{subject}_{timepoint}")
     shell:
-        "{PETVOI} kinetics --tacs {input.tacs:q} {params.models} {params.reference} {params.exclude} {params.t_star}"
-        " {params.blood} -o {output.table:q} > {log} 2>&1"
+        "{PETVOI} {params.args} > {log} 2>&1"
 
 
 rule parametric:
@@ -50,10 +49,7 @@ rule parametric:
         maps=[path("parametric_map", map=m) for m in CFG["kinetics"]["parametric"]],
         sidecar=path("parametric_json"),
     params:
-        maps=" ".join(f"--map {m}" for m in CFG["kinetics"]["parametric"]),
-        t_star=CFG["kinetics"]["parametric_t_star_min"],
-        blood=blood_options,
-        out=lambda wc, output: str(Path(output.sidecar).parent),
+        args=dynamic_command("parametric"),
     threads: local_workers(CFG, 2)  # local_workers, DASK_ARGS: rules/commands.smk
     resources:
         **job_resources("parametric"),
@@ -62,8 +58,7 @@ rule parametric:
     benchmark:
         benchmark_file("parametric/{subject}_{timepoint}")
     shell:
-        "{PETVOI} parametric --pet4d {input.suv:q} --tacs {input.tacs:q} {params.maps} --t-star {params.t_star}"
-        " {params.blood} --workers {threads} {DASK_ARGS} -o {params.out:q} > {log} 2>&1"
+        "{PETVOI} {params.args} {DASK_ARGS} > {log} 2>&1"
 
 
 rule cohort_kinetics:

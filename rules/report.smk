@@ -3,8 +3,7 @@
 # jobs.reports_per_job subjects. A batch is one `petvoi chain --keep-going` (one process: weasyprint, matplotlib
 # and pandas imported once, 2.5 of a lone report's 4.8 CPU-s), each step with its own log (logs/deltas/SUBJECT.log,
 # logs/report/SUBJECT.log). Rules report_1, report_2, ...: a batch has fixed outputs, not wildcards.
-REPORT_BATCHES = [SUBJECTS[i:i + CFG["jobs"]["reports_per_job"]]
-                  for i in range(0, len(SUBJECTS), CFG["jobs"]["reports_per_job"])]
+REPORT_BATCHES = batches(SUBJECTS, CFG["jobs"]["reports_per_job"])
 _DELTAS_MAPPING = [CFG["deltas"]["mapping"]] if CFG["deltas"]["mapping"] else []
 
 

@@ -1,8 +1,8 @@
-# A static study as one job (config jobs.study_chain, default): suv, ct, vois, uptake, texture and heterogeneity
-# run as one `petvoi chain` - one process, the libraries imported once, each stage's command line (rules/
-# commands.smk) and log exactly as when it runs as its own job. On a cluster this is one SLURM job per study
-# instead of six. The stage rules stay: they make the dynamic studies' suv and vois, and every static stage
-# when jobs.study_chain is false.
+# Studies as chains (config jobs.study_chain, default): a static study's suv, ct, vois, uptake, texture and
+# heterogeneity, and a dynamic study's suv, vois, tacs, kinetics and parametric, run as one `petvoi chain` - one
+# process, the libraries imported once, each stage's command line (rules/commands.smk) and log exactly as when it
+# runs as its own job; static studies in batches of jobs.studies_per_job. The stage rules stay: they run every
+# stage when jobs.study_chain is false, and a dynamic study without blood samples.
 
 
 def _study_constraint(studies):
@@ -57,7 +57,7 @@ elif CFG["jobs"]["study_chain"]:
     # chain: the libraries imported once per batch, and on a cluster one SLURM job (and one snakemake start inside
     # it) per batch. Rules studies_1, studies_2, ...: a batch has fixed outputs, not wildcards. With --keep-going a
     # failing study skips only its own remaining stages; the batch job fails, and its studies run again next time.
-    STUDY_BATCHES = [STUDIES[i:i + STUDIES_PER_JOB] for i in range(0, len(STUDIES), STUDIES_PER_JOB)]
+    STUDY_BATCHES = batches(STUDIES, STUDIES_PER_JOB)
 
     for _number, _batch in enumerate(STUDY_BATCHES, 1):
 
@@ -119,7 +119,7 @@ if CFG["jobs"]["study_chain"] and DYNAMIC_WITH_BLOOD:
         benchmark:
             benchmark_file("dynamic_study/{subject}_{timepoint}")
         shell:
-            "{PETVOI} chain {CHAIN_APPEND_DYNAMIC} {params.steps} > {log} 2>&1"
+            "{PETVOI} chain {CHAIN_APPEND} {params.steps} > {log} 2>&1"
 
     for _stage in DYNAMIC_STAGES:
         workflow.ruleorder("dynamic_study", _stage)
