@@ -38,6 +38,20 @@ def cohort_1(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def p01_baseline(cohort_1: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with cohort_1's P01 baseline as ``suv.nii.gz`` and ``vois.nii.gz`` (petvoi suv and vois), made once
+    per session for the texture and scheduler tests; tests may add files of other names."""
+    from pipeline.cli import main
+
+    work = tmp_path_factory.mktemp("p01_baseline")
+    dicom = cohort_1 / "dicom" / "P01" / "baseline"
+    assert main(["suv", str(dicom / "PT"), "-o", str(work / "suv.nii.gz")]) == 0
+    assert main(["vois", "--pet", str(work / "suv.nii.gz"), "--rtstruct", str(dicom / "RTSTRUCT"),
+                 "-o", str(work / "vois.nii.gz")]) == 0
+    return work
+
+
+@pytest.fixture(scope="session")
 def cohort_3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A three-subject synthetic cohort: one subject per tracer and vendor flavour."""
     from pipeline.synthetic import generate_cohort

@@ -97,13 +97,8 @@ def test_map_runs_every_task_on_slurm_workers(slurm: None, tmp_path: Path) -> No
 
 
 @pytest.fixture(scope="module")
-def study(cohort_1: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("slurm_texture")
-    dicom = cohort_1 / "dicom" / "P01" / "baseline"
-    assert main(["suv", str(dicom / "PT"), "-o", str(work / "suv.nii.gz")]) == 0
-    assert main(["vois", "--pet", str(work / "suv.nii.gz"), "--rtstruct", str(dicom / "RTSTRUCT"),
-                 "-o", str(work / "vois.nii.gz")]) == 0
-    return work
+def study(p01_baseline: Path) -> Path:
+    return p01_baseline  # suv.nii.gz, vois.nii.gz (tests/conftest.py)
 
 
 def test_texture_on_slurm_is_the_same(slurm: None, study: Path, repo: Path, tmp_path: Path) -> None:

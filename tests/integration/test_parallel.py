@@ -248,13 +248,8 @@ def test_unreachable_scheduler_names_the_key(monkeypatch: pytest.MonkeyPatch) ->
 # -- petvoi texture ------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def study(cohort_1: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("parallel_texture")
-    dicom = cohort_1 / "dicom" / "P01" / "baseline"
-    assert main(["suv", str(dicom / "PT"), "-o", str(work / "suv.nii.gz")]) == 0
-    assert main(["vois", "--pet", str(work / "suv.nii.gz"), "--rtstruct", str(dicom / "RTSTRUCT"),
-                 "-o", str(work / "vois.nii.gz")]) == 0
-    return work
+def study(p01_baseline: Path) -> Path:
+    return p01_baseline  # suv.nii.gz, vois.nii.gz (tests/conftest.py)
 
 
 def _texture(study: Path, repo: Path, out: Path, *options: str) -> list[str]:

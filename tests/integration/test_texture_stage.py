@@ -13,13 +13,9 @@ from pipeline.metrics.texture_stage import TEXTURE_COLUMNS
 
 
 @pytest.fixture(scope="module")
-def study(cohort_1: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    work = tmp_path_factory.mktemp("texture")
-    dicom = cohort_1 / "dicom" / "P01" / "baseline"
-    assert main(["suv", str(dicom / "PT"), "-o", str(work / "suv.nii.gz")]) == 0
-    assert main(["vois", "--pet", str(work / "suv.nii.gz"), "--rtstruct", str(dicom / "RTSTRUCT"),
-                 "-o", str(work / "vois.nii.gz")]) == 0
-    return {"work": work, "truth": json.loads((dicom / "truth.json").read_text())}
+def study(cohort_1: Path, p01_baseline: Path) -> dict:
+    truth = cohort_1 / "dicom" / "P01" / "baseline" / "truth.json"
+    return {"work": p01_baseline, "truth": json.loads(truth.read_text())}
 
 
 def test_texture_rows_and_codes(study: dict, repo: Path) -> None:
