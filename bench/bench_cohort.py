@@ -32,14 +32,24 @@ under results, benchmarks and logs aside) must equal the local ones.
 
 Projection model (500 patients x 2 timepoints = N 500)
 ------------------------------------------------------
-Least-squares lines in N over the batched local runs: jobs(N), wall(N), CPU(N) (all rules) and cohort(N)
-(cohort rules). Then
+Least-squares lines in N over the batched local runs: jobs(N), wall(N), CPU(N) (all rules), and for every cohort
+rule its own wall s(N) (the rules that see the whole cohort). Per-study and per-subject work is per unit: the
+study batches' wall per study (static and dynamic), the report batches' wall per subject, the index's wall per
+study folder.
 
 * one node of ``--cores`` cores: T1 = wall(500) (CPU(500) / cores is printed alongside: the bound on an
   otherwise idle node);
-* 100 such nodes: T100 = cohort(500) + (CPU(500) - cohort(500)) / (100 cores) + o * jobs(500) / 100,
-  i.e. the cohort rules in series, the per-subject work spread over every core, and each node paying the
-  per-job slot overhead o (seconds, measured with ``--slurm``, else ``--slot-overhead``) for its share of jobs;
+* 100 such nodes (200 job slots): T100 = the longest path through the workflow's DAG at N = 500 with the
+  configured batch sizes (config defaults):
+  index parts -> index merge -> study batches -> max(pk -> report batches -> cohort_deltas, cohort tables ->
+  inter_lesion) -> stats -> cohort_report.
+  A level of batches takes max(one batch's wall, the level's wall / 200 slots); each SLURM job level on the path
+  (index parts, study batches, report batches, the stats + cohort_report job) adds the slot overhead o per wave
+  of 200 jobs (o: seconds per job, measured with ``--slurm``, else ``--slot-overhead``). The index merge at N =
+  500 is measured, not fitted: the largest run's index replicated to 500 subjects in parts of
+  ``jobs.index_studies_per_job`` folders, merged by ``petvoi index --merge``. The local rules (index merge,
+  recist, pk, cohort tables, inter_lesion, cohort_deltas) run on the host of snakemake and are on the path with
+  their projected wall.
 * speed-up T1 / T100, target >= 50x.
 
 Issue 16's starting point: 15.7 jobs and 25.4 rule CPU-s per subject; 500 patients = 7,850 jobs, 2 h on one
@@ -68,11 +78,12 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SLURMCTLD_LOG = Path("/var/tmp/petvoi-ci-slurm/slurmctld.log")
 COHORT_RULES = ("index", "recist", "stats", "inter_lesion", "pk", "cohort_report")  # and every cohort_*
-#: The Snakefile's localrules: not SLURM jobs, so not part of the SLURM slots' work.
-LOCAL_RULES = ("recist", "cohort_table", "inter_lesion", "cohort_deltas", "cohort_kinetics", "pk")
+#: The Snakefile's localrules (and the index checkpoint): not SLURM jobs, so not part of the SLURM slots' work.
+LOCAL_RULES = ("index", "recist", "cohort_table", "inter_lesion", "cohort_deltas", "cohort_kinetics", "pk")
 STATIC_STAGES = ("suv", "ct", "vois", "uptake", "texture", "heterogeneity")
 N_TRIAL = 500
 NODES = 100
+DEFAULTS = yaml.safe_load((REPO / "configs" / "config.yaml").read_text())["jobs"]
 ISSUE_BEFORE = "before (issue 16): 15.7 jobs and 25.4 CPU-s per subject; 500 patients: 7,850 jobs, 2 h on one " \
                "node, 42-60 min on 100 nodes (2-9x)"
 
@@ -89,6 +100,12 @@ class Run:
     cohort_cpu_s: float  # cohort rules
     work_s: float  # sum of benchmark s
     output: str  # snakemake's stdout + stderr
+    rule_wall: dict[str, float]  # cohort rule (benchmark path without suffix) -> wall s
+    studies: int  # studies in the study batches (static, and dynamic with blood)
+    study_wall_s: float  # wall of the study batches (or study/dynamic_study jobs)
+    report_wall_s: float  # wall of the report batches
+    index_wall_s: float  # wall of the index (or of its parts)
+    index_folders: int
 
     @property
     def per_subject(self) -> float:
@@ -148,6 +165,8 @@ def _run(n: int, data: Path, work: Path, profile: str, cores: int, jobs: dict[st
         raise RuntimeError(f"snakemake ({profile}) failed in {work} after {wall:.0f} s:\n{output[-3000:]}")
     static = _static_studies(data)
     jobs_n, cpu, subject_cpu, cohort_cpu, work_s = 0, 0.0, 0.0, 0.0, 0.0
+    rule_wall: dict[str, float] = {}
+    study_wall = report_wall = index_wall = 0.0
     bench = work / "results" / "benchmarks"
     for tsv in sorted(bench.rglob("*.tsv")):
         with open(tsv, newline="") as handle:
@@ -164,7 +183,56 @@ def _run(n: int, data: Path, work: Path, profile: str, cores: int, jobs: dict[st
             subject_cpu += cpu_time
         elif parts[0] in COHORT_RULES or parts[0].startswith("cohort"):
             cohort_cpu += cpu_time
-    return Run(n, wall, jobs_n, cpu, subject_cpu, cohort_cpu, work_s, output)
+        if parts[0] in ("study", "dynamic_study"):
+            study_wall += seconds
+        elif parts[0] == "report":
+            report_wall += seconds
+        elif parts[0] == "index" and (len(parts) == 1 or parts[1].startswith("part_")):
+            index_wall += seconds  # the whole index, or its parts (the merge is a cohort rule below)
+        if parts[0] in COHORT_RULES or parts[0].startswith("cohort"):
+            rule_wall["/".join(parts)] = seconds
+    if "index/part_1" not in {"/".join(t.relative_to(bench).with_suffix("").parts) for t in bench.rglob("*.tsv")}:
+        rule_wall.pop("index", None)  # one part: the index is per-study work, no merge
+    sheet = _sheet(data)
+    studies = sum(1 for r in sheet if r["acquisition"] == "static" or r.get("blood"))
+    return Run(n, wall, jobs_n, cpu, subject_cpu, cohort_cpu, work_s, output, rule_wall, studies, study_wall,
+               report_wall, index_wall, len({r["dicom"] for r in sheet}))
+
+
+def _sheet(data: Path) -> list[dict[str, str]]:
+    with open(data / "samples.tsv", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+def _merge_seconds(index_csv: Path, subjects: int, per_part: int, root: Path) -> tuple[float, int]:
+    """Wall seconds of ``petvoi index --merge`` on the index of ``index_csv`` replicated to ``subjects`` subjects,
+    cut into parts of ``per_part`` study folders (as rules index_1, index_2, ... would write them)."""
+    import pandas as pd
+
+    table = pd.read_csv(index_csv, dtype=str, keep_default_na=False)
+    originals = sorted(table["subject_id"].unique())
+    copies = []
+    for i in range(subjects):
+        rows = table[table["subject_id"] == originals[i % len(originals)]].copy()
+        suffix = f".{i}"
+        rows["subject_id"] = f"S{i + 1:04d}"
+        for column in ("study_uid", "series_uid", "path"):
+            rows[column] = rows[column] + suffix
+        copies.append(rows)
+    cohort = pd.concat(copies, ignore_index=True)
+    folders = list(dict.fromkeys(cohort["subject_id"] + "/" + cohort["timepoint"]))
+    part_of = {f: i // per_part for i, f in enumerate(folders)}
+    keys = (cohort["subject_id"] + "/" + cohort["timepoint"]).map(part_of)
+    out = root / f"merge_{subjects}"
+    out.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for number, part in cohort.groupby(keys):
+        parts.append(out / f"series_{number + 1}.csv")
+        part.to_csv(parts[-1], index=False)
+    start = time.perf_counter()
+    subprocess.run([str(BIN / "petvoi"), "-q", "index", "--merge", *map(str, parts), "-o", str(out / "series.csv")],
+                   check=True, capture_output=True)
+    return time.perf_counter() - start, len(parts)
 
 
 def _tables(results: Path) -> dict[str, bytes]:
@@ -267,27 +335,62 @@ def main() -> int:
     jobs_fit = _fit(n_runs, [r.jobs for r in runs])
     wall_fit = _fit(n_runs, [r.wall_s for r in runs])
     cpu_fit = _fit(n_runs, [r.cpu_s for r in runs])
-    cohort_fit = _fit(n_runs, [r.cohort_cpu_s for r in runs])
 
     def at(fit: tuple[float, float]) -> float:
         return max(fit[0] + fit[1] * N_TRIAL, 0.0)
 
-    jobs500, one_node, cpu500, cohort500 = at(jobs_fit), at(wall_fit), at(cpu_fit), at(cohort_fit)
+    def rule_at(name: str) -> float:
+        """Projected wall of one cohort rule at N_TRIAL (0 when no run had it)."""
+        have = [(r.subjects, r.rule_wall[name]) for r in runs if name in r.rule_wall]
+        if not have:
+            return 0.0
+        if len(have) == 1:
+            return have[0][1]
+        return at(_fit([n for n, _ in have], [w for _, w in have]))
+
+    largest = runs[-1]
+    one_node = at(wall_fit)
+    cpu500 = at(cpu_fit)
+    slots = NODES * args.cores
+    studies500 = largest.studies / largest.subjects * N_TRIAL
+    folders500 = largest.index_folders / largest.subjects * N_TRIAL
+    per_study = sum(r.study_wall_s for r in runs) / sum(r.studies for r in runs)
+    per_report = sum(r.report_wall_s for r in runs) / sum(r.subjects for r in runs)
+    per_folder = sum(r.index_wall_s for r in runs) / sum(r.index_folders for r in runs)
+    spj, rpj, ipj = DEFAULTS["studies_per_job"], DEFAULTS["reports_per_job"], DEFAULTS["index_studies_per_job"]
+    n_study_jobs, n_report_jobs = -(-int(studies500) // spj), -(-N_TRIAL // rpj)
+    n_index_jobs = -(-int(folders500) // ipj)
+    merge_s, n_parts = _merge_seconds(root / f"local_{largest.subjects}" / "results" / "index" / "series.csv",
+                                      N_TRIAL, ipj, root)
     overhead = float(np.mean(overheads)) if overheads else args.slot_overhead
-    cores = NODES * args.cores
-    spread = (cpu500 - cohort500) / cores
-    slots = overhead * jobs500 / NODES
-    hundred = cohort500 + spread + slots
-    print(f"\nProjection to {N_TRIAL} patients x 2 timepoints (lines over N = {', '.join(map(str, n_runs))})")
-    print(f"  jobs = {jobs_fit[0]:.1f} + {jobs_fit[1]:.2f} N -> {jobs500:.0f}; wall = {wall_fit[0]:.1f} + "
-          f"{wall_fit[1]:.2f} N s; rule CPU = {cpu_fit[0]:.1f} + {cpu_fit[1]:.2f} N s -> {cpu500:.0f} CPU-s; "
-          f"cohort rules = {cohort_fit[0]:.1f} + {cohort_fit[1]:.3f} N s -> {cohort500:.0f} CPU-s")
+
+    def level(unit_wall: float, units: float, per_job: int, n_jobs: int) -> float:
+        """One level of batch jobs: max(one batch, all of it over the slots) plus o per wave of jobs."""
+        return max(unit_wall * min(per_job, units), unit_wall * units / slots) + overhead * -(-n_jobs // slots)
+
+    index_level = level(per_folder, folders500, ipj, n_index_jobs)
+    study_level = level(per_study, studies500, spj, n_study_jobs)
+    report_level = level(per_report, N_TRIAL, rpj, n_report_jobs)
+    tables = max(rule_at(f"cohort_table/{t}") for t in ("uptake", "texture", "heterogeneity")) + rule_at("inter_lesion")
+    via_reports = rule_at("pk") + report_level + rule_at("cohort_deltas")
+    tail = rule_at("stats") + rule_at("cohort_report") + overhead  # one SLURM job (group cohort_tail)
+    hundred = index_level + merge_s + study_level + max(via_reports, tables) + tail
+    jobs500 = n_index_jobs + n_study_jobs + n_report_jobs + 1
+    print(f"\nProjection to {N_TRIAL} patients x 2 timepoints (lines over N = {', '.join(map(str, n_runs))}; batch "
+          f"sizes of configs/config.yaml: {spj} studies, {rpj} reports, {ipj} index folders per job)")
+    print(f"  local jobs = {jobs_fit[0]:.1f} + {jobs_fit[1]:.2f} N; wall = {wall_fit[0]:.1f} + {wall_fit[1]:.2f} N s; "
+          f"rule CPU = {cpu_fit[0]:.1f} + {cpu_fit[1]:.2f} N s -> {cpu500:.0f} CPU-s")
     print(f"  one {args.cores}-core node: T1 = wall({N_TRIAL}) = {one_node:.0f} s = {one_node / 60:.1f} min "
           f"(CPU / {args.cores} cores: {cpu500 / args.cores / 60:.1f} min)")
-    print(f"  {NODES} nodes x {args.cores} cores: T100 = cohort {cohort500:.0f} s + spread ({cpu500:.0f} - "
-          f"{cohort500:.0f}) / {cores} = {spread:.0f} s + slots {overhead:.1f} s/job x {jobs500:.0f} / {NODES} = "
-          f"{slots:.0f} s -> {hundred:.0f} s = {hundred / 60:.1f} min (slot overhead "
-          f"{'measured' if overheads else 'assumed'})")
+    print(f"  {NODES} nodes x {args.cores} cores ({slots} slots), SLURM jobs at N {N_TRIAL}: {n_index_jobs} index "
+          f"parts, {n_study_jobs} study batches, {n_report_jobs} report batches, 1 stats + cohort report = {jobs500} "
+          f"(before: 7,850); slot overhead o = {overhead:.1f} s/job ({'measured' if overheads else 'assumed'})")
+    print(f"  longest path: index parts {index_level:.1f} s ({per_folder:.2f} s/folder) + merge {merge_s:.1f} s "
+          f"({n_parts} parts, measured) + study batches {study_level:.1f} s ({per_study:.2f} s/study) + max(pk "
+          f"{rule_at('pk'):.1f} + report batches {report_level:.1f} ({per_report:.2f} s/subject) + cohort_deltas "
+          f"{rule_at('cohort_deltas'):.1f}, cohort tables + inter_lesion {tables:.1f}) + stats "
+          f"{rule_at('stats'):.1f} + cohort report {rule_at('cohort_report'):.1f} + o -> T100 = {hundred:.0f} s = "
+          f"{hundred / 60:.1f} min")
     print(f"  speed-up T1 / T100 = {one_node / hundred:.1f}x (target >= 50x)")
     print(f"  {ISSUE_BEFORE}")
     print(f"bench time {time.perf_counter() - began:.0f} s (cohorts and results in {root}"

@@ -62,10 +62,12 @@ def study_steps(wildcards, threads):
 
 
 def batch_steps(studies):
-    """The params function of the chain steps of several static studies, each study a ``--group``."""
+    """The params function of the chain steps of several studies (static, or dynamic with blood), each study a
+    ``--group``."""
 
     def steps(wildcards, threads):
-        return " --group ".join(study_steps(SimpleNamespace(subject=s, timepoint=t), threads) for s, t in studies)
+        return " --group ".join((dynamic_steps if (s, t) in DYNAMIC else study_steps)(
+            SimpleNamespace(subject=s, timepoint=t), threads) for s, t in studies)
 
     return steps
 

@@ -1,5 +1,6 @@
 # Shared by every rule module: the validated configuration, the studies of the sample sheet, the results paths
 # (from pipeline.outputs.TEMPLATES, the one table the package uses too) and the small helpers the rules call.
+import os
 import re
 import shlex
 import sys
@@ -10,6 +11,7 @@ import pandas as pd
 import yaml
 
 from pipeline.config import check_dynamic_studies, config_hash, load_sample_sheet
+from pipeline.dicom.folders import study_folders
 from pipeline.dicom.select import select_series
 from pipeline.outputs import STUDY_FOLDER, TEMPLATES
 from pipeline.workflow import load_workflow_config, policy_arguments
@@ -59,8 +61,11 @@ def path(name, **fields):
 
 
 def batches(items, size):
-    """``items`` in consecutive lists of at most ``size`` (the studies or subjects of one batch rule's job)."""
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    """``items`` in as few consecutive lists of at most ``size`` as possible, of sizes that differ by one at most
+    (the studies or subjects of one batch rule's job: 14 studies at 8 per job are 7 + 7, not 8 + 6)."""
+    n = -(-len(items) // size)
+    bounds = [round(i * len(items) / n) for i in range(n + 1)] if n else [0]
+    return [items[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
 def per_study(name, studies=None):
@@ -97,12 +102,26 @@ def series_index(wildcards):
     return checkpoints.index.get().output[0]
 
 
+_INDEX_TABLES = {}
+
+
+def read_index(index_csv):
+    """The series index as a table, read once per version of the file (every study's params read it: reading it
+    per call would cost O(studies^2) when snakemake builds the DAG of a large cohort)."""
+    stat = os.stat(index_csv)
+    key = (str(index_csv), stat.st_mtime_ns, stat.st_size)
+    if key not in _INDEX_TABLES:
+        _INDEX_TABLES.clear()
+        _INDEX_TABLES[key] = pd.read_csv(index_csv, dtype=str, keep_default_na=False)
+    return _INDEX_TABLES[key]
+
+
 def study_series(modality, pattern):
     """The params function of a study's series folder of ``modality``, chosen from the index (a checkpoint)."""
 
     def choose(wildcards):
         index_csv = checkpoints.index.get().output[0]
-        table = pd.read_csv(index_csv, dtype=str, keep_default_na=False)
+        table = read_index(index_csv)
         return select_series(table, wildcards.subject, wildcards.timepoint, modality, pattern, source=index_csv)
 
     return choose
@@ -120,7 +139,7 @@ def voi_sources(wc):
             sources.append(f"--threshold {shlex.quote(CFG['vois']['thresholds'])}")
         return " ".join(sources)
     index_csv = checkpoints.index.get().output[0]
-    table = pd.read_csv(index_csv, dtype=str, keep_default_na=False)
+    table = read_index(index_csv)
     study = table[(table["subject_id"] == wc.subject) & (table["timepoint"] == wc.timepoint)]
     modality = "SEG" if (study["modality"] == "SEG").any() else "RTSTRUCT"
     option = "--seg" if modality == "SEG" else "--rtstruct"
@@ -287,8 +306,9 @@ def explain_cluster_failures(log):
         key = re.sub(r"_\d+$", "", name)
         key = "study" if key == "studies" else key
         value = job_resources(key).get(resource)
-        where = ""
-        if name.startswith("studies_") and "STUDY_BATCHES" in globals():
+        if name.startswith("index_") and "INDEX_PARTS" in globals():
+            where = f" (folders of {len(INDEX_PARTS[int(name.split('_')[1]) - 1])} studies)"
+        elif name.startswith("studies_") and "STUDY_BATCHES" in globals():
             where = " (studies " + ", ".join(f"{s}/{t}" for s, t in STUDY_BATCHES[int(name.split("_")[1]) - 1]) + ")"
         elif name.startswith("report_") and "REPORT_BATCHES" in globals():
             where = " (subjects " + ", ".join(REPORT_BATCHES[int(name.split("_")[1]) - 1]) + ")"

@@ -1,20 +1,76 @@
-# Header-only index of the cohort's DICOM tree: one row per series, labelled with the sheet's subject IDs.
-checkpoint index:
-    input:
-        samples=CFG["samples"],
-        synth=[str(SYNTH_DONE)] if CFG["synth"]["generate"] else [],
-    output:
-        path("series_index"),
-    params:
-        root=str(DATA_ROOT / "dicom"),
-        data_root=str(DATA_ROOT),
-    threads: CFG["index"]["workers"]  # header readers (processes for large trees); capped by --cores
-    resources:
-        **job_resources("index"),
-    log:
-        log_file("index"),
-    benchmark:
-        benchmark_file("index")
-    shell:
-        "{PETVOI} index {params.root:q} -o {output:q} --samples {input.samples:q} --data-root {params.data_root:q}"
-        " --workers {threads} > {log} 2>&1"
+# Header-only index of the cohort's DICOM: one row per series, labelled with the sheet's subject IDs. What is
+# indexed are the sheet's study folders (column dicom); with more than jobs.index_studies_per_job of them, in
+# parts (rules index_1, index_2, ...: jobs that run side by side, on a cluster on different nodes), which the
+# checkpoint merges - a second-long job, so the cohort's index does not grow the serial part of a run.
+# The checkpoint is a local rule (on a cluster it runs where snakemake runs): the merge, or for a cohort of up to
+# jobs.index_studies_per_job studies the whole index - seconds of header reading, less than a job's start.
+INDEX_FOLDERS = study_folders(SHEET, DATA_ROOT)
+INDEX_PARTS = batches(INDEX_FOLDERS, CFG["jobs"]["index_studies_per_job"])
+_INDEX_INPUTS = dict(samples=CFG["samples"], synth=[str(SYNTH_DONE)] if CFG["synth"]["generate"] else [])
+_INDEX_COMMAND = (
+    "{PETVOI} index {params.folders} -o {output:q} --samples {input.samples:q} --data-root {params.data_root:q}"
+    " --workers {threads} > {log} 2>&1"
+)
+
+if len(INDEX_PARTS) == 1:
+
+    checkpoint index:
+        input:
+            **_INDEX_INPUTS,
+        output:
+            path("series_index"),
+        params:
+            folders=" ".join(shlex.quote(f) for f in INDEX_FOLDERS),
+            data_root=str(DATA_ROOT),
+        threads: CFG["index"]["workers"]  # header readers (processes for large trees); capped by --cores
+        resources:
+            **job_resources("index"),
+        log:
+            log_file("index"),
+        benchmark:
+            benchmark_file("index")
+        shell:
+            _INDEX_COMMAND
+
+    localrules:
+        index,
+
+else:
+    for _number, _folders in enumerate(INDEX_PARTS, 1):
+
+        rule:
+            name:
+                f"index_{_number}"
+            input:
+                **_INDEX_INPUTS,
+            output:
+                path("series_index_part", part=_number),
+            params:
+                folders=" ".join(shlex.quote(f) for f in _folders),
+                data_root=str(DATA_ROOT),
+            threads: CFG["index"]["workers"]
+            resources:
+                **job_resources("index"),
+            log:
+                log_file(f"index/part_{_number}"),
+            benchmark:
+                benchmark_file(f"index/part_{_number}")
+            shell:
+                _INDEX_COMMAND
+
+    checkpoint index:
+        input:
+            parts=[path("series_index_part", part=n) for n in range(1, len(INDEX_PARTS) + 1)],
+        output:
+            path("series_index"),
+        resources:
+            **job_resources("index"),
+        log:
+            log_file("index"),
+        benchmark:
+            benchmark_file("index")
+        shell:
+            "{PETVOI} index --merge {input.parts:q} -o {output:q} > {log} 2>&1"
+
+    localrules:
+        index,

@@ -19,6 +19,7 @@ def _study_constraint(studies):
 
 
 STUDY_OUTPUTS = ("suv", "suv_json", "ct", "ct_json", "vois", "vois_json", "uptake", "texture", "heterogeneity")
+DYNAMIC_OUTPUTS = ("suv", "suv_json", "vois", "vois_json", "tacs", "kinetics", "kinetics_json", "parametric_json")
 STUDIES_PER_JOB = CFG["jobs"]["studies_per_job"]
 
 if CFG["jobs"]["study_chain"] and STUDIES_PER_JOB == 1:
@@ -53,11 +54,24 @@ if CFG["jobs"]["study_chain"] and STUDIES_PER_JOB == 1:
     ruleorder: study > heterogeneity
 
 elif CFG["jobs"]["study_chain"]:
-    # Batches of jobs.studies_per_job static studies in sample-sheet order (a subject's studies together), each one
-    # chain: the libraries imported once per batch, and on a cluster one SLURM job (and one snakemake start inside
-    # it) per batch. Rules studies_1, studies_2, ...: a batch has fixed outputs, not wildcards. With --keep-going a
-    # failing study skips only its own remaining stages; the batch job fails, and its studies run again next time.
-    STUDY_BATCHES = batches(STUDIES, STUDIES_PER_JOB)
+    # Batches of jobs.studies_per_job studies in sample-sheet order (a subject's studies together; dynamic studies
+    # with blood samples among them), each one chain: the libraries imported once per batch, and on a cluster one
+    # SLURM job (and one snakemake start inside it) per batch. Rules studies_1, studies_2, ...: a batch has fixed
+    # outputs, not wildcards. With --keep-going a failing study skips only its own remaining stages; the batch job
+    # fails, and its studies run again next time.
+    _BATCHED = set(STUDIES) | set(DYNAMIC_WITH_BLOOD)
+    STUDY_BATCHES = batches([st for st in ALL_STUDIES if st in _BATCHED], STUDIES_PER_JOB)
+
+    def _batch_outputs(batch):
+        static = [st for st in batch if st not in DYNAMIC]
+        dynamic = [st for st in batch if st in DYNAMIC]
+        outputs = {name: [path(name, subject=s, timepoint=t) for s, t in static] for name in STUDY_OUTPUTS}
+        for name in DYNAMIC_OUTPUTS:
+            outputs.setdefault(name, [])
+            outputs[name] += [path(name, subject=s, timepoint=t) for s, t in dynamic]
+        outputs["maps"] = [path("parametric_map", subject=s, timepoint=t, map=m) for s, t in dynamic
+                           for m in CFG["kinetics"]["parametric"]]
+        return {name: files for name, files in outputs.items() if files}
 
     for _number, _batch in enumerate(STUDY_BATCHES, 1):
 
@@ -69,13 +83,14 @@ elif CFG["jobs"]["study_chain"]:
                 dosing=[CFG["suv"]["dosing"]] if CFG["suv"]["dosing"] else [],
                 rules=[CFG["vois"]["name_rules"]] if CFG["vois"]["name_rules"] else [],
                 params=repo_path(CFG["texture"]["params"]),
+                blood=[f for s, t in _batch for f in blood_table(SimpleNamespace(subject=s, timepoint=t))],
             output:
-                **{name: [path(name, subject=s, timepoint=t) for s, t in _batch] for name in STUDY_OUTPUTS},
+                **_batch_outputs(_batch),
             params:
                 steps=batch_steps(_batch),
             threads: max(2, TEXTURE_WORKERS)
             resources:
-                **job_resources("study"),
+                **job_resources("study"),  # a batch's, dynamic studies in it or not
             log:
                 log_file(f"study/batch_{_number}"),
             benchmark:
@@ -83,13 +98,14 @@ elif CFG["jobs"]["study_chain"]:
             shell:
                 "{PETVOI} chain --keep-going {CHAIN_APPEND} {params.steps} > {log} 2>&1"
 
-        for _stage in STATIC_STAGES:
+        for _stage in dict.fromkeys(STATIC_STAGES + DYNAMIC_STAGES):
             workflow.ruleorder(f"studies_{_number}", _stage)
 
 
-if CFG["jobs"]["study_chain"] and DYNAMIC_WITH_BLOOD:
-    # A dynamic study with blood samples as one job too: suv, vois, tacs, kinetics, parametric in one chain (the
-    # same command lines as their rules in rules/suv.smk, vois.smk, kinetics.smk). Without blood: stage rules.
+if CFG["jobs"]["study_chain"] and STUDIES_PER_JOB == 1 and DYNAMIC_WITH_BLOOD:
+    # With a job per study, a dynamic study with blood samples as one job too: suv, vois, tacs, kinetics,
+    # parametric in one chain (the same command lines as their rules in rules/suv.smk, vois.smk, kinetics.smk).
+    # Without blood: stage rules. (With batches, dynamic studies are in the studies_N batches.)
 
     rule dynamic_study:
         input:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +28,9 @@ from pydicom.errors import InvalidDicomError
 from ..config import load_sample_sheet
 from ..errors import InvalidInputError
 from ..progress import progress as show_progress
+from .folders import outermost
 
-__all__ = ["IndexResult", "index_tree", "SERIES_COLUMNS", "pseudonym", "run_index"]
+__all__ = ["IndexResult", "index_tree", "SERIES_COLUMNS", "pseudonym", "run_index", "merge_index", "run_merge_index"]
 
 SERIES_COLUMNS = [
     "subject_id", "timepoint", "study_uid", "series_uid", "modality", "series_description", "n_instances",
@@ -104,11 +105,12 @@ def _acq_datetime(ds: pydicom.Dataset) -> str:
     return ""
 
 
-def _walk(root: Path) -> list[Path]:
+def _walk(roots: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        files.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
+    for root in roots:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames.sort()
+            files.extend(Path(dirpath) / f for f in sorted(filenames) if not f.startswith("."))
     return files
 
 
@@ -144,7 +146,7 @@ def _header_pool(workers: int, n_files: int) -> Executor:
 
 
 def index_tree(
-    root: Path,
+    root: Path | Sequence[Path],
     *,
     workers: int = 8,
     progress: Callable[[int], None] | None = None,
@@ -155,8 +157,8 @@ def index_tree(
 
     Parameters
     ----------
-    root : Path
-        Folder to scan recursively (hidden files are ignored).
+    root : Path or sequence of Path
+        Folder(s) to scan recursively (hidden files are ignored; a folder inside another one given is read once).
     workers : int
         Header readers: processes for trees of PROCESS_POOL_MIN_FILES files or more (at most the CPUs this
         process may use), threads for smaller ones.
@@ -174,12 +176,18 @@ def index_tree(
     Raises
     ------
     InvalidInputError
-        If ``root`` is not a folder.
+        If a root is not a folder.
     """
-    if not root.is_dir():
-        raise InvalidInputError("not a folder", source=str(root), remedy="give the root folder of a DICOM tree")
+    roots = [Path(root)] if isinstance(root, (str, Path)) else [Path(r) for r in root]
+    if not roots:
+        raise InvalidInputError("no folder to index", source="index", remedy="give the root folder of a DICOM tree")
+    for folder in roots:
+        if not folder.is_dir():
+            raise InvalidInputError("not a folder", source=str(folder),
+                                    remedy="give the root folder of a DICOM tree (sample sheet: column dicom, "
+                                           "relative to data_root)")
     by_uid, by_dir = _subject_lookup(samples, data_root)
-    files = _walk(root)
+    files = _walk(outermost(roots))
     groups: dict[str, list[tuple[Path, pydicom.Dataset]]] = defaultdict(list)
     result = IndexResult(series=pd.DataFrame(columns=SERIES_COLUMNS))
     with _header_pool(workers, len(files)) as pool, show_progress("index", total=len(files), unit="files") as bar:
@@ -247,11 +255,73 @@ def _series_row(uid: str, members: list[tuple[Path, pydicom.Dataset]], by_uid: d
     }
 
 
-def run_index(root: Path, output: Path, *, workers: int = 8, progress: Callable[[int], None] | None = None,
-              samples: Path | None = None, data_root: Path | None = None) -> IndexResult:
+def run_index(root: Path | Sequence[Path], output: Path, *, workers: int = 8,
+              progress: Callable[[int], None] | None = None, samples: Path | None = None,
+              data_root: Path | None = None) -> IndexResult:
     """The ``index`` stage: :func:`index_tree` written as ``series.csv`` (one row per series, atomically)."""
     from ..io import write_csv
 
-    result = index_tree(Path(root), workers=workers, progress=progress, samples=samples, data_root=data_root)
+    result = index_tree(root, workers=workers, progress=progress, samples=samples, data_root=data_root)
     write_csv(output, result.series)
     return result
+
+
+def merge_index(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """One index from indexes of disjoint folders (the workflow's index parts), as :func:`index_tree` of all.
+
+    A series whose instances lie in folders of several parts is one row: instances summed, the common folder,
+    the earliest acquisition time, and the problem ``instances in folders of N index parts``.
+
+    Parameters
+    ----------
+    parts : sequence of pandas.DataFrame
+        Tables with :data:`SERIES_COLUMNS` (all columns as strings or numbers, as read from ``series.csv``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per series with :data:`SERIES_COLUMNS`, sorted as :func:`index_tree` sorts.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for part in parts:
+        for row in part[SERIES_COLUMNS].to_dict(orient="records"):
+            uid = str(row["series_uid"])
+            seen = rows.get(uid)
+            if seen is None:
+                rows[uid] = {**row, "_parts": 1}
+                continue
+            seen["_parts"] += 1
+            seen["n_instances"] = int(seen["n_instances"]) + int(row["n_instances"])
+            seen["path"] = os.path.commonpath([str(seen["path"]), str(row["path"])])
+            times = sorted(t for t in (str(seen["acquisition_datetime"]), str(row["acquisition_datetime"])) if t)
+            seen["acquisition_datetime"] = times[0] if times else ""
+            seen["problems"] = "; ".join(dict.fromkeys(
+                p for text in (str(seen["problems"]), str(row["problems"])) for p in text.split("; ") if p))
+    for row in rows.values():
+        n = row.pop("_parts")
+        if n > 1:
+            row["problems"] = "; ".join(filter(None, [str(row["problems"]),
+                                                      f"instances in folders of {n} index parts"]))
+    table = pd.DataFrame(list(rows.values()), columns=SERIES_COLUMNS)
+    order = ["subject_id", "timepoint", "study_uid", "modality", "series_uid"]
+    return table.sort_values(order, kind="stable", ignore_index=True)
+
+
+def run_merge_index(parts: Sequence[Path], output: Path) -> pd.DataFrame:
+    """Merge index parts (``series.csv`` files written by :func:`run_index`) into one ``series.csv``."""
+    from ..io import write_csv
+
+    tables = []
+    for part in parts:
+        try:
+            tables.append(pd.read_csv(part, dtype=str, keep_default_na=False))
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise InvalidInputError(f"cannot be read as an index ({exc})", source=str(part),
+                                    remedy="run petvoi index again for this part") from None
+        missing = [c for c in SERIES_COLUMNS if c not in tables[-1].columns]
+        if missing:
+            raise InvalidInputError("not a series index", source=str(part), attribute=missing[0],
+                                    remedy="give series.csv files written by petvoi index")
+    merged = merge_index(tables)
+    write_csv(output, merged)
+    return merged

@@ -52,6 +52,7 @@ TEMPLATES: dict[str, str] = {
     "deltas": "{subject}/deltas.csv",
     # the cohort
     "series_index": "index/series.csv",
+    "series_index_part": "index/parts/series_{part}.csv",
     "cohort_table": "cohort/{table}.parquet",
     "response": "cohort/response.csv",
     "response_bor": "cohort/response_bor.csv",

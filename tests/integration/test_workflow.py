@@ -64,15 +64,32 @@ def test_dry_run_plans_every_stage(repo: Path, workdir: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     jobs = _planned(out)
-    # static studies in batches of 8 (suv, ct, vois, uptake, texture, heterogeneity as one petvoi chain): 5 studies,
-    # 1 job; the dynamic study (suv, vois, tacs, kinetics, parametric) one job; deltas and reports one batch
-    assert jobs["studies_1"] == 1 and "studies_2" not in jobs
-    assert jobs["dynamic_study"] == 1 and jobs["report_1"] == 1
+    # studies in batches of 8 (a static study's suv, ct, vois, uptake, texture, heterogeneity, the dynamic study's
+    # suv, vois, tacs, kinetics, parametric - one petvoi chain): 5 static + 1 dynamic studies, 1 job; deltas and
+    # reports one batch; the index one job (3 study folders, fewer than jobs.index_studies_per_job)
+    assert jobs["studies_1"] == 1 and "studies_2" not in jobs and "dynamic_study" not in jobs
+    assert jobs["report_1"] == 1 and jobs["index"] == 1 and "index_1" not in jobs
     for rule in ("index", "cohort_table", "inter_lesion", "cohort_deltas", "recist", "stats", "cohort_report",
                  "cohort_kinetics", "pk"):
         assert rule in jobs
     assert not {"study", "suv", "ct", "vois", "uptake", "texture", "heterogeneity", "deltas", "tacs", "kinetics",
                 "parametric", "synth"} & set(jobs)  # synth: a user cohort
+
+
+def test_dry_run_batches_of_studies_and_index_parts(repo: Path, workdir: Path, tmp_path: Path) -> None:
+    """4 studies per job: 6 studies (sheet order, the dynamic one among them) in 2 batches of 3; 2 study folders per
+    index job: 6 folders in 3 index parts, merged by the index checkpoint."""
+    config = {**yaml.safe_load((workdir / "config.yaml").read_text()),
+              "jobs": {"studies_per_job": 4, "index_studies_per_job": 2}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(repo, tmp_path, "--dry-run", "--printshellcmds")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    jobs = _planned(out)
+    assert jobs["studies_1"] == jobs["studies_2"] == 1 and "studies_3" not in jobs and "dynamic_study" not in jobs
+    assert jobs["index_1"] == jobs["index_2"] == jobs["index_3"] == jobs["index"] == 1 and "index_4" not in jobs
+    commands = [line for line in out.splitlines() if " index " in line and "petvoi" in line]
+    assert sum("--merge" in c for c in commands) == 1 and len(commands) == 4
 
 
 def test_dry_run_one_job_per_study_when_configured(repo: Path, workdir: Path, tmp_path: Path) -> None:
@@ -128,8 +145,9 @@ def test_dry_run_from_nothing_plans_synth_before_kinetics(repo: Path, tmp_path: 
     proc = snakemake(repo, tmp_path, "--dry-run", "--quiet", "rules")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     out = proc.stdout + proc.stderr
-    for rule in ("synth", "index", "dynamic_study", "cohort_kinetics", "pk"):
-        assert rule in out
+    jobs = _planned(out)
+    for rule in ("synth", "index", "studies_1", "cohort_kinetics", "pk"):  # the dynamic study is in studies_1
+        assert jobs[rule] == 1, rule
 
 
 def test_bad_config_is_reported_by_path(repo: Path, workdir: Path, tmp_path: Path) -> None:

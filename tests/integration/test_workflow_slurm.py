@@ -56,10 +56,12 @@ def test_the_slurm_profile_gives_the_local_tables(repo: Path, cohort_1: Path, lo
     proc = _run(repo, tmp_path, "slurm")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    # the jobs went through sbatch, but for the second-long cohort table rules (localrules)
+    # three SLURM jobs: the studies (static and dynamic, one batch), the report batch, and stats + cohort report
+    # (the profile's group cohort_tail); the index (one part) and the second-long cohort tables are localrules
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", out)
-    assert len(submitted) >= 6
-    assert "rule_studies_1" in out and "rule_dynamic_study" in out and "rule_recist" not in out  # localrules
+    assert len(submitted) == 3
+    for job in ("rule_studies_1", "rule_report_1", "group_cohort_tail_cohort_report_stats"):
+        assert f"/slurm_logs/{job}/" in out, job
     local, cluster = _tables(local_run), _tables(tmp_path / "results")
     assert len(local) >= 20 and set(cluster) == set(local)
     assert [name for name in local if cluster[name] != local[name]] == []
@@ -115,5 +117,5 @@ def test_a_job_killed_for_memory_is_named_with_its_resource(repo: Path, cohort_1
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     line = next(x for x in out.splitlines() if x.startswith("petvoi: SLURM job of rule studies_1"))
-    assert "(studies P01/baseline, P01/on_treatment) ran out of memory: mem_mb=100 MB" in line
+    assert "(studies P01/baseline, P01/on_treatment, P01/dynamic) ran out of memory: mem_mb=100 MB" in line
     assert "jobs.resources.study.mem_mb" in line and "--set-resources studies_1:mem_mb=200" in line

@@ -34,7 +34,8 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     proc = run("index", str(tmp_path / "missing"), "-o", str(tmp_path / "s.csv"))
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert lines == [f"petvoi index: error: {tmp_path / 'missing'}: not a folder; give the root folder of a DICOM tree"]
+    assert lines == [f"petvoi index: error: {tmp_path / 'missing'}: not a folder; give the root folder of a DICOM tree"
+                     " (sample sheet: column dicom, relative to data_root)"]
     assert not (tmp_path / "s.csv").exists()
 
 

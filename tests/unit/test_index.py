@@ -100,3 +100,50 @@ def test_worker_processes_give_the_thread_index(cohort_1: Path, monkeypatch: pyt
     if len(os.sched_getaffinity(0)) > 1:
         assert type(pool).__name__ == "ProcessPoolExecutor"
     pool.shutdown()
+
+
+def test_index_parts_merge_to_the_whole_index(cohort_1: Path, tmp_path: Path) -> None:
+    """The workflow's index in parts (study folders of the sheet, merged) equals the index of the whole tree."""
+    from pipeline.config import load_sample_sheet
+    from pipeline.dicom.folders import study_folders
+
+    folders = study_folders(load_sample_sheet(cohort_1 / "samples.tsv"), cohort_1)
+    assert [Path(f).relative_to(cohort_1).as_posix() for f in folders] == [
+        "dicom/P01/baseline", "dicom/P01/on_treatment", "dicom/P01/dynamic"]
+    common = ["--samples", str(cohort_1 / "samples.tsv"), "--data-root", str(cohort_1), "--workers", "2"]
+    assert main(["index", str(cohort_1 / "dicom"), "-o", str(tmp_path / "whole.csv"), *common]) == 0
+    for number, part in enumerate((folders[:2], folders[2:]), 1):
+        assert main(["index", *part, "-o", str(tmp_path / f"part{number}.csv"), *common]) == 0
+    assert main(["index", "--merge", str(tmp_path / "part1.csv"), str(tmp_path / "part2.csv"),
+                 "-o", str(tmp_path / "merged.csv")]) == 0
+    assert (tmp_path / "merged.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    # a folder given twice, or inside another one given, is read once
+    again = index_tree([cohort_1 / "dicom", Path(folders[0]), Path(folders[0])], workers=2).series
+    assert again["n_instances"].astype(int).sum() == index_tree(cohort_1 / "dicom", workers=2).series[
+        "n_instances"].astype(int).sum()
+
+
+def test_series_split_across_index_parts_is_one_row(cohort_1: Path, tmp_path: Path) -> None:
+    from pipeline.dicom.index import merge_index
+
+    pet = sorted((cohort_1 / "dicom" / "P01" / "baseline" / "PT").glob("*.dcm"))
+    for i, f in enumerate(pet):
+        target = tmp_path / ("a" if i < 4 else "b") / "PT" / f.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, target)
+    whole = index_tree(tmp_path, workers=2).series
+    parts = [index_tree(tmp_path / name, workers=2).series.astype(str) for name in ("a", "b")]
+    merged = merge_index(parts)
+    assert len(merged) == 1 == len(whole)
+    assert int(merged["n_instances"].iloc[0]) == len(pet)
+    assert merged["path"].iloc[0] == str(tmp_path)
+    assert merged["problems"].iloc[0] == "instances in folders of 2 index parts"
+    assert whole["problems"].iloc[0] == "instances in 2 folders"
+
+
+def test_index_refuses_a_missing_study_folder(cohort_1: Path, tmp_path: Path) -> None:
+    assert main(["index", str(cohort_1 / "dicom"), str(tmp_path / "nowhere"), "-o", str(tmp_path / "x.csv")]) == 2
+    assert not (tmp_path / "x.csv").exists()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("subject_id,timepoint\nP01,baseline\n")
+    assert main(["index", "--merge", str(bad), "-o", str(tmp_path / "y.csv")]) == 2
