@@ -43,13 +43,16 @@ study folder.
   configured batch sizes (config defaults):
   index parts -> index merge -> study batches -> max(pk -> report batches -> cohort_deltas, cohort tables ->
   inter_lesion) -> stats -> cohort_report.
-  A level of batches takes max(one batch's wall, the level's wall / 200 slots); each SLURM job level on the path
-  (index parts, study batches, report batches, the stats + cohort_report job) adds the slot overhead o per wave
-  of 200 jobs (o: seconds per job, measured with ``--slurm``, else ``--slot-overhead``). The index merge at N =
-  500 is measured, not fitted: the largest run's index replicated to 500 subjects in parts of
-  ``jobs.index_studies_per_job`` folders, merged by ``petvoi index --merge``. The local rules (index merge,
-  recist, pk, cohort tables, inter_lesion, cohort_deltas) run on the host of snakemake and are on the path with
-  their projected wall.
+  A level of batches takes max(the slowest batch measured with the same batch size - its CPU-s, its wall on
+  a slot of its own -, the level's wall / 200 slots); each SLURM job level on the path (index parts, study
+  batches, report batches, the stats + cohort_report job) adds the slot overhead o per wave of 200 jobs (o:
+  seconds per job, measured with ``--slurm``, else ``--slot-overhead``).
+  Measured at N = 500, not fitted: the index merge (the largest run's index replicated to 500 subjects in
+  parts of ``jobs.index_studies_per_job`` folders, merged by ``petvoi index --merge``) and the cohort rules
+  (recist, pk, cohort tables, cohort_deltas, inter_lesion, stats, cohort_report: the largest run's clinical
+  tables, cohort tables and per-subject deltas replicated to 500 subjects, its study folders linked, each
+  rule's command line as that run's snakemake printed it). The local rules (index merge, recist, pk, cohort
+  tables, inter_lesion, cohort_deltas) run on the host of snakemake, on the path with their wall.
 * speed-up T1 / T100, target >= 50x.
 
 Issue 16's starting point: 15.7 jobs and 25.4 rule CPU-s per subject; 500 patients = 7,850 jobs, 2 h on one
@@ -70,9 +73,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import yaml
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -106,6 +113,8 @@ class Run:
     report_wall_s: float  # wall of the report batches
     index_wall_s: float  # wall of the index (or of its parts)
     index_folders: int
+    study_batch_max_s: float  # CPU-s of the slowest study batch (or study job): its wall on a slot of its own
+    report_batch_max_s: float  # CPU-s of the slowest report batch
 
     @property
     def per_subject(self) -> float:
@@ -166,7 +175,7 @@ def _run(n: int, data: Path, work: Path, profile: str, cores: int, jobs: dict[st
     static = _static_studies(data)
     jobs_n, cpu, subject_cpu, cohort_cpu, work_s = 0, 0.0, 0.0, 0.0, 0.0
     rule_wall: dict[str, float] = {}
-    study_wall = report_wall = index_wall = 0.0
+    study_wall = report_wall = index_wall = study_max = report_max = 0.0
     bench = work / "results" / "benchmarks"
     for tsv in sorted(bench.rglob("*.tsv")):
         with open(tsv, newline="") as handle:
@@ -185,8 +194,10 @@ def _run(n: int, data: Path, work: Path, profile: str, cores: int, jobs: dict[st
             cohort_cpu += cpu_time
         if parts[0] in ("study", "dynamic_study"):
             study_wall += seconds
+            study_max = max(study_max, cpu_time)  # the local run's wall includes waiting for a core
         elif parts[0] == "report":
             report_wall += seconds
+            report_max = max(report_max, cpu_time)
         elif parts[0] == "index" and (len(parts) == 1 or parts[1].startswith("part_")):
             index_wall += seconds  # the whole index, or its parts (the merge is a cohort rule below)
         if parts[0] in COHORT_RULES or parts[0].startswith("cohort"):
@@ -196,7 +207,7 @@ def _run(n: int, data: Path, work: Path, profile: str, cores: int, jobs: dict[st
     sheet = _sheet(data)
     studies = sum(1 for r in sheet if r["acquisition"] == "static" or r.get("blood"))
     return Run(n, wall, jobs_n, cpu, subject_cpu, cohort_cpu, work_s, output, rule_wall, studies, study_wall,
-               report_wall, index_wall, len({r["dicom"] for r in sheet}))
+               report_wall, index_wall, len({r["dicom"] for r in sheet}), study_max, report_max)
 
 
 def _sheet(data: Path) -> list[dict[str, str]]:
@@ -259,6 +270,80 @@ def _slot_times(job_ids: list[int]) -> dict[int, float]:
     if missing:
         raise RuntimeError(f"slurmctld log {SLURMCTLD_LOG} lacks start or end of SLURM jobs {missing}")
     return {j: (end[j] - start[j]).total_seconds() for j in job_ids}
+
+
+#: The cohort rules, run again at N_TRIAL on the largest run's results replicated (in DAG order; the marker finds the
+#: rule's command line in the run's snakemake output).
+TAIL_RULES = {"recist": "petvoi recist ", "pk": "petvoi pk ",
+              "cohort_table/uptake": "/uptake.csv' -o ", "cohort_table/texture": "/texture.csv' -o ",
+              "cohort_table/heterogeneity": "/heterogeneity.csv' -o ", "cohort_deltas": "/deltas.csv' -o ",
+              "inter_lesion": "petvoi spread ", "stats": "petvoi stats ", "cohort_report": "petvoi report --cohort "}
+
+
+def _replicate(frame: pd.DataFrame, subjects: int) -> pd.DataFrame:
+    """The rows of ``frame`` for ``subjects`` subjects: subject i is a copy of the run's subject i mod n, renamed
+    ``P0001``, ``P0002``, ... (lesion ids stay: the clinical tables are replicated the same way)."""
+    import pandas as pd
+
+    originals = sorted(frame["subject_id"].astype(str).unique())
+    copies = []
+    for i in range(subjects):
+        rows = frame[frame["subject_id"].astype(str) == originals[i % len(originals)]].copy()
+        rows["subject_id"] = f"P{i + 1:04d}"
+        if "study_uid" in rows:
+            rows["study_uid"] = rows["study_uid"].astype(str) + f".{i}"
+        copies.append(rows)
+    return pd.concat(copies, ignore_index=True)
+
+
+def _cohort_tail_at(run: Run, data: Path, subjects: int, root: Path) -> dict[str, float]:
+    """Wall seconds of the cohort rules (:data:`TAIL_RULES`) at ``subjects`` subjects: the run's clinical tables,
+    cohort tables and per-subject deltas replicated (:func:`_replicate`), its study folders linked (subject i's
+    studies are those of the run's subject i mod n), and the command lines the run's snakemake printed (paths
+    moved to the copy, ``--subject`` lists extended)."""
+    import pandas as pd
+
+    results = root / f"local_{run.subjects}" / "results"
+    new_data, new_results = root / f"data_{subjects}x", root / f"tail_{subjects}" / "results"
+    for folder in (new_data, new_results / "cohort"):
+        folder.mkdir(parents=True, exist_ok=True)
+    for name in ("samples.tsv", "dosing.csv", "ihc.csv", "recist.csv", "histology.csv", "outcomes.csv"):
+        sep = "\t" if name.endswith(".tsv") else ","
+        table = pd.read_csv(data / name, sep=sep, dtype=str, keep_default_na=False)
+        _replicate(table, subjects).to_csv(new_data / name, sep=sep, index=False)
+    for table_path in sorted((results / "cohort").glob("*.parquet")):
+        _replicate(pd.read_parquet(table_path), subjects).to_parquet(new_results / "cohort" / table_path.name)
+    originals = sorted(pd.read_csv(data / "samples.tsv", sep="\t", dtype=str)["subject_id"].unique())
+    for i in range(subjects):
+        source, target = results / originals[i % len(originals)], new_results / f"P{i + 1:04d}"
+        target.mkdir(parents=True, exist_ok=True)
+        for study in (f for f in source.iterdir() if f.is_dir()):
+            if not (target / study.name).exists():
+                (target / study.name).symlink_to(study)
+        if (source / "deltas.csv").is_file():
+            deltas = pd.read_csv(source / "deltas.csv", dtype=str, keep_default_na=False)
+            deltas.assign(subject_id=target.name).to_csv(target / "deltas.csv", index=False)
+    subject_args = " ".join(f"--subject P{i + 1:04d}" for i in range(subjects))
+    config = (results / "config.resolved.yaml").read_text()
+    (new_results / "config.resolved.yaml").write_text(config.replace(str(results), str(new_results))
+                                                      .replace(str(data), str(new_data)))
+    commands = {line.split("Shell command: ", 1)[1] for line in run.output.splitlines() if "Shell command: " in line}
+    seconds: dict[str, float] = {}
+    for rule, marker in TAIL_RULES.items():  # in DAG order
+        command = next((c for c in commands if marker in c), None)
+        if command is None:
+            continue
+        command = command.replace(str(results), str(new_results)).replace(str(data), str(new_data))
+        command = re.sub(r"(?: --subject \S+)+", " " + subject_args, command)
+        log = re.search(r"> (\S+) 2>&1$", command)
+        if log:
+            Path(log.group(1)).parent.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        proc = subprocess.run(command, shell=True, capture_output=True, text=True)
+        seconds[rule] = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"{rule} at N {subjects} failed: {command}\n{proc.stderr[-2000:]}")
+    return seconds
 
 
 def _fit(n: list[int], values: list[float]) -> tuple[float, float]:
@@ -339,8 +424,12 @@ def main() -> int:
     def at(fit: tuple[float, float]) -> float:
         return max(fit[0] + fit[1] * N_TRIAL, 0.0)
 
+    measured = _cohort_tail_at(runs[-1], data[runs[-1].subjects], N_TRIAL, root)
+
     def rule_at(name: str) -> float:
-        """Projected wall of one cohort rule at N_TRIAL (0 when no run had it)."""
+        """Wall of one cohort rule at N_TRIAL: measured on replicated tables, else projected (0 when no run had it)."""
+        if name in measured:
+            return measured[name]
         have = [(r.subjects, r.rule_wall[name]) for r in runs if name in r.rule_wall]
         if not have:
             return 0.0
@@ -364,13 +453,17 @@ def main() -> int:
                                       N_TRIAL, ipj, root)
     overhead = float(np.mean(overheads)) if overheads else args.slot_overhead
 
-    def level(unit_wall: float, units: float, per_job: int, n_jobs: int) -> float:
-        """One level of batch jobs: max(one batch, all of it over the slots) plus o per wave of jobs."""
-        return max(unit_wall * min(per_job, units), unit_wall * units / slots) + overhead * -(-n_jobs // slots)
+    def level(batch: float, unit_wall: float, units: float, n_jobs: int) -> float:
+        """One level of batch jobs: max(the slowest batch, all of it over the slots) plus o per wave of jobs."""
+        return max(batch, unit_wall * units / slots) + overhead * -(-n_jobs // slots)
 
-    index_level = level(per_folder, folders500, ipj, n_index_jobs)
-    study_level = level(per_study, studies500, spj, n_study_jobs)
-    report_level = level(per_report, N_TRIAL, rpj, n_report_jobs)
+    # the slowest batch measured with the same batch size (its mix of static and dynamic studies included); the
+    # index was one job in the runs: its wall per folder times the folders of a part
+    study_batch = max(r.study_batch_max_s for r in runs)
+    report_batch = max(r.report_batch_max_s for r in runs)
+    index_level = level(per_folder * ipj, per_folder, folders500, n_index_jobs)
+    study_level = level(study_batch, per_study, studies500, n_study_jobs)
+    report_level = level(report_batch, per_report, N_TRIAL, n_report_jobs)
     tables = max(rule_at(f"cohort_table/{t}") for t in ("uptake", "texture", "heterogeneity")) + rule_at("inter_lesion")
     via_reports = rule_at("pk") + report_level + rule_at("cohort_deltas")
     tail = rule_at("stats") + rule_at("cohort_report") + overhead  # one SLURM job (group cohort_tail)
@@ -386,11 +479,13 @@ def main() -> int:
           f"parts, {n_study_jobs} study batches, {n_report_jobs} report batches, 1 stats + cohort report = {jobs500} "
           f"(before: 7,850); slot overhead o = {overhead:.1f} s/job ({'measured' if overheads else 'assumed'})")
     print(f"  longest path: index parts {index_level:.1f} s ({per_folder:.2f} s/folder) + merge {merge_s:.1f} s "
-          f"({n_parts} parts, measured) + study batches {study_level:.1f} s ({per_study:.2f} s/study) + max(pk "
-          f"{rule_at('pk'):.1f} + report batches {report_level:.1f} ({per_report:.2f} s/subject) + cohort_deltas "
-          f"{rule_at('cohort_deltas'):.1f}, cohort tables + inter_lesion {tables:.1f}) + stats "
+          f"({n_parts} parts, measured) + study batches {study_level:.1f} s (slowest batch {study_batch:.1f} s) + "
+          f"max(pk {rule_at('pk'):.1f} + report batches {report_level:.1f} (slowest {report_batch:.1f} s) + "
+          f"cohort_deltas {rule_at('cohort_deltas'):.1f}, cohort tables + inter_lesion {tables:.1f}) + stats "
           f"{rule_at('stats'):.1f} + cohort report {rule_at('cohort_report'):.1f} + o -> T100 = {hundred:.0f} s = "
           f"{hundred / 60:.1f} min")
+    print(f"  measured at N {N_TRIAL} on the largest run's tables replicated: "
+          + ", ".join(f"{k} {v:.1f} s" for k, v in measured.items()))
     print(f"  speed-up T1 / T100 = {one_node / hundred:.1f}x (target >= 50x)")
     print(f"  {ISSUE_BEFORE}")
     print(f"bench time {time.perf_counter() - began:.0f} s (cohorts and results in {root}"
