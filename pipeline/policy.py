@@ -78,8 +78,14 @@ CHECKS: dict[str, Check] = {c.key: c for c in (
     Check("header.half_life_mismatch", Action.RAISE,
           "RadionuclideHalfLife more than 1 % off the coded radionuclide's: the header value kept with a warning",
           shorthand="--allow-half-life-mismatch"),
+    Check("header.incomplete_series", Action.RAISE,
+          "fewer (or more) slice positions than NumberOfSlices says - slices missing at an end of the volume: the "
+          "SUV of the slices there, with a warning"),
     Check("header.unknown_sex", Action.WARN,
           "PatientSex O or missing where LBM or IBW need it: the mean of the male and female values with a warning"),
+    Check("suv.activity_balance", Action.RAISE,
+          "the activity in the image outside 0.001-1.05 of the decayed injected activity (R39: zero, negative or more "
+          "than injected - a wrong slope, unit, dose, nuclide or day): the SUV kept with a warning"),
     Check("voi.resample", Action.RAISE,
           "a SEG or NIfTI mask on another grid than the PET: resampled by nearest neighbour with a warning",
           shorthand="--allow-resample"),

@@ -49,6 +49,7 @@ from .series import DicomFile, volume_geometry
 from .stack import read_stack
 
 __all__ = [
+    "slice_count_problem",
     "PET_IMAGE_STORAGE", "LEGACY_CONVERTED_ENHANCED_PET_IMAGE_STORAGE", "ENHANCED_PET_IMAGE_STORAGE",
     "FRAME_TABLE_COLUMNS", "PetSeries", "load_pet", "read_volume",
 ]
@@ -288,6 +289,27 @@ def _check_time_order(table: pd.DataFrame, groups: list[list[ImageFrame]], label
 
 
 # --------------------------------------------------------------------------- loading
+
+
+def slice_count_problem(series: PetSeries) -> str | None:
+    """Why the series' slice count disagrees with its NumberOfSlices (0054,0081), or None.
+
+    Slices missing at an end of the volume leave no gap in the spacing (a missing middle slice is refused by
+    :func:`load_pet`); every header's NumberOfSlices tells. Raises for a NumberOfSlices that is not a number.
+    """
+    value = series.headers[0].get("NumberOfSlices", None)
+    if value in (None, ""):
+        return None
+    try:
+        declared = int(value)
+    except (TypeError, ValueError):
+        raise DicomError(f"NumberOfSlices {value!r} is not a number", source=series.source,
+                         attribute="NumberOfSlices (0054,0081)",
+                         remedy="the header is corrupt; re-export the series") from None
+    found = int(series.geometry.shape[0])
+    if declared == found:
+        return None
+    return f"found {found} slice positions but NumberOfSlices is {declared}"
 
 
 def load_pet(folder: str | Path, *, workers: int = 4) -> PetSeries:

@@ -20,7 +20,8 @@ from pydicom.uid import UID
 from ..errors import DicomError
 from .series import DicomFile, SeriesFiles
 
-__all__ = ["PixelFormat", "pixel_format", "decode_frames", "check_pixels_present", "common_pixel_format"]
+__all__ = ["PixelFormat", "pixel_format", "decode_frames", "check_pixels_present", "check_pixel_lengths",
+           "common_pixel_format"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,10 @@ def pixel_format(ds: Dataset, *, source: str) -> PixelFormat:
         raise DicomError("Rows, Columns or BitsAllocated missing", source=source,
                          attribute="Rows/Columns/BitsAllocated (0028,0010/0011/0100)",
                          remedy="the header is incomplete; re-export the series") from exc
+    if not (1 <= rows <= 65535 and 1 <= columns <= 65535):
+        raise DicomError(f"Rows {rows}, Columns {columns}: an image needs 1 to 65535 of each", source=source,
+                         attribute="Rows/Columns (0028,0010/0011)",
+                         remedy="the header is corrupt; re-export the series")
     samples = int(ds.get("SamplesPerPixel", 1) or 1)
     if samples != 1:
         raise DicomError(f"{samples} samples per pixel (colour image)", source=source,
@@ -206,6 +211,25 @@ def decode_frames(files: Sequence[DicomFile], frame_file: np.ndarray, frame_numb
             for future in [pool.submit(task) for task in tasks]:
                 future.result()
     return out
+
+
+def check_pixel_lengths(series: SeriesFiles, fmt: PixelFormat) -> None:
+    """Raise naming the first natively stored file whose Pixel Data length is not Rows x Columns x
+    BitsAllocated / 8 x NumberOfFrames (plus one pad byte at most).
+
+    A header that disagrees with its pixel data (BitsAllocated 8 on 16-bit data, Rows or Columns halved) would
+    otherwise be read as a plausible image of the wrong values.
+    """
+    for f in series.files:
+        if not f.is_native or f.pixel_length is None:
+            continue  # encapsulated: the decoder checks the frame size
+        expected = f.n_frames * fmt.frame_bytes
+        if f.pixel_length not in (expected, expected + 1):
+            raise DicomError(
+                f"Pixel Data holds {f.pixel_length} bytes, the header describes {expected} (Rows {fmt.rows} x "
+                f"Columns {fmt.columns} x BitsAllocated {fmt.dtype.itemsize * 8} / 8 x {f.n_frames} frame(s))",
+                source=str(f.path), attribute="Rows/Columns/BitsAllocated/NumberOfFrames (0028,0010/0011/0100/0008)",
+                remedy="the header does not describe its pixel data; re-export the series")
 
 
 def check_pixels_present(series: SeriesFiles) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .image_frames import ImageFrame, check_pixel_spacing, extract_frames
-from .pixels import PixelFormat, check_pixels_present, common_pixel_format
+from .pixels import PixelFormat, check_pixel_lengths, check_pixels_present, common_pixel_format
 from .series import SeriesFiles, check_gantry_tilt, check_orientations, read_series
 
 __all__ = ["Stack", "read_stack"]
@@ -80,4 +80,5 @@ def read_stack(folder: str | Path, *, workers: int, modalities: set[str],
     check_orientations(orientations, source=label, names=names)
     pixel_spacing = check_pixel_spacing(frames, source=label)
     fmt = common_pixel_format(series.headers, source=label)
+    check_pixel_lengths(series, fmt)
     return Stack(series, frames, names, positions, orientations, pixel_spacing, fmt)

@@ -58,10 +58,13 @@ from .reftime import (
 from .result import SuvResult
 
 __all__ = ["compute_suv", "activity_balance", "activity_balance_warning", "SuvOptions", "SuvResult",
-           "ACTIVITY_BALANCE_LIMIT", "SSF_TOLERANCE"]
+           "ACTIVITY_BALANCE_LIMIT", "ACTIVITY_BALANCE_MIN", "SSF_TOLERANCE"]
 
 #: Above this activity balance R = sum(A_c V) / D_ref the image holds more activity than injected (R39).
 ACTIVITY_BALANCE_LIMIT = 1.05
+#: Below this activity balance the image holds (next to) nothing of the injected activity: a slope, unit or dose off
+#: by orders of magnitude (a one-bed head scan holds a few per cent; RescaleSlope 1e-30 gives 1e-28).
+ACTIVITY_BALANCE_MIN = 0.001
 #: Relative disagreement of the Philips SUV Scale Factor with ACSF * W / D_ref that is warned about (R6).
 SSF_TOLERANCE = 0.005
 
@@ -651,10 +654,14 @@ def activity_balance(suv_times_volume_ml: float, normaliser_value: float) -> flo
     return float(suv_times_volume_ml) / float(normaliser_value)
 
 
-def activity_balance_warning(ratio: float, limit: float = ACTIVITY_BALANCE_LIMIT) -> str | None:
-    """The R39 warning text when ``ratio`` exceeds ``limit``, else None."""
-    if ratio <= limit:
+def activity_balance_warning(ratio: float, limit: float = ACTIVITY_BALANCE_LIMIT,
+                             minimum: float = ACTIVITY_BALANCE_MIN) -> str | None:
+    """The R39 problem when ``ratio`` is outside [``minimum``, ``limit``] (or not finite), else None."""
+    if minimum <= ratio <= limit:
         return None
-    return (f"activity balance {ratio:.3f} > {limit:g}: more activity in the image than injected (dose in MBq, "
-            f"counts read as BQML, wrong day or nuclide?) (R39)")
+    if ratio > limit:
+        return (f"activity balance {ratio:.3f} > {limit:g}: more activity in the image than injected (dose in MBq, "
+                f"counts read as BQML, wrong day or nuclide?) (R39)")
+    return (f"activity balance {ratio:.3g} < {minimum:g}: (next to) none of the injected activity in the image "
+            f"(RescaleSlope, Units, dose or BitsAllocated wrong?) (R39)")
 

@@ -18,7 +18,8 @@ import numpy as np
 from .. import __version__
 from ..dicom.ct import load_ct
 from ..dicom.geometry import Geometry, write_nifti
-from ..dicom.pet import load_pet, read_volume
+from ..dicom.pet import load_pet, read_volume, slice_count_problem
+from ..errors import DicomError
 from ..outputs import CtSidecar, SuvSidecar
 from ..policy import Policy
 from .factors import SuvOptions, SuvResult, activity_balance, activity_balance_warning, compute_suv
@@ -84,17 +85,30 @@ def run_suv(series_dir: Path, output: Path, options: SuvOptions, *, workers: int
         For any input the SUV cannot be computed from (nothing is written).
     """
     series = load_pet(Path(series_dir), workers=workers)
+    incomplete = slice_count_problem(series)
+    early_warnings: list[str] = []
+    if incomplete:
+        key = "header.incomplete_series"
+        error = DicomError(incomplete, source=str(series_dir), attribute="NumberOfSlices (0054,0081)",
+                           remedy="slices are missing at an end of the volume (or the folder holds more than the "
+                                  f"series); re-export the complete series, or to use it: {Policy.how_to_allow(key)}")
+        options.policy.apply(key, f"{incomplete} (policy {key}: warn)", error, early_warnings)
     result: SuvResult = compute_suv(series.headers, series.frames, options, source=str(series_dir))
     volume = read_volume(series, np.asarray(result.factors, dtype=np.float64))
     sidecar = result.sidecar()
-    warnings = list(sidecar.get("warnings", []))
+    warnings = list(sidecar.get("warnings", [])) + early_warnings
     if not series.is_dynamic and result.normaliser_value:
         ratio = activity_balance(float(volume.sum(dtype=np.float64)) * series.geometry.voxel_volume_ml,
                                  float(result.normaliser_value))
         sidecar["activity_balance"] = ratio
-        balance_warning = activity_balance_warning(ratio)
-        if balance_warning:
-            warnings.append(balance_warning)
+        problem = activity_balance_warning(ratio)
+        if problem:
+            key = "suv.activity_balance"
+            error = DicomError(problem, source=str(series_dir),
+                               attribute="RescaleSlope/Units/RadionuclideTotalDose (0028,1053/0054,1001/0018,1074)",
+                               remedy="check the header and the dosing table; to keep the SUV: "
+                                      + Policy.how_to_allow(key))
+            options.policy.apply(key, f"{problem} (policy {key}: warn)", error, warnings)
     sidecar.update({
         "warnings": warnings,
         "petvoi_version": __version__,

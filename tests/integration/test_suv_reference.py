@@ -101,13 +101,18 @@ def test_orthanc_zero_weight_refused(shared_data: Path, tmp_path: Path, capsys: 
     folder.mkdir()
     shutil.copy(shared_data / "orthanc_tests_pet_slices" / "cps1023_MalaterreCP246.dcm", folder)
     out = tmp_path / "suv.nii.gz"
+    # one slice of a series: refused as incomplete (NumberOfSlices), unless the policy allows it
     assert main(["suv", str(folder), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "NumberOfSlices (0054,0081)" in err
+    one_slice = ["--policy", "header.incomplete_series=warn", "--policy", "suv.activity_balance=warn"]
+    assert main([*one_slice, "suv", str(folder), "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "PatientWeight (0010,1030)" in err and "--weight" in err
     assert not out.exists() and not out.with_name("suv.json").exists()
     # with the weight given, the JPEG-LS slice decodes and the override is recorded
-    assert main(["suv", str(folder), "-o", str(out), "--weight", "70"]) == 0
+    assert main([*one_slice, "suv", str(folder), "-o", str(out), "--weight", "70"]) == 0
     sidecar = json.loads(out.with_name("suv.json").read_text())
     assert sidecar["weight_kg"] == 70.0
     assert "weight_kg" in sidecar["overrides"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -262,6 +263,48 @@ def test_missing_slice(pet_copy: Path) -> None:
     with pytest.raises(DicomError, match=r"not uniform: 8\.000 mm") as err:
         load_pet(pet_copy)
     assert str(pet_copy) in str(err.value) and "re-export" in str(err.value)
+
+
+def test_missing_last_slices_counted_against_number_of_slices(pet_copy: Path) -> None:
+    """Files missing at an end leave no gap: NumberOfSlices (every header) says the volume is incomplete (the SUV
+    stage refuses it by policy, tests/unit/test_suv_plausibility.py)."""
+    from pipeline.dicom.pet import slice_count_problem
+
+    files = sorted(pet_copy.glob("*.dcm"), key=lambda f: float(pydicom.dcmread(f).ImagePositionPatient[2]))
+    n = int(pydicom.dcmread(files[0]).NumberOfSlices)
+    assert n == len(files) and slice_count_problem(load_pet(pet_copy)) is None
+    for f in files[-2:]:
+        f.unlink()
+    assert slice_count_problem(load_pet(pet_copy)) == f"found {n - 2} slice positions but NumberOfSlices is {n}"
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    ({"BitsAllocated": 8, "BitsStored": 8, "HighBit": 7}, r"BitsAllocated 8 / 8"),  # 16-bit data read as 8-bit
+    ({"Rows": "half"}, r"Rows \d+ x"),
+    ({"Columns": "half"}, r"Columns \d+ x"),
+])
+def test_header_that_does_not_describe_its_pixels_is_refused(pet_copy: Path, change: dict[str, object],
+                                                              match: str) -> None:
+    """On every file (a one-file change is a layout mismatch, refused before): Pixel Data's length must be Rows x
+    Columns x BitsAllocated / 8 x frames - else half the buffer would be read as a plausible image (issue 17)."""
+    for f in sorted(pet_copy.glob("*.dcm")):
+        ds = pydicom.dcmread(f)
+        for keyword, value in change.items():
+            setattr(ds, keyword, int(getattr(ds, keyword)) // 2 if value == "half" else value)
+        ds.save_as(f)
+    with pytest.raises(DicomError, match="Pixel Data holds .* bytes, the header describes") as err:
+        load_pet(pet_copy)
+    assert err.value.attribute.startswith("Rows/Columns/BitsAllocated/NumberOfFrames")
+    assert re.search(match, str(err.value))
+
+
+@pytest.mark.parametrize("keyword", ["Rows", "Columns"])
+def test_zero_rows_or_columns_refused(pet_copy: Path, keyword: str) -> None:
+    for f in sorted(pet_copy.glob("*.dcm")):
+        _rewrite(f, **{keyword: 0})
+    with pytest.raises(DicomError, match="an image needs 1 to 65535") as err:
+        load_pet(pet_copy)
+    assert err.value.attribute == "Rows/Columns (0028,0010/0011)"
 
 
 def test_duplicated_file(pet_copy: Path) -> None:

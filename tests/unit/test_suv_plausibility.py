@@ -1,0 +1,82 @@
+"""Plausibility as a rule (issue 17): headers that would give a plausible wrong SUV are refused with one line and
+exit 2, unless the bad-value policy says warn (then the warning is in the sidecar)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from pipeline.cli import main
+
+
+@pytest.fixture()
+def pet_copy(cohort_1: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(cohort_1 / "dicom" / "P01" / "baseline" / "PT", tmp_path / "PT"))
+
+
+def _rewrite_all(folder: Path, **attributes: object) -> None:
+    for f in sorted(folder.glob("*.dcm")):
+        ds = pydicom.dcmread(f)
+        for keyword, value in attributes.items():
+            setattr(ds, keyword, value)
+        ds.save_as(f)
+
+
+def _error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.strip()]
+
+
+def test_unmutated_series_has_a_plausible_balance(pet_copy: Path, tmp_path: Path) -> None:
+    assert main(["suv", str(pet_copy), "-o", str(tmp_path / "suv.nii.gz")]) == 0
+    balance = json.loads((tmp_path / "suv.json").read_text())["activity_balance"]
+    assert 0.001 < balance < 1.05
+
+
+def test_tiny_rescale_slope_is_refused(pet_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """RescaleSlope 1e-30 on every slice: every SUV about 0, the activity balance about 1e-28 (was a silent 0)."""
+    _rewrite_all(pet_copy, RescaleSlope="1e-30")
+    capsys.readouterr()
+    out = tmp_path / "suv.nii.gz"
+    assert main(["suv", str(pet_copy), "-o", str(out)]) == 2
+    (line,) = _error_lines(capsys.readouterr().err)
+    assert line.startswith("petvoi suv: error: ") and "activity balance" in line and "< 0.001" in line
+    assert "RescaleSlope" in line and "--policy suv.activity_balance=warn" in line
+    assert not out.exists() and not (tmp_path / "suv.json").exists()
+    # the policy says warn: the SUV is written, the problem recorded in the sidecar
+    assert main(["--policy", "suv.activity_balance=warn", "suv", str(pet_copy), "-o", str(out)]) == 0
+    sidecar = json.loads((tmp_path / "suv.json").read_text())
+    assert any("activity balance" in w and "policy suv.activity_balance: warn" in w for w in sidecar["warnings"])
+    assert sidecar["policy"]["checks"]["suv.activity_balance"] == "warn"
+
+
+@pytest.mark.parametrize("change", [{"BitsAllocated": 8, "BitsStored": 8, "HighBit": 7}, {"Rows": 32}])
+def test_header_not_describing_its_pixels_exits_2(pet_copy: Path, tmp_path: Path, change: dict[str, object],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    _rewrite_all(pet_copy, **change)
+    capsys.readouterr()
+    assert main(["suv", str(pet_copy), "-o", str(tmp_path / "suv.nii.gz")]) == 2
+    (line,) = _error_lines(capsys.readouterr().err)
+    assert "Pixel Data holds" in line and "Rows/Columns/BitsAllocated/NumberOfFrames" in line
+    assert not (tmp_path / "suv.nii.gz").exists()
+
+
+def test_series_missing_its_last_files_is_refused(pet_copy: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Two files missing at the top of the volume: no gap to see, but NumberOfSlices says 2 more (was accepted)."""
+    files = sorted(pet_copy.glob("*.dcm"), key=lambda f: float(pydicom.dcmread(f).ImagePositionPatient[2]))
+    for f in files[-2:]:
+        f.unlink()
+    capsys.readouterr()
+    out = tmp_path / "suv.nii.gz"
+    assert main(["suv", str(pet_copy), "-o", str(out)]) == 2
+    (line,) = _error_lines(capsys.readouterr().err)
+    assert f"found {len(files) - 2} slice positions but NumberOfSlices is {len(files)}" in line
+    assert "NumberOfSlices (0054,0081)" in line and "--policy header.incomplete_series=warn" in line
+    assert not out.exists()
+    assert main(["--policy", "header.incomplete_series=warn", "suv", str(pet_copy), "-o", str(out)]) == 0
+    warnings = json.loads((tmp_path / "suv.json").read_text())["warnings"]
+    assert any("NumberOfSlices" in w and "policy header.incomplete_series: warn" in w for w in warnings)
