@@ -24,6 +24,7 @@ from .geometry import Geometry, sort_slices
 from .pixels import decode_frames
 from .series import volume_geometry
 from .stack import read_stack
+from .values import number_value
 
 __all__ = ["CT_IMAGE_STORAGE", "LEGACY_CONVERTED_ENHANCED_CT_IMAGE_STORAGE", "ENHANCED_CT_IMAGE_STORAGE", "load_ct"]
 
@@ -79,7 +80,9 @@ def load_ct(folder: str | Path, *, workers: int = 4) -> tuple[np.ndarray, Geomet
     ds0 = headers[frames[int(order.order[0])].file_index]
     fallback = ds0.get("SpacingBetweenSlices") or ds0.get("SliceThickness")
     geometry = volume_geometry(positions, orientations[0], order, pixel_spacing, fmt.rows, fmt.columns,
-                               source=label, fallback_dz=float(fallback) if fallback else None)
+                               source=label, fallback_dz=number_value(
+                                           fallback, "SpacingBetweenSlices/SliceThickness (0018,0088/0050)", label,
+                                           low=0.01, high=100.0, unit=" mm"))
     ordered = [frames[int(i)] for i in order.order]
     hu = np.empty(geometry.shape, dtype=np.float32)
     decode_frames(series.files, np.array([f.file_index for f in ordered]), np.array([f.number for f in ordered]),

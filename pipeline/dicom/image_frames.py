@@ -22,7 +22,13 @@ from .values import (
     text_value,
 )
 
-__all__ = ["ImageFrame", "flatten_multiframe", "extract_frames", "check_pixel_spacing"]
+__all__ = ["ImageFrame", "flatten_multiframe", "extract_frames", "check_pixel_spacing", "MAX_FRAME_MS",
+           "MAX_REFERENCE_MS", "PIXEL_SPACING_MM"]
+
+#: Physical ranges of the frame attributes (issue 17: outside, the header is refused with the value and the range).
+MAX_FRAME_MS = 24 * 3600 * 1000.0  # ActualFrameDuration: at most a day
+MAX_REFERENCE_MS = 30 * 24 * 3600 * 1000.0  # |FrameReferenceTime|: at most 30 days (89Zr scans reach day 7-10)
+PIXEL_SPACING_MM = (0.1, 20.0)  # PixelSpacing of a PET, CT or MR image
 
 
 @dataclass(frozen=True)
@@ -179,16 +185,19 @@ def extract_frames(series: SeriesFiles, *, label: str | None = None) -> list[Ima
                 frame_number=frame_number,
                 position_lps=position,
                 orientation=orientation,
-                rescale_slope=number_value(slope, "RescaleSlope (0028,1053)", where),
+                rescale_slope=number_value(slope, "RescaleSlope (0028,1053)", where, low=1e-20),
                 rescale_intercept=number_value(intercept, "RescaleIntercept (0028,1052)", where) or 0.0,
                 acquisition_datetime=acquisition_datetime(look, tz, where),
-                actual_frame_duration_ms=number_value(duration, "ActualFrameDuration (0018,1242)", where),
+                actual_frame_duration_ms=number_value(duration, "ActualFrameDuration (0018,1242)", where,
+                                                      low=0.0, high=MAX_FRAME_MS, unit=" ms"),
                 frame_reference_time_ms=number_value(look.get("FrameReferenceTime"), "FrameReferenceTime (0054,1300)",
-                                                where),
-                decay_factor=number_value(look.get("DecayFactor"), "DecayFactor (0054,1321)", where),
+                                                     where, low=-MAX_REFERENCE_MS, high=MAX_REFERENCE_MS, unit=" ms"),
+                decay_factor=number_value(look.get("DecayFactor"), "DecayFactor (0054,1321)", where, low=1e-6),
                 image_index=number_value(look.get("ImageIndex"), "ImageIndex (0054,1330)", where, int),
             )
-            frames.append(ImageFrame(info, fi, k, float_pair(spacing, "PixelSpacing (0028,0030)", where),
+            frames.append(ImageFrame(info, fi, k, float_pair(spacing, "PixelSpacing (0028,0030)", where,
+                                                             low=PIXEL_SPACING_MM[0], high=PIXEL_SPACING_MM[1],
+                                                             unit=" mm"),
                                      number_value(temporal, "TemporalPositionIdentifier (0020,0100)", where, int)))
     return frames
 

@@ -47,6 +47,7 @@ from .image_frames import ImageFrame
 from .pixels import PixelFormat, decode_frames
 from .series import DicomFile, volume_geometry
 from .stack import read_stack
+from .values import number_value
 
 __all__ = [
     "slice_count_problem",
@@ -381,7 +382,9 @@ def load_pet(folder: str | Path, *, workers: int = 4) -> PetSeries:
             ds0 = headers[frames[ordered[0]].file_index]
             fallback = ds0.get("SpacingBetweenSlices") or ds0.get("SliceThickness")
             geometry = volume_geometry(positions[members], ori0, order, pixel_spacing, fmt.rows, fmt.columns,
-                                       source=label, fallback_dz=float(fallback) if fallback else None)
+                                       source=label, fallback_dz=number_value(
+                                           fallback, "SpacingBetweenSlices/SliceThickness (0018,0088/0050)", label,
+                                           low=0.01, high=100.0, unit=" mm"))
     assert geometry is not None
 
     if n_time > 1:

@@ -4,6 +4,7 @@ per element and dominated the load time), with typed accessors for text, numbers
 from __future__ import annotations
 
 import functools
+import math
 import struct
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -90,14 +91,31 @@ def tag_vr(keyword: str) -> tuple[int, str]:
     return int(tag), dictionary_VR(tag)
 
 
-def number_value(value: Any, keyword: str, source: str, cast: Callable[[Any], Any] = float) -> Any:
+def number_value(value: Any, keyword: str, source: str, cast: Callable[[Any], Any] = float, *,
+                 low: float | None = None, high: float | None = None, unit: str = "") -> Any:
+    """``value`` as a number (None when absent), refused unless finite and within [``low``, ``high``].
+
+    Raises
+    ------
+    DicomError
+        Naming ``keyword``, the value and the range: not a number, NaN or infinite, or out of range.
+    """
     if value is None or value == "":
         return None
     try:
-        return cast(value)
-    except (TypeError, ValueError) as exc:
+        number = cast(value)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise DicomError(f"{keyword} is not a number: {value!r}", source=source, attribute=keyword,
                          remedy="the header is corrupt; re-export the series") from exc
+    if isinstance(number, float) and not math.isfinite(number):
+        raise DicomError(f"value {value} is not a finite number", source=source, attribute=keyword,
+                         remedy="the header is corrupt; re-export the series")
+    if (low is not None and number < low) or (high is not None and number > high):
+        span = f"{low:g} to {high:g}" if low is not None and high is not None else (
+            f">= {low:g}" if low is not None else f"<= {high:g}")
+        raise DicomError(f"value {number:g}{unit} is outside the physical range {span}{unit}", source=source,
+                         attribute=keyword, remedy="the header is corrupt or from another unit; re-export the series")
+    return number
 
 
 def acquisition_datetime(look: Lookup, tz: timezone | None, source: str) -> datetime | None:
@@ -120,10 +138,14 @@ def required_value(look: Lookup, keyword: str, tag: str, source: str, remedy: st
     return value
 
 
-def float_pair(value: Any, what: str, source: str) -> tuple[float, float]:
+def float_pair(value: Any, what: str, source: str, *, low: float | None = None,
+               high: float | None = None, unit: str = "") -> tuple[float, float]:
+    """Two numbers (e.g. PixelSpacing), each finite and within [``low``, ``high``] when given."""
     try:
         a, b = (float(v) for v in value)
     except (TypeError, ValueError) as exc:
         raise DicomError(f"{what} is missing or not two numbers: {value!r}", source=source, attribute=what,
                          remedy="the header is incomplete; re-export the series") from exc
+    for v in (a, b):
+        number_value(v, what, source, low=low, high=high, unit=unit)
     return a, b

@@ -36,9 +36,32 @@ def test_unmutated_series_has_a_plausible_balance(pet_copy: Path, tmp_path: Path
     assert 0.001 < balance < 1.05
 
 
-def test_tiny_rescale_slope_is_refused(pet_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """RescaleSlope 1e-30 on every slice: every SUV about 0, the activity balance about 1e-28 (was a silent 0)."""
-    _rewrite_all(pet_copy, RescaleSlope="1e-30")
+@pytest.mark.parametrize(("attribute", "value", "message"), [
+    ("RescaleSlope", "0", "RescaleSlope (0028,1053): value 0 is outside the physical range >= 1e-20"),
+    ("RescaleSlope", "1e-30", "RescaleSlope (0028,1053): value 1e-30 is outside the physical range >= 1e-20"),
+    ("DecayFactor", "nan", "DecayFactor (0054,1321): value nan is not a finite number"),
+    ("FrameReferenceTime", "1e30", "FrameReferenceTime (0054,1300): value 1e+30 ms is outside the physical range"),
+    ("ActualFrameDuration", "-5", "ActualFrameDuration (0018,1242): value -5 ms is outside the physical range 0 to"),
+    ("PixelSpacing", ["nan", "nan"], "PixelSpacing (0028,0030): value nan is not a finite number"),
+    ("PixelSpacing", ["1e30", "1e30"], "PixelSpacing (0028,0030): value 1e+30 mm is outside the physical range 0.1"),
+])
+def test_header_values_outside_their_physical_range_are_refused(
+        pet_copy: Path, tmp_path: Path, attribute: str, value: object, message: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """NaN, infinite and absurd frame values were tracebacks or plausible wrong SUVs (issue 17)."""
+    _rewrite_all(pet_copy, **{attribute: value})
+    capsys.readouterr()
+    assert main(["suv", str(pet_copy), "-o", str(tmp_path / "suv.nii.gz")]) == 2
+    (line,) = _error_lines(capsys.readouterr().err)
+    assert line.startswith("petvoi suv: error: ") and message in line
+    assert not (tmp_path / "suv.nii.gz").exists() and not (tmp_path / "suv.json").exists()
+
+
+def test_activity_balance_near_zero_is_refused(pet_copy: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """RescaleSlope 1e-12 on every slice (within its range): every SUV about 0, the activity balance about 1e-10
+    (was a silent SUV of 0); with the policy at warn, the SUV is kept and the problem is in the sidecar."""
+    _rewrite_all(pet_copy, RescaleSlope="1e-12")
     capsys.readouterr()
     out = tmp_path / "suv.nii.gz"
     assert main(["suv", str(pet_copy), "-o", str(out)]) == 2
@@ -46,7 +69,6 @@ def test_tiny_rescale_slope_is_refused(pet_copy: Path, tmp_path: Path, capsys: p
     assert line.startswith("petvoi suv: error: ") and "activity balance" in line and "< 0.001" in line
     assert "RescaleSlope" in line and "--policy suv.activity_balance=warn" in line
     assert not out.exists() and not (tmp_path / "suv.json").exists()
-    # the policy says warn: the SUV is written, the problem recorded in the sidecar
     assert main(["--policy", "suv.activity_balance=warn", "suv", str(pet_copy), "-o", str(out)]) == 0
     sidecar = json.loads((tmp_path / "suv.json").read_text())
     assert any("activity balance" in w and "policy suv.activity_balance: warn" in w for w in sidecar["warnings"])
