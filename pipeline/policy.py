@@ -78,6 +78,9 @@ CHECKS: dict[str, Check] = {c.key: c for c in (
     Check("header.half_life_mismatch", Action.RAISE,
           "RadionuclideHalfLife more than 1 % off the coded radionuclide's: the header value kept with a warning",
           shorthand="--allow-half-life-mismatch"),
+    Check("header.implausible_value", Action.RAISE,
+          "a dose above 50 GBq, or a weight or height given on the command line or in the dosing table outside "
+          "1-400 kg or 50-250 cm: used with a warning"),
     Check("header.incomplete_series", Action.RAISE,
           "fewer (or more) slice positions than NumberOfSlices says - slices missing at an end of the volume: the "
           "SUV of the slices there, with a warning"),

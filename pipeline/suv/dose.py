@@ -5,6 +5,7 @@ Activities in Bq (the dosing table is in MBq), datetimes aligned by a :class:`~.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -34,6 +35,9 @@ START_TM = label("RadiopharmaceuticalStartTime")
 LONG_HALF_LIFE_S = 41400.0
 #: Plausible injected activity of a PET scan (Bq), rule R26.
 PLAUSIBLE_DOSE_BQ = (1e6, 5e9)
+#: Above this injected activity (Bq) a header dose is refused (policy header.implausible_value): no PET tracer
+#: is given at 50 GBq; between PLAUSIBLE_DOSE_BQ[1] and this it is used with a warning.
+MAX_DOSE_BQ = 5e10
 
 
 def net_dose_bq(record: DosingRecord, injection: datetime, half_life_s: float, clock: Clock | None = None) -> float:
@@ -81,6 +85,9 @@ def header_dose_bq(header: SeriesHeader, notes: Notes) -> float:
     """
     dose = header.dose_bq
     remedy = f"give {notes.name('dose_bq')} (MBq) or a dosing table"
+    if dose is not None and not math.isfinite(dose):
+        raise DicomError(f"value {dose} is not a finite number (R26)", source=header.source, attribute=DOSE,
+                         remedy=remedy)
     if dose is None or not dose > 0:
         raise MissingAttributeError("missing or zero", source=header.source, attribute=DOSE, remedy=remedy)
     if dose < 1e5:
@@ -90,7 +97,10 @@ def header_dose_bq(header: SeriesHeader, notes: Notes) -> float:
     elif dose < PLAUSIBLE_DOSE_BQ[0]:
         raise DicomError(f"{dose:g} Bq is implausible for PET and ambiguous (kBq? MBq?) (R26)", source=header.source,
                          attribute=DOSE, remedy=remedy)
-    if dose > PLAUSIBLE_DOSE_BQ[1]:
+    if dose > MAX_DOSE_BQ:
+        notes.fallback(f"{DOSE} {dose:g} Bq is above {MAX_DOSE_BQ:g} Bq, no PET injection (R26)", attribute=DOSE,
+                       remedy=remedy, check="header.implausible_value")
+    elif dose > PLAUSIBLE_DOSE_BQ[1]:
         notes.warn(f"{DOSE} {dose:g} Bq is above the plausible PET range (R26)")
     return dose
 

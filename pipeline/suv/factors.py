@@ -147,7 +147,8 @@ def _weight(header: SeriesHeader, options: SuvOptions, notes: Notes, overrides: 
     if where is not None:
         _record(overrides, "weight_kg", float(value), where, header.weight_kg)
         if not 1.0 <= value <= 400.0:
-            notes.warn(f"weight {value:g} kg from {where} is outside 1-400 kg (R28)")
+            notes.fallback(f"weight {value:g} kg from {where} is outside 1-400 kg (R28)", attribute=WEIGHT,
+                           remedy="give the weight in kg", check="header.implausible_value")
         return float(value)
     remedy = f"give {options.name('weight_kg')} or a weight in the dosing table"
     w = header.weight_kg
@@ -168,7 +169,8 @@ def _height(header: SeriesHeader, options: SuvOptions, notes: Notes, overrides: 
     if where is not None:
         _record(overrides, "height_cm", float(value), where, header.size_m)
         if not 50.0 <= value <= 250.0:
-            notes.warn(f"height {value:g} cm from {where} is outside 50-250 cm (R29)")
+            notes.fallback(f"height {value:g} cm from {where} is outside 50-250 cm (R29)", attribute=SIZE,
+                           remedy="give the height in cm", check="header.implausible_value")
         return float(value)
     remedy = f"give {options.name('height_cm')} (cm) or a height in the dosing table"
     size = header.size_m

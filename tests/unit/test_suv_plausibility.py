@@ -102,3 +102,44 @@ def test_series_missing_its_last_files_is_refused(pet_copy: Path, tmp_path: Path
     assert main(["--policy", "header.incomplete_series=warn", "suv", str(pet_copy), "-o", str(out)]) == 0
     warnings = json.loads((tmp_path / "suv.json").read_text())["warnings"]
     assert any("NumberOfSlices" in w and "policy header.incomplete_series: warn" in w for w in warnings)
+
+
+def _set_dose(folder: Path, value: str) -> None:
+    for f in sorted(folder.glob("*.dcm")):
+        ds = pydicom.dcmread(f)
+        ds.RadiopharmaceuticalInformationSequence[0].RadionuclideTotalDose = value
+        ds.save_as(f)
+
+
+def test_infinite_dose_is_refused_with_nothing_written(pet_copy: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """RadionuclideTotalDose Inf failed while writing the sidecar and left suv.nii.gz without suv.json."""
+    _set_dose(pet_copy, "inf")
+    capsys.readouterr()
+    assert main(["suv", str(pet_copy), "-o", str(tmp_path / "suv.nii.gz")]) == 2
+    (line,) = _error_lines(capsys.readouterr().err)
+    assert "RadionuclideTotalDose (0018,1074): value inf is not a finite number" in line
+    assert list(tmp_path.glob("suv.*")) == []
+
+
+def test_absurd_dose_is_refused_unless_the_policy_warns(pet_copy: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    _set_dose(pet_copy, "1e30")
+    capsys.readouterr()
+    out = tmp_path / "suv.nii.gz"
+    assert main(["suv", str(pet_copy), "-o", str(out)]) == 2
+    (line,) = _error_lines(capsys.readouterr().err)
+    assert "RadionuclideTotalDose (0018,1074): RadionuclideTotalDose (0018,1074) 1e+30 Bq is above 5e+10 Bq" in line
+    assert "refused by the policy header.implausible_value" in line and list(tmp_path.glob("suv.*")) == []
+    both = ["--policy", "header.implausible_value=warn", "--policy", "suv.activity_balance=warn"]
+    assert main([*both, "suv", str(pet_copy), "-o", str(out)]) == 0
+    warnings = json.loads((tmp_path / "suv.json").read_text())["warnings"]
+    assert any("1e+30 Bq is above 5e+10 Bq" in w for w in warnings)
+
+
+def test_implausible_weight_override_is_refused(pet_copy: Path, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["suv", str(pet_copy), "-o", str(tmp_path / "suv.nii.gz"), "--weight", "5000"]) == 2
+    (line,) = _error_lines(capsys.readouterr().err)
+    assert "weight 5000 kg from --weight is outside 1-400 kg" in line and "header.implausible_value" in line
