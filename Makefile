@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test bench setup system-deps clean-results
+.PHONY: demo test bench setup system-deps clean-results unlock
 
 demo: setup
 	$(BIN)/snakemake --snakefile Snakefile --configfile configs/config.yaml --cores $(CORES) \
@@ -17,6 +17,10 @@ demo: setup
 	@echo "petvoi demo finished. Results are under $$(pwd)/results/"
 	@echo "Reports:"
 	@ls -1 $$(pwd)/results/reports/*.pdf $$(pwd)/results/reports/*.html
+
+# After a crash or kill -9 of `make demo`: remove Snakemake's stale lock (no other run may use this folder).
+unlock: setup
+	$(BIN)/snakemake --snakefile Snakefile --configfile configs/config.yaml --unlock
 
 test: setup
 	$(BIN)/ruff check pipeline tests bench

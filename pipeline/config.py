@@ -84,7 +84,22 @@ def validate_config(config: Mapping[str, Any], source: str = "config") -> dict[s
     """
     if not isinstance(config, Mapping):
         raise ConfigError("the configuration must be a mapping of keys to values", source=source)
+    _refuse_control_characters(config, (), source)
     return validate_section(config, schema("config"), source=source)
+
+
+def _refuse_control_characters(node: Any, path: tuple[str, ...], source: str) -> None:
+    """No value of the configuration holds a line break or a NUL: paths and labels reach shell command lines and
+    file names (spaces, quotes and any other character are quoted where they are used)."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            _refuse_control_characters(value, (*path, str(key)), source)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _refuse_control_characters(value, (*path[:-1], f"{path[-1]}[{i}]") if path else (f"[{i}]",), source)
+    elif isinstance(node, str) and any(c in node for c in "\n\r\x00"):
+        raise ConfigError(f"value {node!r} holds a line break or NUL", source=source, attribute=".".join(path),
+                          remedy="remove the control character (a path may hold spaces and any other character)")
 
 
 def validate_section(section: Mapping[str, Any], section_schema: Mapping[str, Any], *, source: str = "config",
@@ -236,6 +251,14 @@ def load_sample_sheet(path: str | Path, acquisition: str | None = None) -> pd.Da
     return table
 
 
+def _is_file(path: Path) -> bool:
+    """Path.is_file, False also for a name the file system refuses (too long, invalid): never an OSError."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 #: Kinetic models that need a blood (plasma) input.
 PLASMA_INPUT_MODELS = ("1tcm", "2tcm", "2tcm_irr", "logan", "patlak")
 
@@ -286,6 +309,6 @@ def check_dynamic_studies(config: Mapping[str, Any], sheet: pd.DataFrame, *, sou
                                        remedy="give its blood table, or configure reference-region models only")
             continue
         path = Path(blood) if Path(blood).is_absolute() else root / blood
-        if check_files and not path.is_file():
+        if check_files and not _is_file(path):
             raise SampleSheetError(f"blood table of {where} not found: {path}", source=source, attribute="blood",
                                    remedy="fix the path (relative to data_root)")

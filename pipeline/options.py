@@ -19,12 +19,13 @@ import contextvars
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from .errors import InvalidInputError
 from .policy import CHECKS, Policy
 
-__all__ = ["Spec", "option", "Options", "add_policy_shorthand", "policy_from_args"]
+__all__ = ["Spec", "option", "Options", "add_policy_shorthand", "policy_from_args", "nifti_output"]
 
 T = TypeVar("T", bound="Options")
 
@@ -203,6 +204,14 @@ class Options:
             return cls(**values)
         finally:
             _ORIGIN.reset(token)
+
+
+def nifti_output(value: str) -> str:
+    """argparse type of a NIfTI output path: it must end in ``.nii.gz`` or ``.nii`` (the writer picks the format,
+    and the JSON sidecar's name, from the suffix)."""
+    if not value.endswith((".nii.gz", ".nii")) or Path(value).name in (".nii.gz", ".nii"):
+        raise argparse.ArgumentTypeError(f"{value!r}: a NIfTI output is named *.nii.gz (or *.nii)")
+    return value
 
 
 def add_policy_shorthand(parser: argparse.ArgumentParser, key: str) -> None:

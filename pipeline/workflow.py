@@ -12,10 +12,13 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import check_dynamic_studies, load_config, load_sample_sheet, schema, validate_config
 from .policy import CHECKS, Policy
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load_workflow_config", "check_workflow", "config_schema", "policy_arguments"]
 
@@ -80,11 +83,29 @@ def check_workflow(config_path: Path, samples: Path | None = None) -> str:
     else:
         sheet_path = samples or Path(cfg["samples"])
         sheet = load_sample_sheet(sheet_path)
+        if not cfg["synth"]["generate"]:  # else the synth rule writes them
+            _check_study_folders(sheet, Path(cfg["data_root"]), source=str(sheet_path))
         check_dynamic_studies(cfg, sheet, source=str(sheet_path))
         label = f"sample sheet {sheet_path}"
     n_dynamic = int((sheet["acquisition"] == "dynamic").sum())
     return (f"{config_path}: valid; {label}: {len(sheet)} rows ({n_dynamic} dynamic), "
             f"{sheet['subject_id'].nunique()} subjects")
+
+
+def _check_study_folders(sheet: pd.DataFrame, data_root: Path, *, source: str) -> None:
+    """Every row's DICOM folder (column ``dicom``, relative to ``data_root``) is a folder."""
+    from .errors import SampleSheetError
+
+    for i, row in enumerate(sheet.itertuples(index=False), start=1):
+        folder = data_root / str(row.dicom)
+        try:
+            found = folder.is_dir()
+        except (OSError, ValueError):
+            found = False
+        if not found:
+            raise SampleSheetError(f"DICOM folder of {row.subject_id}/{row.timepoint} not found: {folder}",
+                                   source=source, attribute=f"row {i}, column dicom",
+                                   remedy="give the study's folder relative to data_root (config data_root)")
 
 
 def policy_arguments(config: Mapping[str, Any]) -> str:

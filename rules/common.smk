@@ -47,8 +47,8 @@ DYNAMIC_WITH_BLOOD = [study for study in DYNAMIC if study in BLOOD]
 # The console script of the interpreter running Snakemake (works without an activated venv and on SLURM nodes),
 # with the configuration's bad-value policy as global options.
 _exe = Path(sys.executable).with_name("petvoi")
-PETVOI = " ".join(filter(None, [str(_exe) if _exe.exists() else f"{sys.executable} -m pipeline.cli",
-                                policy_arguments(CFG)]))
+PETVOI = " ".join(filter(None, [shlex.quote(str(_exe)) if _exe.exists()
+                                else f"{shlex.quote(sys.executable)} -m pipeline.cli", policy_arguments(CFG)]))
 # The validated, merged configuration as one file (provenance, and what `petvoi stats`/`report` read), written
 # when the run starts; the rules that read it rerun when CONFIG_DIGEST changes.
 RESOLVED_CONFIG = str(RESULTS / TEMPLATES["config_resolved"])

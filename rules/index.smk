@@ -9,7 +9,7 @@ INDEX_PARTS = batches(INDEX_FOLDERS, CFG["jobs"]["index_studies_per_job"])
 _INDEX_INPUTS = dict(samples=CFG["samples"], synth=[str(SYNTH_DONE)] if CFG["synth"]["generate"] else [])
 _INDEX_COMMAND = (
     "{PETVOI} index {params.folders} -o {output:q} --samples {input.samples:q} --data-root {params.data_root:q}"
-    " --workers {threads} > {log} 2>&1"
+    " --workers {threads} > {log:q} 2>&1"
 )
 
 if len(INDEX_PARTS) == 1:
@@ -70,7 +70,7 @@ else:
         benchmark:
             benchmark_file("index")
         shell:
-            "{PETVOI} index --merge {input.parts:q} -o {output:q} > {log} 2>&1"
+            "{PETVOI} index --merge {input.parts:q} -o {output:q} > {log:q} 2>&1"
 
     localrules:
         index,

@@ -18,7 +18,7 @@ rule tacs:
     benchmark:
         benchmark_file("tacs/{subject}_{timepoint}")
     shell:
-        "{PETVOI} {params.args} > {log} 2>&1"
+        "{PETVOI} {params.args} > {log:q} 2>&1"
 
 
 rule kinetics:
@@ -37,7 +37,7 @@ rule kinetics:
     benchmark:
         benchmark_file("kinetics/{subject}_{timepoint}")
     shell:
-        "{PETVOI} {params.args} > {log} 2>&1"
+        "{PETVOI} {params.args} > {log:q} 2>&1"
 
 
 rule parametric:
@@ -58,7 +58,7 @@ rule parametric:
     benchmark:
         benchmark_file("parametric/{subject}_{timepoint}")
     shell:
-        "{PETVOI} {params.args} {DASK_ARGS} > {log} 2>&1"
+        "{PETVOI} {params.args} {DASK_ARGS} > {log:q} 2>&1"
 
 
 rule cohort_kinetics:
@@ -77,7 +77,7 @@ rule cohort_kinetics:
         benchmark_file("cohort_kinetics")
     shell:
         "{PETVOI} collect --samples {input.samples:q} --acquisition dynamic --template {params.template:q}"
-        " -o {output:q} > {log} 2>&1"
+        " -o {output:q} > {log:q} 2>&1"
 
 
 # Which scans share an injection is known from their suv.json (injection datetime), so one job reads every
@@ -105,4 +105,4 @@ rule pk:
         benchmark_file("pk")
     shell:
         "{PETVOI} pk --samples {input.samples:q} {params.subjects} --template {params.template:q}"
-        " --auc-method {params.method} {params.n_terminal} -o {output.table:q} --points {output.points:q} > {log} 2>&1"
+        " --auc-method {params.method} {params.n_terminal} -o {output.table:q} --points {output.points:q} > {log:q} 2>&1"

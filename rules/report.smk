@@ -37,7 +37,7 @@ for _number, _batch in enumerate(REPORT_BATCHES, 1):
         benchmark:
             benchmark_file(f"report/batch_{_number}")
         shell:
-            "{PETVOI} chain --keep-going {params.steps} > {log} 2>&1"
+            "{PETVOI} chain --keep-going {params.steps} > {log:q} 2>&1"
 
 
 rule cohort_report:
@@ -61,4 +61,4 @@ rule cohort_report:
         benchmark_file("cohort_report")
     shell:
         "{PETVOI} report --cohort --config {params.config:q} --samples {input.samples:q} --results {RESULTS:q}"
-        " > {log} 2>&1"
+        " > {log:q} 2>&1"

@@ -16,7 +16,7 @@ rule cohort_deltas:
     benchmark:
         benchmark_file("cohort_deltas")
     shell:
-        "{PETVOI} collect --samples {input.samples:q} --template {params.template:q} -o {output:q} > {log} 2>&1"
+        "{PETVOI} collect --samples {input.samples:q} --template {params.template:q} -o {output:q} > {log:q} 2>&1"
 
 
 rule recist:
@@ -37,7 +37,7 @@ rule recist:
         benchmark_file("recist")
     shell:
         "{PETVOI} recist {input:q} {params.confirm} --confirm-days {params.confirm_days}"
-        " --sd-min-days {params.sd_min_days} --bor-output {output.bor:q} -o {output.timepoints:q} > {log} 2>&1"
+        " --sd-min-days {params.sd_min_days} --bor-output {output.bor:q} -o {output.timepoints:q} > {log:q} 2>&1"
 
 
 rule stats:
@@ -67,4 +67,4 @@ rule stats:
     shell:
         "{PETVOI} stats --config {params.config:q} --uptake {input.uptake:q} --deltas {input.deltas:q}"
         " --bor {input.bor:q} --heterogeneity {input.heterogeneity:q} --inter-lesion {input.inter_lesion:q}"
-        " {params.clinical} --figures {output.figures:q} -o {output.stats:q} > {log} 2>&1"
+        " {params.clinical} --figures {output.figures:q} -o {output.stats:q} > {log:q} 2>&1"

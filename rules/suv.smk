@@ -16,7 +16,7 @@ rule suv:
     benchmark:
         benchmark_file("suv/{subject}_{timepoint}")
     shell:
-        "{PETVOI} {params.args} > {log} 2>&1"
+        "{PETVOI} {params.args} > {log:q} 2>&1"
 
 
 rule ct:
@@ -35,4 +35,4 @@ rule ct:
     benchmark:
         benchmark_file("ct/{subject}_{timepoint}")
     shell:
-        "{PETVOI} {params.args} > {log} 2>&1"
+        "{PETVOI} {params.args} > {log:q} 2>&1"

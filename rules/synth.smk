@@ -23,4 +23,4 @@ if CFG["synth"]["generate"]:
             benchmark_file("synth")
         shell:
             "{PETVOI} synth {params.out:q} --subjects {params.subjects} --seed {params.seed}"
-            " --noise {params.noise} --multiday --workers {threads} > {log} 2>&1"
+            " --noise {params.noise} --multiday --workers {threads} > {log:q} 2>&1"

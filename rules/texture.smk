@@ -16,7 +16,7 @@ rule texture:
     benchmark:
         benchmark_file("texture/{subject}_{timepoint}")
     shell:
-        "{PETVOI} {params.args} {DASK_ARGS} > {log} 2>&1"
+        "{PETVOI} {params.args} {DASK_ARGS} > {log:q} 2>&1"
 
 
 rule heterogeneity:
@@ -34,7 +34,7 @@ rule heterogeneity:
     benchmark:
         benchmark_file("heterogeneity/{subject}_{timepoint}")
     shell:
-        "{PETVOI} {params.args} > {log} 2>&1"
+        "{PETVOI} {params.args} > {log:q} 2>&1"
 
 
 rule inter_lesion:
@@ -51,4 +51,4 @@ rule inter_lesion:
     benchmark:
         benchmark_file("inter_lesion")
     shell:
-        "{PETVOI} spread --uptake {input:q} --positivity {params.positivity} -o {output:q} > {log} 2>&1"
+        "{PETVOI} spread --uptake {input:q} --positivity {params.positivity} -o {output:q} > {log:q} 2>&1"

@@ -17,7 +17,7 @@ rule vois:
     benchmark:
         benchmark_file("vois/{subject}_{timepoint}")
     shell:
-        "{PETVOI} {params.args} > {log} 2>&1"
+        "{PETVOI} {params.args} > {log:q} 2>&1"
 
 
 rule uptake:
@@ -35,7 +35,7 @@ rule uptake:
     benchmark:
         benchmark_file("uptake/{subject}_{timepoint}")
     shell:
-        "{PETVOI} {params.args} > {log} 2>&1"
+        "{PETVOI} {params.args} > {log:q} 2>&1"
 
 
 rule cohort_table:
@@ -55,4 +55,4 @@ rule cohort_table:
     benchmark:
         benchmark_file("cohort_table/{table}")
     shell:
-        "{PETVOI} collect --samples {input.samples:q} --template {params.template:q} -o {output:q} > {log} 2>&1"
+        "{PETVOI} collect --samples {input.samples:q} --template {params.template:q} -o {output:q} > {log:q} 2>&1"

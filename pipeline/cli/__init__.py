@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from importlib import import_module
+from typing import NoReturn
 
 from .. import __version__
 from ..errors import PipelineError
@@ -26,9 +27,17 @@ COMMAND_MODULES = ("pipeline.synthetic.cli", "pipeline.dicom.cli", "pipeline.suv
                    "pipeline.kinetics.cli", "pipeline.cli.workflow", "pipeline.cli.chain")
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose refusals are one line (``petvoi suv: error: ...``) with exit status 2, like every
+    other bad input (argparse prints the usage first); subcommand parsers are of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: global options and one subcommand per stage."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="petvoi", description="Quantitative PET/CT for immuno-PET and peptide-PET trials.",
         epilog="Errors from bad input are printed on one line with exit status 2; --debug shows the traceback.")
     parser.add_argument("--version", action="version", version=f"petvoi {__version__}")

@@ -80,7 +80,14 @@ def _read_header(path: Path) -> tuple[str, Any]:
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_TAGS)
     except InvalidDicomError:
-        return "skip", None
+        # no 128-byte preamble and "DICM": a bare data set (as `petvoi suv` reads them) when it parses with a
+        # SOP Class; anything else is not DICOM
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_TAGS, force=True)
+        except Exception:  # noqa: BLE001 - arbitrary bytes: not DICOM
+            return "skip", None
+        if "SOPClassUID" not in ds or "SeriesInstanceUID" not in ds:
+            return "skip", None
     except Exception as exc:  # noqa: BLE001 - any parse failure is reported with its path
         return "bad", f"{type(exc).__name__}: {exc}"
     if "SeriesInstanceUID" not in ds:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..options import add_policy_shorthand
+from ..options import add_policy_shorthand, nifti_output
 from .options import SuvOptions
 
 __all__ = ["register"]
@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
                     "suv.json beside it: how every number was obtained (rule, reference-time candidates, "
                     "overrides, warnings). Options override DICOM values and are recorded as overrides.")
     p.add_argument("series_dir", metavar="SERIES_DIR")
-    p.add_argument("-o", "--output", required=True, metavar="suv.nii.gz")
+    p.add_argument("-o", "--output", required=True, metavar="suv.nii.gz", type=nifti_output)
     SuvOptions.add_arguments(p)
     p.add_argument("--dosing", metavar="dosing.csv",
                    help="dosing table (net dose from syringe and residual activity, weight, height, sex)")
@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("ct", help="decode a CT series to Hounsfield units (NIfTI + JSON sidecar)")
     p.add_argument("series_dir", metavar="SERIES_DIR")
-    p.add_argument("-o", "--output", required=True, metavar="ct.nii.gz")
+    p.add_argument("-o", "--output", required=True, metavar="ct.nii.gz", type=nifti_output)
     p.add_argument("--workers", type=int, default=4, help="file-reading threads (default 4)")
     p.set_defaults(func=_ct)
 

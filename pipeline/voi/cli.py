@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..options import add_policy_shorthand
+from ..options import add_policy_shorthand, nifti_output
 from .options import SPEC_HELP, VoiSources
 
 __all__ = ["register"]
@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
     p.add_argument("--pet", required=True, metavar="suv.nii.gz", help="SUV image whose grid the VOIs are built on")
     VoiSources.add_arguments(p)
     add_policy_shorthand(p, "voi.resample")
-    p.add_argument("-o", "--output", required=True, metavar="vois.nii.gz")
+    p.add_argument("-o", "--output", required=True, metavar="vois.nii.gz", type=nifti_output)
     p.set_defaults(func=_vois)
 
 

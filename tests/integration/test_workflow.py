@@ -318,3 +318,24 @@ def test_dry_run_of_a_synthetic_cohort_follows_synth_subjects(repo: Path, tmp_pa
     assert jobs["synth"] == 1 and jobs["index"] == 1
     # the index is a checkpoint: the study jobs are planned once it has run; the reports are known already
     assert sum(v for k, v in jobs.items() if k.startswith("report_")) == 16  # 121 subjects in batches of 8
+
+
+def test_results_path_with_spaces_quotes_and_command_substitution(repo: Path, cohort_1: Path,
+                                                                 tmp_path: Path) -> None:
+    """Paths from the config reach shell commands quoted (issue 17): a results folder named with a space, a quote
+    and `$(touch ...)` gets every output, and nothing runs or is written outside it."""
+    work = tmp_path / "work"
+    work.mkdir()
+    results = work / "res ults 'q' $(touch PWNED)"
+    config = {"samples": str(cohort_1 / "samples.tsv"), "data_root": str(cohort_1), "results": str(results),
+              "threads": 1, "synth": {"generate": False}, "suv": {"dosing": str(cohort_1 / "dosing.csv")},
+              "recist": {"measurements": str(cohort_1 / "recist.csv")},
+              "clinical": {name: str(cohort_1 / f"{name}.csv") for name in ("ihc", "histology", "outcomes")}}
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(repo, work)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert not list(tmp_path.rglob("PWNED")) and not (repo / "PWNED").exists() and not Path("PWNED").exists()
+    assert sorted(p.name for p in work.iterdir()) == [".snakemake", "config.yaml", results.name]
+    assert (results / "P01" / "baseline" / "uptake.csv").is_file()
+    assert (results / "reports" / "cohort.pdf").is_file() and (results / "reports" / "P01.pdf").is_file()
+    assert (results / "logs" / "study" / "batch_1.log").is_file()

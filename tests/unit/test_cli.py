@@ -62,7 +62,21 @@ def test_main_returns_exit_code_without_exiting(tmp_path: Path, capsys: pytest.C
 def test_unknown_option_is_usage_error() -> None:
     proc = run("index", "--bogus")
     assert proc.returncode == 2
-    assert "usage: petvoi index" in proc.stderr
+    # one line, like every other refusal (argparse would print the usage first)
+    assert proc.stderr.splitlines() == [
+        "petvoi index: error: the following arguments are required: DICOM_ROOT, -o/--output "
+        "(see petvoi index --help)"] or proc.stderr.splitlines() == [
+        "petvoi index: error: unrecognized arguments: --bogus (see petvoi index --help)"]
+
+
+@pytest.mark.parametrize("output", ["out", "suv.nii.gz.tmp", ".nii.gz"])
+def test_nifti_output_must_be_named_nii_gz(tmp_path: Path, output: str) -> None:
+    """`petvoi suv -o out` was a traceback from nibabel after the whole SUV had been computed."""
+    proc = run("suv", str(tmp_path), "-o", str(tmp_path / output))
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"petvoi suv: error: argument -o/--output: {str(tmp_path / output)!r}: a NIfTI output is named *.nii.gz "
+        "(or *.nii) (see petvoi suv --help)"]
 
 
 def test_synth_cli_and_bad_subject_count(tmp_path: Path) -> None:
@@ -126,3 +140,56 @@ def test_check_of_a_synthetic_cohort_checks_the_sheet_the_workflow_will_write(tm
     out = capsys.readouterr().out
     assert "synthetic cohort (synth.subjects 120, seed 0)" in out and "121 subjects" in out
     assert not (tmp_path / "data").exists()  # checking writes nothing
+
+
+def test_check_names_a_missing_study_folder_and_survives_a_long_blood_path(cohort_1: Path, tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """`petvoi check` never looked at the dicom folders, and a 300-character blood path was a traceback."""
+    import pandas as pd
+    import yaml
+
+    sheet = pd.read_csv(cohort_1 / "samples.tsv", sep="\t", dtype=str, keep_default_na=False)
+    cfg = tmp_path / "c.yaml"
+
+    def check(table: pd.DataFrame, data_root: Path) -> tuple[int, list[str]]:
+        table.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+        base = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "config.yaml").read_text())
+        cfg.write_text(yaml.safe_dump({**base, "samples": str(tmp_path / "samples.tsv"), "data_root": str(data_root),
+                                       "synth": {"generate": False}}))
+        capsys.readouterr()
+        status = main(["check", str(cfg)])
+        return status, [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+
+    assert check(sheet, cohort_1)[0] == 0
+    status, lines = check(sheet, tmp_path)
+    assert status == 2 and len(lines) == 1
+    assert "row 1, column dicom: DICOM folder of P01/baseline not found" in lines[0] and "data_root" in lines[0]
+    long_blood = sheet.copy()
+    long_blood.loc[long_blood["acquisition"] == "dynamic", "blood"] = "x" * 300
+    status, lines = check(long_blood, cohort_1)
+    assert status == 2 and len(lines) == 1 and "blood table of P01/dynamic not found" in lines[0]
+
+
+def test_check_refuses_line_breaks_in_config_values_and_subject_ids(cohort_1: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A line break in a path or id would split a shell command line (issue 17); Python's `$` matched before a
+    trailing newline, so "P01\\n" passed the sample-sheet pattern."""
+    import pandas as pd
+    import yaml
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"results": "res\nults", "clinical": {"ihc": "a\x00b"}}))
+    capsys.readouterr()
+    assert main(["check", str(cfg)]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert "clinical.ihc" in line or "results" in line
+    assert "holds a line break or NUL" in line
+    sheet = pd.read_csv(cohort_1 / "samples.tsv", sep="\t", dtype=str, keep_default_na=False)
+    sheet.loc[0, "subject_id"] = "P01\n"
+    sheet.to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    base = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "config.yaml").read_text())
+    cfg.write_text(yaml.safe_dump({**base, "samples": str(tmp_path / "samples.tsv"), "data_root": str(cohort_1),
+                                   "synth": {"generate": False}}))
+    assert main(["check", str(cfg)]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert "row 1, column subject_id" in line and "does not match" in line

@@ -147,3 +147,16 @@ def test_index_refuses_a_missing_study_folder(cohort_1: Path, tmp_path: Path) ->
     bad = tmp_path / "bad.csv"
     bad.write_text("subject_id,timepoint\nP01,baseline\n")
     assert main(["index", "--merge", str(bad), "-o", str(tmp_path / "y.csv")]) == 2
+
+
+def test_index_reads_a_file_without_preamble_as_suv_does(shared_data: Path, tmp_path: Path) -> None:
+    """The real Philips file without the 128-byte preamble and File Meta: `petvoi suv` decodes it, and the index
+    lists its series (it was skipped as non-DICOM); a text file is still skipped."""
+    src = shared_data / "orthanc_tests_pet_slices" / "philips_gemini_tf_PrivateMDNTags.dcm"
+    assert src.read_bytes()[128:132] != b"DICM"
+    shutil.copy(src, tmp_path / src.name)
+    (tmp_path / "notes.txt").write_text("not dicom\n")
+    result = index_tree(tmp_path, workers=1)
+    assert result.n_dicom == 1 and result.n_skipped == 1 and result.unreadable == []
+    (row,) = result.series.to_dict(orient="records")
+    assert row["modality"] == "PT" and row["units"] == "BQML" and row["n_instances"] == 1
