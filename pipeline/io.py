@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -53,9 +54,21 @@ def _write_with(path: str | os.PathLike[str], writer: Callable[[Path], object]) 
     return Path(path)
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite float as None (JSON null): a header value that is not a number is
+    recorded as null, and never makes a sidecar unwritable after its image was written."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:
-    """Write ``data`` as indented, key-sorted JSON atomically (byte-stable)."""
-    text = json.dumps(data, indent=2, sort_keys=True, default=str, allow_nan=False) + "\n"
+    """Write ``data`` as indented, key-sorted JSON atomically (byte-stable); NaN and infinities as null."""
+    text = json.dumps(_json_safe(data), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n"
     return _write_with(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 

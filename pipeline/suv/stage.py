@@ -128,7 +128,11 @@ def run_suv(series_dir: Path, output: Path, options: SuvOptions, *, workers: int
         sidecar["frames"] = _frames_from_injection(series.frame_table, result.injection_datetime)
     written = SuvSidecar(sidecar)
     write_nifti(output, volume, series.geometry)
-    written.write(output)
+    try:
+        written.write(output)
+    except BaseException:
+        Path(output).unlink(missing_ok=True)  # never an image without its sidecar
+        raise
     return written
 
 

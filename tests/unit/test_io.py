@@ -37,3 +37,12 @@ def test_json_is_sorted(tmp_path: Path) -> None:
 def test_sanitise_name() -> None:
     assert sanitise_name("Müller, Hans/../x") == "M_ller__Hans_.._x"
     assert sanitise_name("...") == "unnamed"
+
+
+def test_write_json_records_non_finite_numbers_as_null(tmp_path: Path) -> None:
+    """A header's NaN or Inf weight recorded in a sidecar made it unwritable after the image was written (a
+    suv.nii.gz without suv.json, issue 17); now such values are null."""
+    import json
+
+    path = write_json(tmp_path / "s.json", {"weight_kg": float("nan"), "overrides": {"dose": [1.0, float("inf")]}})
+    assert json.loads(path.read_text()) == {"overrides": {"dose": [1.0, None]}, "weight_kg": None}
