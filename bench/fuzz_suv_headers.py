@@ -1,11 +1,13 @@
 """Fuzz: single-attribute mutants of three vendor PET series through `petvoi suv` (issue 17).
 
-Run:  .venv/bin/python bench/fuzz_suv_headers.py [--mutants N] [--seed S] [--dosing] [--keep DIR]
+Run:  .venv/bin/python bench/fuzz_suv_headers.py [--data DIR] [--mutants N] [--seed S] [--dosing] [--keep DIR]
 
-The series are the sample cohort's baselines of P01 (Siemens, 18F, BQML), P02 (GE, 68Ga, BQML) and P03 (Philips,
-89Zr, CNTS). Every SUV- and geometry-relevant attribute is deleted, emptied, or set to garbage, NaN, Inf, 1e30,
-zero or a negative value, on every slice or on one; and the pixel layout is contradicted (BitsAllocated 8 on
-16-bit data, Rows or Columns halved) and files are removed (the last two, one in the middle). Each mutant runs
+The series are the baselines of P01 (Siemens, 18F, BQML), P02 (GE, 68Ga, BQML) and P03 (Philips, 89Zr, CNTS) of
+the cohort in ``--data`` (default: sample_data once `make demo` has written its DICOM, else a synthetic 3-subject
+cohort written into the work folder). Every SUV- and geometry-relevant attribute is deleted, emptied, or set to
+garbage, NaN, Inf, 1e30, zero or a negative value, on every slice or on one; and the pixel layout is
+contradicted (BitsAllocated 8 on 16-bit data, Rows or Columns halved) and files are removed (the last two, one
+in the middle). Each mutant runs
 `petvoi suv` in this process - from its headers alone, or with ``--dosing`` with the sample dosing table (whose
 weight and dose then override the header's) - and is classed:
 
@@ -137,10 +139,16 @@ def main() -> int:
     parser.add_argument("--mutants", type=int, help="a seeded random sample of this many (default: all)")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--dosing", action="store_true", help="give suv the sample dosing table (default: headers)")
+    parser.add_argument("--data", type=Path, help="cohort folder with dicom/ and dosing.csv (default: see above)")
     parser.add_argument("--keep", type=Path, help="work folder (default: a temporary one, removed)")
     args = parser.parse_args()
-    sample = REPO / "sample_data"
     work = args.keep or Path(tempfile.mkdtemp(prefix="fuzz_suv_"))
+    sample = args.data or REPO / "sample_data"
+    if args.data is None and not (sample / "dicom" / "P03" / "baseline" / "PT").is_dir():
+        from pipeline.synthetic import generate_cohort
+
+        sample = work / "cohort"
+        generate_cohort(sample, n_subjects=3, seed=0)
     mutants = _mutants()
     if args.mutants is not None and args.mutants < len(mutants):
         mutants = random.Random(args.seed).sample(mutants, args.mutants)
