@@ -220,17 +220,7 @@ def _merge_seconds(index_csv: Path, subjects: int, per_part: int, root: Path) ->
     cut into parts of ``per_part`` study folders (as rules index_1, index_2, ... would write them)."""
     import pandas as pd
 
-    table = pd.read_csv(index_csv, dtype=str, keep_default_na=False)
-    originals = sorted(table["subject_id"].unique())
-    copies = []
-    for i in range(subjects):
-        rows = table[table["subject_id"] == originals[i % len(originals)]].copy()
-        suffix = f".{i}"
-        rows["subject_id"] = f"S{i + 1:04d}"
-        for column in ("study_uid", "series_uid", "path"):
-            rows[column] = rows[column] + suffix
-        copies.append(rows)
-    cohort = pd.concat(copies, ignore_index=True)
+    cohort = _replicate(pd.read_csv(index_csv, dtype=str, keep_default_na=False), subjects)
     folders = list(dict.fromkeys(cohort["subject_id"] + "/" + cohort["timepoint"]))
     part_of = {f: i // per_part for i, f in enumerate(folders)}
     keys = (cohort["subject_id"] + "/" + cohort["timepoint"]).map(part_of)
@@ -290,8 +280,9 @@ def _replicate(frame: pd.DataFrame, subjects: int) -> pd.DataFrame:
     for i in range(subjects):
         rows = frame[frame["subject_id"].astype(str) == originals[i % len(originals)]].copy()
         rows["subject_id"] = f"P{i + 1:04d}"
-        if "study_uid" in rows:
-            rows["study_uid"] = rows["study_uid"].astype(str) + f".{i}"
+        for column in ("study_uid", "series_uid", "path"):  # unique per copy where the table has them
+            if column in rows:
+                rows[column] = rows[column].astype(str) + f".{i}"
         copies.append(rows)
     return pd.concat(copies, ignore_index=True)
 
