@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
-__all__ = ["parse_da", "parse_tm", "parse_dt", "parse_offset", "combine", "to_aware", "isoformat"]
+__all__ = ["parse_da", "parse_tm", "parse_dt", "has_time_of_day", "parse_offset", "combine", "to_aware", "isoformat",
+           "format_duration"]
 
 _TM = re.compile(r"^(\d{2})(?::?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?)?$")
 _DT = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,6}))?([+-]\d{4})?$")
@@ -89,6 +90,12 @@ def parse_dt(value: object, default_offset: timezone | None = None) -> datetime 
                     tzinfo=tz)
 
 
+def has_time_of_day(value: object) -> bool:
+    """Whether a DT value gives at least hours and minutes (``YYYYMMDDHHMM``); a date alone does not."""
+    m = _DT.match(str(value or "").strip())
+    return bool(m and m.group(5) is not None)
+
+
 def combine(da: object, tm: object, offset: timezone | None = None) -> datetime | None:
     """Combine a DA and a TM value into a datetime (aware when ``offset`` is given); None if either is empty."""
     d, t = parse_da(da), parse_tm(tm)
@@ -107,3 +114,16 @@ def to_aware(value: datetime, offset: timezone | None) -> datetime:
 def isoformat(value: datetime | None) -> str | None:
     """ISO 8601 text of a datetime (None stays None)."""
     return None if value is None else value.isoformat()
+
+
+def format_duration(seconds: float) -> str:
+    """A signed duration for messages: ``+0.4 s``, ``-12.0 min``, ``+1.0 h``, ``+20.0 days``."""
+    sign = "-" if seconds < 0 else "+"
+    size = abs(seconds)
+    if size < 60:
+        return f"{sign}{size:.1f} s"
+    if size < 3600:
+        return f"{sign}{size / 60:.1f} min"
+    if size < 2 * 86400:
+        return f"{sign}{size / 3600:.2f} h"
+    return f"{sign}{size / 86400:.1f} days"

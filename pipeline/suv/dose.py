@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from ..dicom.datetimes import isoformat
+from ..dicom.datetimes import isoformat, parse_da, parse_dt
 from ..errors import DicomError, InvalidInputError, MissingAttributeError
 from .decay import activity_at, seconds_between
 from .dosing import DosingRecord
@@ -119,6 +119,12 @@ def _same_time_of_day(a: time, b: time, tolerance_s: float) -> bool:
     return d <= tolerance_s or abs(d - 86400.0) <= tolerance_s
 
 
+def _offset_of(dt_text: str) -> Any:
+    """The offset suffix of a DT value (``20240101+0100``), or None."""
+    parsed = parse_dt(dt_text)
+    return None if parsed is None else parsed.tzinfo
+
+
 def resolve_injection(header: SeriesHeader, options: SuvOptions, clock: Clock, anchor: datetime | None,
                       half_life_s: float, need_date: bool, notes: Notes, overrides: dict[str, dict[str, Any]]
                       ) -> Injection | None:
@@ -172,6 +178,19 @@ def resolve_injection(header: SeriesHeader, options: SuvOptions, clock: Clock, a
         aligned = clock.align(header.start_datetime)
         assert aligned is not None
         return Injection(aligned, START_DT)
+    day_only = header.date_only_value(START_DT)
+    if day_only is not None:
+        if header.start_time is None:
+            raise MissingAttributeError(
+                f"has a date but no time of day ({day_only!r}) and {START_TM} is missing", source=header.source,
+                attribute=START_DT, remedy=f"give {inj} or an injection_datetime in the dosing table")
+        dated = parse_da(day_only[:8])
+        assert dated is not None
+        injected = clock.align(datetime.combine(dated, header.start_time, tzinfo=_offset_of(day_only)))
+        assert injected is not None
+        notes.warn(f"{START_DT} {day_only!r} has a date but no time of day: the injection is {START_TM} "
+                   f"{header.start_time} on that date, {isoformat(injected)} (not midnight)")
+        return Injection(injected, f"{START_TM} dated by {START_DT}")
     ge = clock.align(header.ge_admin_datetime)
     if ge is not None:
         warn_positional(header, GE_ADMIN_DATETIME, notes)

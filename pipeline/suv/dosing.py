@@ -15,12 +15,14 @@ from pathlib import Path
 
 from ..errors import InvalidInputError
 
-__all__ = ["DOSING_COLUMNS", "DosingRecord", "load_dosing_table"]
+__all__ = ["DOSING_COLUMNS", "OPTIONAL_DOSING_COLUMNS", "DosingRecord", "load_dosing_table"]
 
 #: Columns of a dosing table.
 DOSING_COLUMNS = ("subject_id", "timepoint", "injected_activity_mbq", "injected_activity_datetime",
                   "residual_activity_mbq", "residual_activity_datetime", "injection_datetime", "weight_kg",
                   "height_cm", "sex")
+#: Optional columns of a dosing table.
+OPTIONAL_DOSING_COLUMNS = ("scan_datetime",)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class DosingRecord:
     weight_kg, height_cm : float or None
         Body weight (kg) and height (cm).
     sex : {"M", "F"} or None
+    scan_datetime : datetime or None
+        Decay-correction reference (scan start) when the DICOM header has none (optional column).
     source : str
         Table and row, for messages and provenance.
     """
@@ -52,6 +56,7 @@ class DosingRecord:
     weight_kg: float | None = None
     height_cm: float | None = None
     sex: str | None = None
+    scan_datetime: datetime | None = None
     source: str = "dosing table"
 
 
@@ -60,7 +65,7 @@ def load_dosing_table(path: str | Path, subject_id: str, timepoint: str) -> Dosi
 
     Columns: subject_id, timepoint, injected_activity_mbq, injected_activity_datetime,
     residual_activity_mbq, residual_activity_datetime, injection_datetime, weight_kg, height_cm,
-    sex; ISO 8601 datetimes (offsets allowed); empty cells mean "not known".
+    sex, and optionally scan_datetime; ISO 8601 datetimes (offsets allowed); empty cells mean "not known".
 
     Parameters
     ----------
@@ -119,7 +124,7 @@ def load_dosing_table(path: str | Path, subject_id: str, timepoint: str) -> Dosi
         return value
 
     def when(column: str) -> datetime | None:
-        text = row[column]
+        text = row.get(column, "")
         if not text:
             return None
         try:
@@ -145,4 +150,5 @@ def load_dosing_table(path: str | Path, subject_id: str, timepoint: str) -> Dosi
         injected_activity_bq=None if pre is None else pre * 1e6, injected_activity_datetime=t_pre,
         residual_activity_bq=None if post is None else post * 1e6, residual_activity_datetime=t_post,
         injection_datetime=when("injection_datetime"), weight_kg=number("weight_kg"),
-        height_cm=number("height_cm"), sex=None if sex == "O" else sex, source=f"{path} line {line}")
+        height_cm=number("height_cm"), sex=None if sex == "O" else sex, scan_datetime=when("scan_datetime"),
+        source=f"{path} line {line}")

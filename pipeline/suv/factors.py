@@ -27,6 +27,7 @@ import numpy as np
 import pydicom
 from numpy.typing import NDArray
 
+from ..dicom.datetimes import isoformat
 from ..dicom.frames import FrameInfo
 from ..errors import DicomError, InvalidInputError, MissingAttributeError, PipelineError
 from .body import KIND_SUV_TYPE, NORMALISER_NEEDS, Normaliser, james_past_peak, normaliser
@@ -47,6 +48,7 @@ from .options import Notes, SuvOptions
 from .reftime import (
     SERIES,
     Candidate,
+    Clock,
     FrameTime,
     check_decay_factors,
     frame_reference_convention,
@@ -54,6 +56,7 @@ from .reftime import (
     make_clock,
     reference_candidates,
     select_reference,
+    warn_disagreements,
 )
 from .result import SuvResult
 
@@ -261,13 +264,26 @@ class _Decay:
 
 def _header_only(options: SuvOptions) -> SuvOptions:
     return dataclasses.replace(options, weight_kg=None, height_cm=None, sex=None, dose_bq=None,
-                               injection_datetime=None, nuclide=None, dosing=None)
+                               injection_datetime=None, scan_datetime=None, nuclide=None, dosing=None)
 
 
 def _override_datetimes(options: SuvOptions) -> list[datetime | None]:
     record = options.dosing
-    return [options.injection_datetime] + ([record.injection_datetime, record.injected_activity_datetime,
-                                            record.residual_activity_datetime] if record else [])
+    return [options.injection_datetime, options.scan_datetime] + (
+        [record.injection_datetime, record.injected_activity_datetime, record.residual_activity_datetime,
+         record.scan_datetime] if record else [])
+
+
+def _scan_override(options: SuvOptions, clock: Clock) -> tuple[datetime, str] | None:
+    """The reference (scan) datetime given by ``--scan-time`` or the dosing table, aligned, and where from."""
+    for value, where in ((options.scan_datetime, options.name("scan_datetime")),
+                         (options.dosing.scan_datetime if options.dosing else None,
+                          options.dosing.source if options.dosing else "")):
+        if value is not None:
+            aligned = clock.align(value)
+            assert aligned is not None
+            return aligned, where
+    return None
 
 
 def _decay(header: SeriesHeader, frames: Sequence[FrameInfo], dc: str, options: SuvOptions, notes: Notes,
@@ -280,13 +296,31 @@ def _decay(header: SeriesHeader, frames: Sequence[FrameInfo], dc: str, options: 
     times = frame_times(frames, clock)
     starts = [t.start for t in times if t.start is not None]
     reference: datetime | None = None
+    for written_label, written in header.date_only:
+        if written_label != label("RadiopharmaceuticalStartDateTime"):
+            notes.warn(f"{written_label} {written!r} has a date but no time of day: not used as a time")
+    scan = _scan_override(options, clock)
+    if scan is not None:
+        header_reference = _header_reference(header, times, clock, hl, tol, src)
+        overrides["reference_datetime"] = {"value": scan[0], "source": scan[1], "dicom": header_reference}
     if dc == "START":
         candidates = reference_candidates(header, times, clock, hl, tol)
-        chosen, ref_rule = select_reference(candidates, tol, notes, src)
+        if scan is not None:
+            chosen = Candidate("override", scan[0], f"given by {scan[1]}", used=True)
+            candidates.append(chosen)
+            warn_disagreements(candidates, chosen, tol, notes)
+            ref_rule = "override"
+        else:
+            chosen, ref_rule = select_reference(candidates, tol, notes, src)
         if chosen.name == "ge_scan_datetime":
             warn_positional(header, GE_SCAN_DATETIME, notes)
         reference = anchor = chosen.datetime
         rule = f"START/{ref_rule}"
+    elif scan is not None:
+        anchor = scan[0]
+        if dc == "NONE":
+            _require_frame_timing(times, src)
+        rule = "ADMIN" if dc == "ADMIN" else "NONE/per-frame"
     else:
         anchor = min(starts) if starts else clock.align(header.series_datetime)
         if dc == "NONE":
@@ -319,6 +353,17 @@ def _decay(header: SeriesHeader, frames: Sequence[FrameInfo], dc: str, options: 
         candidates = [Candidate("frame_mid_count", None, f"{DC} NONE: each frame referred to its own "
                                 "AcquisitionDateTime + T_ave(ActualFrameDuration) (R21)", used=True)]
     return _Decay(half_life, t_inj, dose, reference, d_ref, candidates, rule, uptake)
+
+
+def _header_reference(header: SeriesHeader, times: Sequence[FrameTime], clock: Clock, half_life_s: float,
+                      tolerance_s: float, source: str) -> str | None:
+    """The reference datetime the header alone gives (ISO), or None when it gives none: for provenance."""
+    try:
+        chosen, _ = select_reference(reference_candidates(header, times, clock, half_life_s, tolerance_s),
+                                     tolerance_s, Notes(source), source)
+    except MissingAttributeError:
+        return None
+    return isoformat(chosen.datetime)
 
 
 def _require_frame_timing(times: Sequence[FrameTime], source: str) -> None:
@@ -454,8 +499,10 @@ def _decay_options(options: SuvOptions) -> str:
 
 def _decay_overridden(options: SuvOptions) -> bool:
     record = options.dosing
-    return any(v is not None for v in (options.dose_bq, options.injection_datetime, options.nuclide)) or (
-        record is not None and (record.injected_activity_bq is not None or record.injection_datetime is not None))
+    return any(v is not None for v in (options.dose_bq, options.injection_datetime, options.scan_datetime,
+                                       options.nuclide)) or (
+        record is not None and (record.injected_activity_bq is not None or record.injection_datetime is not None
+                                or record.scan_datetime is not None))
 
 
 def _ssf_factor(header: SeriesHeader, frames: Sequence[FrameInfo], ssf: float, dc: str, decay: _Decay | None,

@@ -20,7 +20,7 @@ import pydicom
 from pydicom.datadict import tag_for_keyword
 from pydicom.tag import Tag
 
-from ..dicom.datetimes import combine, parse_dt, parse_offset, parse_tm
+from ..dicom.datetimes import combine, has_time_of_day, parse_dt, parse_offset, parse_tm
 from ..errors import DicomError
 from .options import Notes
 
@@ -153,12 +153,24 @@ def _number(value: Any, attribute: str, source: str) -> float | None:
                          remedy="correct the header value") from None
 
 
-def _datetime(value: Any, attribute: str, source: str, tz: timezone | None) -> datetime | None:
+def _datetime(value: Any, attribute: str, source: str, tz: timezone | None,
+              date_only: list[tuple[str, str]] | None = None) -> datetime | None:
+    """A DT value as a datetime; a value without hours and minutes is no time of day.
+
+    Such a value (``20240101``, ``2024010109``) would read as midnight or the full hour. It is
+    returned as None and, when ``date_only`` is given, listed there as ``(attribute, text)``.
+    """
+    text = _text(value)
     try:
-        return parse_dt(_text(value), tz)
+        parsed = parse_dt(text, tz)
     except ValueError:
         raise DicomError(f"not a DICOM datetime: {value!r}", source=source, attribute=attribute,
                          remedy="correct the header value") from None
+    if parsed is not None and text is not None and not has_time_of_day(text):
+        if date_only is not None:
+            date_only.append((attribute, text))
+        return None
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -203,6 +215,9 @@ class SeriesHeader:
         Labels of private attributes read without their private creator.
     voxel_volume_ml : float or None
         PixelSpacing x SliceThickness (or SpacingBetweenSlices), mL.
+    date_only : tuple of (str, str)
+        Datetime attributes written without a time of day (label, value as written): read as
+        missing, never as midnight.
     """
 
     source: str
@@ -232,6 +247,11 @@ class SeriesHeader:
     decay_correction_datetime: datetime | None
     positional: tuple[str, ...]
     voxel_volume_ml: float | None
+    date_only: tuple[tuple[str, str], ...] = ()
+
+    def date_only_value(self, attribute: str) -> str | None:
+        """The value as written of ``attribute`` (a label) when it had a date but no time of day."""
+        return next((text for name, text in self.date_only if name == attribute), None)
 
 
 def _rp_item(ds: pydicom.Dataset) -> pydicom.Dataset:
@@ -367,6 +387,7 @@ def read_series_header(headers: Sequence[pydicom.Dataset], source: str) -> Serie
     spacing = find(first, "PixelSpacing")
     thickness = _number(find(first, "SpacingBetweenSlices") or find(first, "SliceThickness"),
                         label("SliceThickness"), source)
+    date_only: list[tuple[str, str]] = []
     voxel_ml = None
     if spacing is not None and len(spacing) == 2 and thickness:
         voxel_ml = float(spacing[0]) * float(spacing[1]) * thickness / 1000.0
@@ -387,20 +408,21 @@ def read_series_header(headers: Sequence[pydicom.Dataset], source: str) -> Serie
         dose_bq=ref[label("RadionuclideTotalDose")],
         half_life_s=ref[label("RadionuclideHalfLife")],
         start_datetime=_datetime(rp.get("RadiopharmaceuticalStartDateTime"),
-                                 label("RadiopharmaceuticalStartDateTime"), source, tz),
+                                 label("RadiopharmaceuticalStartDateTime"), source, tz, date_only),
         start_time=start_time,
         code_value=_text(code.get("CodeValue")),
         code_meaning=_text(code.get("CodeMeaning")),
         philips_ssf=_number(privates[PHILIPS_SSF], PHILIPS_SSF.label, source),
         philips_acsf=_number(privates[PHILIPS_ACSF], PHILIPS_ACSF.label, source),
-        ge_scan_datetime=_datetime(privates[GE_SCAN_DATETIME], GE_SCAN_DATETIME.label, source, tz),
-        ge_admin_datetime=_datetime(privates[GE_ADMIN_DATETIME], GE_ADMIN_DATETIME.label, source, tz),
+        ge_scan_datetime=_datetime(privates[GE_SCAN_DATETIME], GE_SCAN_DATETIME.label, source, tz, date_only),
+        ge_admin_datetime=_datetime(privates[GE_ADMIN_DATETIME], GE_ADMIN_DATETIME.label, source, tz, date_only),
         siemens_decay_datetime=_datetime(privates[SIEMENS_DECAY_DATETIME], SIEMENS_DECAY_DATETIME.label, source,
-                                         tz),
+                                         tz, date_only),
         decay_correction_datetime=_datetime(find(first, "DecayCorrectionDateTime"),
-                                            label("DecayCorrectionDateTime"), source, tz),
+                                            label("DecayCorrectionDateTime"), source, tz, date_only),
         positional=tuple(positional),
         voxel_volume_ml=voxel_ml,
+        date_only=tuple(date_only),
     )
 
 

@@ -56,6 +56,9 @@ class SuvOptions(Options):
         Injected activity (Bq) at the injection time (given in MBq on the command line).
     injection_datetime : datetime, optional
         Injection (radiopharmaceutical start) datetime; naive means the scanner's local time.
+    scan_datetime : datetime, optional
+        Decay-correction reference datetime (DecayCorrection START) or scan start (ADMIN), used instead of
+        the header's candidates; naive means the scanner's local time.
     nuclide : str, optional
         Nuclide key (``F18``, ``Ga68``...): overrides / cross-checks the header.
     dosing : DosingRecord, optional
@@ -85,6 +88,10 @@ class SuvOptions(Options):
     injection_datetime: datetime | None = option(
         None, flag="--injection", type=_iso_datetime, metavar="ISO_DATETIME",
         help="injection datetime, e.g. 2025-03-03T09:27:19+01:00 (overrides the DICOM start time)")
+    scan_datetime: datetime | None = option(
+        None, flag="--scan-time", type=_iso_datetime, metavar="ISO_DATETIME",
+        help="decay-correction reference (scan start) datetime, for a header without series, acquisition or "
+             "frame times (overrides the DICOM reference time; recorded as an override)")
     nuclide: str | None = option(None, flag="--nuclide", choices=tuple(NUCLIDES),
                                  help="radionuclide (overrides/cross-checks the DICOM header)")
     dosing: DosingRecord | None = None

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, overload
 
-from ..dicom.datetimes import isoformat
+from ..dicom.datetimes import format_duration, isoformat
 from ..dicom.frames import FrameInfo
 from ..errors import MissingAttributeError
 from .decay import average_count_time, decay_constant, seconds_between
@@ -33,7 +33,8 @@ from .header import GE_SCAN_DATETIME, SIEMENS_DECAY_DATETIME, SeriesHeader, labe
 from .options import Notes
 
 __all__ = ["Clock", "make_clock", "Candidate", "FrameTime", "frame_times", "frame_reference_convention",
-           "reference_candidates", "select_reference", "check_decay_factors", "CONVENTIONS"]
+           "reference_candidates", "select_reference", "warn_disagreements", "check_decay_factors",
+           "CONVENTIONS"]
 
 SERIES = f"{label('SeriesDate')}/{label('SeriesTime')}"
 
@@ -235,6 +236,10 @@ def reference_candidates(header: SeriesHeader, times: Sequence[FrameTime], clock
         Candidate("earliest_acquisition", min(starts) if starts else None,
                   f"earliest {label('AcquisitionDateTime')} (or AcquisitionDate/Time) over {len(starts)} frames"),
     ]
+    for cand in cands:
+        written = header.date_only_value(cand.note.split(";")[0])
+        if cand.datetime is None and written is not None:
+            cand.note += f"; {written!r} has a date but no time of day: not used"
     for name, formula in CONVENTIONS.items():
         value, spread, n = _back_computed(times, half_life_s, name)
         applies = name == convention
@@ -280,7 +285,7 @@ def select_reference(cands: list[Candidate], tolerance_s: float, notes: Notes, s
             why = f"{SERIES} missing"
         else:
             late = seconds_between(earliest.datetime, series.datetime)  # type: ignore[arg-type]
-            why = f"{SERIES} is {late:.1f} s after the earliest acquisition start (series re-created?)"
+            why = f"{SERIES} is {format_duration(late)[1:]} after the earliest acquisition start (series re-created?)"
         series.compared = False
         series.note += "; after the acquisition start: not the reference (R15)" if series.datetime else "; missing"
         if by["ge_scan_datetime"].datetime is not None:
@@ -298,16 +303,78 @@ def select_reference(cands: list[Candidate], tolerance_s: float, notes: Notes, s
                 source=source, attribute=SERIES,
                 remedy="restore SeriesDate/SeriesTime or the acquisition times from the original data")
         notes.warn(f"{why}: reference time {isoformat(chosen.datetime)} from {chosen.name} (R15)")
+    voters = _voters(cands)
+    majority = _majority(voters, chosen, tolerance_s)
+    if majority is not None:
+        agree = [c.name for c in voters if c is not chosen and _near(c, majority, tolerance_s)]
+        gap = seconds_between(majority.datetime, chosen.datetime)  # type: ignore[arg-type]
+        chosen.note += f"; a single outlier, {format_duration(gap)} from {len(agree)} agreeing candidates: not used"
+        notes.warn(f"{chosen.name} {isoformat(chosen.datetime)} is {format_duration(gap)} from "
+                   f"{len(agree)} candidates that agree with each other ({', '.join(agree)}): reference time "
+                   f"{isoformat(majority.datetime)} from {majority.name} (majority of consistent candidates)")
+        chosen, rule = majority, f"majority-{majority.name.replace('_', '-')}"
     chosen.used = True
+    warn_disagreements(cands, chosen, tolerance_s, notes)
+    return chosen, rule
+
+
+#: Candidates that may be chosen by the majority rule, in QIBA order; the others only vote.
+_ELECTABLE = ("series", "ge_scan_datetime", "decay_correction_datetime", "earliest_acquisition", "back_computed_t_ave",
+              "back_computed_midpoint", "back_computed_frame_start")
+
+
+def _voters(cands: Sequence[Candidate]) -> list[Candidate]:
+    """Independent statements of the reference time: compared candidates, the earliest acquisition start
+    and an informative DecayFactor; a back-computation from the frame start (GE) only repeats the earliest
+    acquisition and does not vote."""
+    out = []
+    for c in cands:
+        if c.datetime is None:
+            continue
+        if c.name == "back_computed_frame_start":
+            continue
+        if c.compared or c.name in ("earliest_acquisition", "decay_factor"):
+            out.append(c)
+    return out
+
+
+def _near(a: Candidate, b: Candidate, tolerance_s: float) -> bool:
+    assert a.datetime is not None and b.datetime is not None
+    return abs(seconds_between(a.datetime, b.datetime)) <= tolerance_s
+
+
+def _majority(voters: Sequence[Candidate], chosen: Candidate, tolerance_s: float) -> Candidate | None:
+    """The candidate that replaces ``chosen`` when ``chosen`` stands alone against >= 2 that agree.
+
+    ``chosen`` (the QIBA choice) is kept unless no other voter agrees with it within the tolerance
+    while at least two others agree with each other; ties and split votes keep it. The replacement
+    is the first electable member of the largest agreeing group, in QIBA order.
+    """
+    if chosen not in voters:
+        return None
+    others = [v for v in voters if v is not chosen]
+    if any(_near(chosen, v, tolerance_s) for v in others):
+        return None
+    groups = [[w for w in others if _near(v, w, tolerance_s)] for v in others]
+    best = max((len(g) for g in groups), default=0)
+    largest = {tuple(c.name for c in g) for g in groups if len(g) == best}
+    if best < 2 or len(largest) > 1:
+        return None
+    group = next(g for g in groups if len(g) == best)
+    electable = sorted((c for c in group if c.name in _ELECTABLE), key=lambda c: _ELECTABLE.index(c.name))
+    return electable[0] if electable else None
+
+
+def warn_disagreements(cands: Sequence[Candidate], chosen: Candidate, tolerance_s: float, notes: Notes) -> None:
+    """Warn about compared candidates farther than the tolerance from the chosen reference (R19)."""
     assert chosen.datetime is not None
     off = [(c, seconds_between(chosen.datetime, c.datetime)) for c in cands
            if c is not chosen and c.compared and c.datetime is not None]
     off = [(c, s) for c, s in off if abs(s) > tolerance_s]
     if off:
-        listed = "; ".join(f"{c.name} {isoformat(c.datetime)} ({s:+.1f} s)" for c, s in off)
+        listed = "; ".join(f"{c.name} {isoformat(c.datetime)} ({format_duration(s)})" for c, s in off)
         notes.warn(f"reference-time candidates disagree by more than {tolerance_s:g} s with the chosen "
                    f"{chosen.name} {isoformat(chosen.datetime)}: {listed} (R19)")
-    return chosen, rule
 
 
 def check_decay_factors(times: Sequence[FrameTime], half_life_s: float, reference: datetime, convention: str,
@@ -324,6 +391,7 @@ def check_decay_factors(times: Sequence[FrameTime], half_life_s: float, referenc
             worst = (rel, t, implied)
     if worst is not None and worst[0] > limit:
         rel, t, implied = worst
+        change = f"a {100 * rel:.2f} % different decay" if rel < 1.0 else "a decay differing by more than 100 %"
         notes.warn(f"{label('DecayFactor')} {t.decay_factor:g} of frame {t.index + 1} implies reference time "
-                   f"{isoformat(implied)}, a {100 * rel:.2f} % different decay than the chosen "
-                   f"{isoformat(reference)} (R36; informational)")
+                   f"{isoformat(implied)}, {format_duration(seconds_between(reference, implied))} from the chosen "
+                   f"{isoformat(reference)}: {change} (R36; informational)")
