@@ -21,6 +21,7 @@ include: "rules/commands.smk"
 
 onerror:
     explain_cluster_failures(log)  # a SLURM job killed for memory or time: rule, studies, resource
+    explain_failed_studies()  # studies whose stage failed: run again to build the cohort without them
 
 
 onstart:
@@ -39,6 +40,7 @@ rule all:
         path("stats"),
         [path("patient_report_pdf", subject=s) for s in SUBJECTS],
         path("cohort_report_pdf"),
+        path("failed_studies"),
         per_study("kinetics", DYNAMIC),
         [path("parametric_map", subject=s, timepoint=t, map=m) for s, t in DYNAMIC_WITH_BLOOD
          for m in CFG["kinetics"]["parametric"]],
@@ -48,6 +50,7 @@ rule all:
 
 include: "rules/synth.smk"
 include: "rules/index.smk"
+include: "rules/failures.smk"
 include: "rules/suv.smk"
 include: "rules/vois.smk"
 include: "rules/texture.smk"

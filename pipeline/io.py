@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["atomic_path", "write_json", "write_csv", "write_table", "sanitise_name"]
+__all__ = ["atomic_path", "write_json", "write_text", "write_csv", "write_table", "sanitise_name"]
 
 
 @contextmanager
@@ -69,6 +69,11 @@ def _json_safe(value: Any) -> Any:
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:
     """Write ``data`` as indented, key-sorted JSON atomically (byte-stable); NaN and infinities as null."""
     text = json.dumps(_json_safe(data), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n"
+    return _write_with(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) atomically."""
     return _write_with(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 

@@ -89,6 +89,10 @@ CHECKS: dict[str, Check] = {c.key: c for c in (
     Check("suv.activity_balance", Action.RAISE,
           "the activity in the image outside 0.001-1.05 of the decayed injected activity (R39: zero, negative or more "
           "than injected - a wrong slope, unit, dose, nuclide or day): the SUV kept with a warning"),
+    Check("suv.spect_as_pt", Action.RAISE,
+          "a SPECT stored as a PET (PT) object (an NM camera, a SPECT series or a gamma emitter such as 177Lu, 131I "
+          "or 99mTc): converted to SUV and labelled SPECT in its sidecar, rule and tables, with a warning",
+          shorthand="--allow-spect"),
     Check("voi.resample", Action.RAISE,
           "a SEG or NIfTI mask on another grid than the PET: resampled by nearest neighbour with a warning",
           shorthand="--allow-resample"),

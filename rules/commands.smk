@@ -56,17 +56,27 @@ def stage_command(stage):
 
 
 def study_steps(wildcards, threads):
-    """The params function of the ``petvoi chain`` steps of one static study: ``--step LOG COMMAND`` per stage."""
-    return " ".join(chain_step(log_file(f"{st}/{wildcards.subject}_{wildcards.timepoint}"),
+    """The params function of the ``petvoi chain`` steps of one static study: ``--study SUBJECT TIMEPOINT`` (its
+    failure record names it) and ``--step LOG COMMAND`` per stage."""
+    return _study_marker(wildcards) + " ".join(chain_step(log_file(f"{st}/{wildcards.subject}_{wildcards.timepoint}"),
                                _stage_args(st, wildcards, threads)) for st in STATIC_STAGES)
+
+
+def _study_marker(wc):
+    """``--study SUBJECT TIMEPOINT``: the chain steps after it are this study's (a new group of the chain)."""
+    return f"--study {_q(wc.subject)} {_q(wc.timepoint)} "
+
+
+# Where a study chain writes the failure record of a study whose stage fails (pipeline/failures.py).
+CHAIN_FAILURES = f"--failures {_q(str(FAILURES))}"
 
 
 def batch_steps(studies):
     """The params function of the chain steps of several studies (static, or dynamic with blood), each study a
-    ``--group``."""
+    ``--study``."""
 
     def steps(wildcards, threads):
-        return " --group ".join((dynamic_steps if (s, t) in DYNAMIC else study_steps)(
+        return " ".join((dynamic_steps if (s, t) in DYNAMIC else study_steps)(
             SimpleNamespace(subject=s, timepoint=t), threads) for s, t in studies)
 
     return steps
@@ -82,13 +92,13 @@ def deltas_args(subject):
     d = CFG["deltas"]
     mapping = f" --mapping {_q(d['mapping'])}" if d["mapping"] else ""
     one_cycle = " --eortc-after-one-cycle" if d["eortc_after_one_cycle"] else ""
-    return (f"deltas --samples {_q(CFG['samples'])} --subject {_q(subject)} --template {_q(str(RESULTS / STUDY_FOLDER))}"
+    return (f"deltas --samples {_q(COHORT_SAMPLES)} --subject {_q(subject)} --template {_q(str(RESULTS / STUDY_FOLDER))}"
             f" --reference {_q(d['reference'])}{mapping}{one_cycle} -o {_q(path('deltas', subject=subject))}")
 
 
 def report_args(subject):
     """``petvoi report`` arguments of one subject's patient report."""
-    return (f"report {_q(subject)} --config {_q(RESOLVED_CONFIG)} --samples {_q(CFG['samples'])}"
+    return (f"report {_q(subject)} --config {_q(RESOLVED_CONFIG)} --samples {_q(COHORT_SAMPLES)}"
             f" --results {_q(str(RESULTS))}")
 
 
@@ -133,6 +143,6 @@ def dynamic_command(stage):
 
 def dynamic_steps(wildcards, threads):
     """The params function of the ``petvoi chain`` steps of one dynamic study with blood (suv ... parametric)."""
-    return " ".join(chain_step(log_file(f"{st}/{wildcards.subject}_{wildcards.timepoint}"),
+    return _study_marker(wildcards) + " ".join(chain_step(log_file(f"{st}/{wildcards.subject}_{wildcards.timepoint}"),
                                _dynamic_args(st, wildcards, threads)) for st in DYNAMIC_STAGES)
 

@@ -13,6 +13,7 @@ import yaml
 from pipeline.config import check_dynamic_studies, config_hash, load_sample_sheet
 from pipeline.dicom.folders import study_folders
 from pipeline.dicom.select import select_series
+from pipeline.failures import read_failures
 from pipeline.outputs import STUDY_FOLDER, TEMPLATES
 from pipeline.workflow import load_workflow_config, policy_arguments
 
@@ -27,9 +28,21 @@ if CFG["synth"]["generate"]:
     from pipeline.synthetic import ensure_workflow_sheets
 
     ensure_workflow_sheets(CFG, done_marker=SYNTH_DONE)
-SHEET = load_sample_sheet(CFG["samples"])
+SHEET_ALL = load_sample_sheet(CFG["samples"])
 # generated blood tables appear with the synth rule
-check_dynamic_studies(CFG, SHEET, source=CFG["samples"], check_files=not CFG["synth"]["generate"])
+check_dynamic_studies(CFG, SHEET_ALL, source=CFG["samples"], check_files=not CFG["synth"]["generate"])
+# Studies whose stage failed in an earlier run (a failure record each, written by their chain): left out of this
+# run, so that the cohort tables, statistics and reports are built from the studies that succeeded; the rule
+# cohort_samples writes the sheet without them and failed_studies.csv. Deleting a record runs the study again.
+FAILURES = RESULTS / TEMPLATES["failures"]
+FAILURE_RECORDS = sorted(str(p) for p in FAILURES.glob("*.json")) if FAILURES.is_dir() else []
+_sheet_studies = set(zip(SHEET_ALL["subject_id"], SHEET_ALL["timepoint"]))
+FAILED = {(r["subject_id"], r["timepoint"]): r for r in read_failures(FAILURE_RECORDS)
+          if (r["subject_id"], r["timepoint"]) in _sheet_studies}
+for (_s, _t), _r in sorted(FAILED.items()):
+    print(f"petvoi: {_s}/{_t} left out: its {_r['rule']} failed in an earlier run ({_r['reason']}); delete "
+          f"{FAILURES / (_s + '_' + _t + '.json')} to run it again", file=sys.stderr)
+SHEET = SHEET_ALL[[(s, t) not in FAILED for s, t in zip(SHEET_ALL["subject_id"], SHEET_ALL["timepoint"])]]
 
 _static = SHEET[SHEET["acquisition"] == "static"]
 _dynamic = SHEET[SHEET["acquisition"] == "dynamic"]
@@ -37,6 +50,8 @@ STUDIES = list(zip(_static["subject_id"], _static["timepoint"]))  # static studi
 DYNAMIC = list(zip(_dynamic["subject_id"], _dynamic["timepoint"]))  # dynamic studies: tacs, kinetics
 ALL_STUDIES = list(zip(SHEET["subject_id"], SHEET["timepoint"]))
 SUBJECTS = sorted(_static["subject_id"].unique())  # reports are per subject with static studies
+# the sample sheet of everything built from the cohort (the sheet without the failed studies: rule cohort_samples)
+COHORT_SAMPLES = str(RESULTS / TEMPLATES["cohort_samples"])
 # subjects with several static scans: the pk rule finds those taken after one injection (from suv.json)
 MULTI_SCAN_SUBJECTS = sorted(s for s, n in _static["subject_id"].value_counts().items() if n >= 2)
 MULTI_SCAN_STUDIES = [(s, t) for s, t in STUDIES if s in MULTI_SCAN_SUBJECTS]
@@ -185,8 +200,8 @@ def subject_report_inputs(wc):
 
 
 wildcard_constraints:
-    subject="|".join(re.escape(s) for s in sorted(SHEET["subject_id"].unique())),
-    timepoint="|".join(re.escape(t) for t in sorted(SHEET["timepoint"].unique())),
+    subject="|".join(re.escape(s) for s in sorted(SHEET_ALL["subject_id"].unique())),
+    timepoint="|".join(re.escape(t) for t in sorted(SHEET_ALL["timepoint"].unique())),
 
 
 def write_resolved_config():
@@ -319,3 +334,16 @@ def explain_cluster_failures(log):
         print(f"petvoi: SLURM job of rule {name}{where} {what}: {resource}={value} {unit} (config "
               f"jobs.resources.{key}.{resource}); raise it in the config, or for this run: snakemake ... "
               f"--set-resources {name}:{resource}={int(value or 0) * 2}", file=sys.stderr)
+
+
+def explain_failed_studies():
+    """After a failed run (onerror): the studies whose stage failed in this run (new failure records), and that
+    running the same command again builds the cohort tables, statistics and reports from the other studies."""
+    records = sorted(FAILURES.glob("*.json")) if FAILURES.is_dir() else []
+    new = [r for r in read_failures(records) if (r["subject_id"], r["timepoint"]) not in FAILED]
+    for r in new:
+        print(f"petvoi: {r['subject_id']}/{r['timepoint']} failed in {r['rule']}: {r['reason']}", file=sys.stderr)
+    if new:
+        print(f"petvoi: {len(new)} stud{'y' if len(new) == 1 else 'ies'} failed (records in {FAILURES}); run the "
+              "same command again: the cohort tables, statistics and reports are then built from the other "
+              f"studies, and {path('failed_studies')} lists the failed ones", file=sys.stderr)

@@ -4,11 +4,11 @@
 # checkpoint merges - a second-long job, so the cohort's index does not grow the serial part of a run.
 # The checkpoint is a local rule (on a cluster it runs where snakemake runs): the merge, or for a cohort of up to
 # jobs.index_studies_per_job studies the whole index - seconds of header reading, less than a job's start.
-INDEX_FOLDERS = study_folders(SHEET, DATA_ROOT)
+INDEX_FOLDERS = study_folders(SHEET_ALL, DATA_ROOT)  # failed studies too: the index stays as it was
 INDEX_PARTS = batches(INDEX_FOLDERS, CFG["jobs"]["index_studies_per_job"])
 _INDEX_INPUTS = dict(samples=CFG["samples"], synth=[str(SYNTH_DONE)] if CFG["synth"]["generate"] else [])
 _INDEX_COMMAND = (
-    "{PETVOI} index {params.folders} -o {output:q} --samples {input.samples:q} --data-root {params.data_root:q}"
+    "{PETVOI} index {params.folders} -o {output.index:q} --samples {input.samples:q} --data-root {params.data_root:q}"
     " --workers {threads} > {log:q} 2>&1"
 )
 
@@ -18,7 +18,8 @@ if len(INDEX_PARTS) == 1:
         input:
             **_INDEX_INPUTS,
         output:
-            path("series_index"),
+            index=path("series_index"),
+            skipped=path("series_index_skipped"),
         params:
             folders=" ".join(shlex.quote(f) for f in INDEX_FOLDERS),
             data_root=str(DATA_ROOT),
@@ -44,7 +45,8 @@ else:
             input:
                 **_INDEX_INPUTS,
             output:
-                path("series_index_part", part=_number),
+                index=path("series_index_part", part=_number),
+                skipped=path("series_index_part_skipped", part=_number),
             params:
                 folders=" ".join(shlex.quote(f) for f in _folders),
                 data_root=str(DATA_ROOT),
@@ -61,8 +63,10 @@ else:
     checkpoint index:
         input:
             parts=[path("series_index_part", part=n) for n in range(1, len(INDEX_PARTS) + 1)],
+            skipped=[path("series_index_part_skipped", part=n) for n in range(1, len(INDEX_PARTS) + 1)],
         output:
-            path("series_index"),
+            index=path("series_index"),
+            skipped=path("series_index_skipped"),
         resources:
             **job_resources("index"),
         log:
@@ -70,7 +74,7 @@ else:
         benchmark:
             benchmark_file("index")
         shell:
-            "{PETVOI} index --merge {input.parts:q} -o {output:q} > {log:q} 2>&1"
+            "{PETVOI} index --merge {input.parts:q} -o {output.index:q} > {log:q} 2>&1"
 
     localrules:
         index,

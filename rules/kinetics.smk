@@ -63,7 +63,7 @@ rule parametric:
 
 rule cohort_kinetics:
     input:
-        samples=CFG["samples"],
+        samples=COHORT_SAMPLES,
         tables=per_study("kinetics", DYNAMIC),
     output:
         path("cohort_table", table="kinetics"),
@@ -85,7 +85,7 @@ rule cohort_kinetics:
 # for the others.
 rule pk:
     input:
-        samples=CFG["samples"],
+        samples=COHORT_SAMPLES,
         uptake=per_study("uptake", MULTI_SCAN_STUDIES),
         sidecars=per_study("suv_json", MULTI_SCAN_STUDIES),
     output:

@@ -18,7 +18,7 @@ for _number, _batch in enumerate(REPORT_BATCHES, 1):
         name:
             f"report_{_number}"
         input:
-            samples=CFG["samples"],
+            samples=COHORT_SAMPLES,  # deltas and report read it (commands.smk)
             mapping=_DELTAS_MAPPING,
             studies=[f for s in _batch for f in subject_report_inputs(SimpleNamespace(subject=s))
                      if f != path("deltas", subject=s)],
@@ -42,7 +42,8 @@ for _number, _batch in enumerate(REPORT_BATCHES, 1):
 
 rule cohort_report:
     input:
-        samples=CFG["samples"],
+        samples=COHORT_SAMPLES,
+        failed=path("failed_studies"),  # listed on the first page
         stats=path("stats"),
         deltas=path("cohort_table", table="deltas"),
         uptake=path("cohort_table", table="uptake"),

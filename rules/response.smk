@@ -3,7 +3,7 @@
 # The deltas of each subject are written by its patient-report batch (rules report_N, rules/report.smk).
 rule cohort_deltas:
     input:
-        samples=CFG["samples"],
+        samples=COHORT_SAMPLES,
         tables=[path("deltas", subject=s) for s in SUBJECTS],
     output:
         path("cohort_table", table="deltas"),

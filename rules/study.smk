@@ -44,7 +44,7 @@ if CFG["jobs"]["study_chain"] and STUDIES_PER_JOB == 1:
         benchmark:
             benchmark_file("study/{subject}_{timepoint}")
         shell:
-            "{PETVOI} chain {CHAIN_APPEND} {params.steps} > {log:q} 2>&1"
+            "{PETVOI} chain {CHAIN_FAILURES} {CHAIN_APPEND} {params.steps} > {log:q} 2>&1"
 
     ruleorder: study > suv
     ruleorder: study > ct
@@ -96,7 +96,7 @@ elif CFG["jobs"]["study_chain"]:
             benchmark:
                 benchmark_file(f"study/batch_{_number}")
             shell:
-                "{PETVOI} chain --keep-going {CHAIN_APPEND} {params.steps} > {log:q} 2>&1"
+                "{PETVOI} chain --keep-going {CHAIN_FAILURES} {CHAIN_APPEND} {params.steps} > {log:q} 2>&1"
 
         for _stage in dict.fromkeys(STATIC_STAGES + DYNAMIC_STAGES):
             workflow.ruleorder(f"studies_{_number}", _stage)
@@ -135,7 +135,7 @@ if CFG["jobs"]["study_chain"] and STUDIES_PER_JOB == 1 and DYNAMIC_WITH_BLOOD:
         benchmark:
             benchmark_file("dynamic_study/{subject}_{timepoint}")
         shell:
-            "{PETVOI} chain {CHAIN_APPEND} {params.steps} > {log:q} 2>&1"
+            "{PETVOI} chain {CHAIN_FAILURES} {CHAIN_APPEND} {params.steps} > {log:q} 2>&1"
 
     for _stage in DYNAMIC_STAGES:
         workflow.ruleorder("dynamic_study", _stage)

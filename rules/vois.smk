@@ -40,7 +40,7 @@ rule uptake:
 
 rule cohort_table:
     input:
-        samples=CFG["samples"],
+        samples=COHORT_SAMPLES,
         tables=lambda wc: per_study(wc.table),
     output:
         path("cohort_table"),

@@ -22,10 +22,12 @@ import resource
 import shlex
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "run_chain"]
+__all__ = ["register", "run_chain", "Study"]
 
 
 def _cpu_seconds() -> float:
@@ -62,32 +64,57 @@ def _run_step(argv: list[str], log_path: Path) -> int:
     return status
 
 
-def run_chain(steps: list[tuple[Path, str] | None], *, keep_going: bool = False,
-              append: dict[str, str] | None = None) -> int:
+def _error_line(log_path: Path, status: int) -> str:
+    """The step's one-line error from its log, or its exit status."""
+    last = [line for line in log_path.read_text(encoding="utf-8").splitlines()
+            if line.startswith("petvoi ") and "error" in line]
+    return last[-1] if last else f"exit status {status} (see the log)"
+
+
+@dataclass(frozen=True)
+class Study:
+    """A step-list marker: the steps after it (up to the next marker) are this study's."""
+
+    subject: str
+    timepoint: str
+
+
+def run_chain(steps: Sequence[tuple[Path, str] | Study | None], *, keep_going: bool = False,
+              append: dict[str, str] | None = None, failures: Path | None = None) -> int:
     """Run ``(log file, command line)`` steps in order in this process.
 
     Parameters
     ----------
-    steps : list of (Path, str) or None
+    steps : sequence of (Path, str), Study or None
         Each step's log file and petvoi command line (without ``petvoi``); None starts a new group (e.g. the
-        next study of a batch).
+        next study of a batch), a :class:`Study` a new group that is that study.
     keep_going : bool
         After a failure, skip the rest of the failing step's group and go on with the next group; default:
         stop at the first failure. Within a group a failure always skips the steps after it (each stage of a
         study needs the one before).
     append : dict of str to str, optional
         Arguments appended to every step of a command (``{"texture": "--scheduler auto"}``).
+    failures : Path, optional
+        Folder of failure records (:mod:`pipeline.failures`): a study group whose step fails gets one (the
+        stage and its one-line error); one that succeeds loses a stale one.
 
     Returns
     -------
     int
         0, or the exit status of the first step that failed (2 for bad input).
     """
+    from ..failures import clear_failure, write_failure
+
     first_failure = 0
     skipping = False
-    for step in steps:
-        if step is None:
-            skipping = False
+    study: Study | None = None
+    for step in [*steps, None]:
+        if step is None or isinstance(step, Study):
+            if study is not None and failures is not None and not skipping:
+                clear_failure(failures, study.subject, study.timepoint)
+            if step is None and not keep_going and first_failure:
+                break
+            skipping, study = False, step
             continue
         if skipping:
             continue
@@ -96,16 +123,27 @@ def run_chain(steps: list[tuple[Path, str] | None], *, keep_going: bool = False,
         argv += shlex.split((append or {}).get(_command(argv), ""))
         status = _run_step(argv, Path(log_path))
         if status != 0:
-            last = [line for line in Path(log_path).read_text(encoding="utf-8").splitlines()
-                    if line.startswith("petvoi ") and "error" in line]
-            detail = last[-1] if last else f"exit status {status}"
+            detail = _error_line(Path(log_path), status)
             print(f"petvoi chain: step {_command(argv)} failed ({detail}); log: {log_path}",
                   file=sys.stderr)
+            if study is not None and failures is not None:
+                write_failure(failures, study.subject, study.timepoint, rule=_command(argv), reason=detail,
+                              log=log_path)
             first_failure = first_failure or status
+            skipping = True
             if not keep_going:
                 break
-            skipping = True
     return first_failure
+
+
+class _StudyMarker(argparse.Action):
+    """``--study SUBJECT TIMEPOINT``: a :class:`Study` in the step list (a new group, that study's)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        steps = getattr(namespace, "step", None) or []
+        steps.append(Study(str(values[0]), str(values[1])))
+        namespace.step = steps
 
 
 class _Group(argparse.Action):
@@ -119,13 +157,15 @@ class _Group(argparse.Action):
 
 
 def _handle(args: Any) -> int:
-    steps = [None if step is None else (Path(step[0]), step[1]) for step in args.step or []]
-    if not any(steps):
+    steps: list[tuple[Path, str] | Study | None] = [
+        step if step is None or isinstance(step, Study) else (Path(step[0]), step[1]) for step in args.step or []]
+    if not any(step is not None and not isinstance(step, Study) for step in steps):
         from ..errors import InvalidInputError
 
         raise InvalidInputError("no --step given", attribute="--step", remedy="give at least one --step LOG COMMAND")
     append = dict((text.split(None, 1) + [""])[:2] for text in args.append or [] if text.strip())
-    return run_chain(steps, keep_going=args.keep_going, append=append)
+    return run_chain(steps, keep_going=args.keep_going, append=append,
+                     failures=Path(args.failures) if args.failures else None)
 
 
 def register(sub: Any) -> None:
@@ -140,6 +180,11 @@ def register(sub: Any) -> None:
     parser.add_argument("--group", nargs=0, action=_Group,
                         help="start a new group of steps (e.g. the next study of a batch); with --keep-going a "
                              "failure skips only the rest of its group")
+    parser.add_argument("--study", nargs=2, action=_StudyMarker, metavar=("SUBJECT", "TIMEPOINT"),
+                        help="start a new group of steps that is this study's (named in its failure record)")
+    parser.add_argument("--failures", metavar="DIR",
+                        help="folder of failure records: a study whose step fails gets DIR/SUBJECT_TIMEPOINT.json "
+                             "(stage, one-line reason), one that succeeds loses a stale one")
     parser.add_argument("--keep-going", action="store_true",
                         help="after a failure go on with the next group; exit with the first failure's status")
     parser.add_argument("--append", action="append", metavar="'COMMAND ARGS'",

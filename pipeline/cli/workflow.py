@@ -1,5 +1,5 @@
-"""``petvoi collect``, ``petvoi check`` and ``petvoi resources``: the workflow's own commands (cohort tables,
-configuration check, job resources measured by a run)."""
+"""``petvoi collect``, ``petvoi failures``, ``petvoi check`` and ``petvoi resources``: the workflow's own commands
+(cohort tables, the studies that failed, configuration check, job resources measured by a run)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    """Add the ``collect``, ``check`` and ``resources`` commands."""
+    """Add the ``collect``, ``failures``, ``check`` and ``resources`` commands."""
     p = sub.add_parser("collect", help="stack per-study tables into a cohort table (CSV or Parquet)")
     p.add_argument("--samples", required=True, metavar="samples.tsv")
     p.add_argument("--template", required=True, help="e.g. results/{subject}/{timepoint}/uptake.csv")
@@ -26,6 +26,19 @@ def register(sub: Any) -> None:
                    help="which studies of the sheet (default static)")
     p.add_argument("-o", "--output", required=True, metavar="cohort.parquet")
     p.set_defaults(func=_collect)
+
+    p = sub.add_parser("failures", help="the cohort's sample sheet without the studies that failed, and "
+                                        "failed_studies.csv",
+                       description="Reads the failure records the workflow's study chains write for a study whose "
+                                   "stage failed, and writes the sample sheet without those studies (what the "
+                                   "cohort tables, statistics and reports are built from) and failed_studies.csv "
+                                   "(subject_id, timepoint, rule, reason, log).")
+    p.add_argument("records", nargs="*", metavar="RECORD.json", help="failure records (results/failed/*.json)")
+    p.add_argument("--samples", required=True, metavar="samples.tsv")
+    p.add_argument("--samples-out", required=True, metavar="samples.tsv",
+                   help="the sheet without the failed studies")
+    p.add_argument("-o", "--output", required=True, metavar="failed_studies.csv")
+    p.set_defaults(func=_failures)
 
     p = sub.add_parser("check", help="validate a configuration file and its sample sheet",
                        description="Validates the configuration (every key, the policy and the analyses), the "
@@ -55,6 +68,17 @@ def _collect(args: argparse.Namespace) -> None:
     for warning in warnings:
         log.warning("%s", warning)
     log.info("%d rows -> %s", len(table), args.output)
+
+
+def _failures(args: argparse.Namespace) -> None:
+    from ..failures import run_failures
+
+    failed = run_failures(Path(args.samples), [Path(r) for r in args.records], Path(args.samples_out),
+                          Path(args.output))
+    for row in failed.itertuples():
+        log.warning("study %s/%s failed in %s and is left out of the cohort: %s", row.subject_id, row.timepoint,
+                    row.rule, row.reason)
+    log.info("%d failed studies -> %s", len(failed), args.output)
 
 
 def _check(args: argparse.Namespace) -> None:

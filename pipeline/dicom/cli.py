@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 
 
 def _index(args: argparse.Namespace) -> None:
-    from .index import run_index, run_merge_index
+    from .index import run_index, run_merge_index, skipped_table_path
 
     if args.merge:
         merged = run_merge_index([Path(p) for p in args.dicom_root], Path(args.output))
@@ -39,7 +39,8 @@ def _index(args: argparse.Namespace) -> None:
     result = run_index([Path(p) for p in args.dicom_root], Path(args.output), workers=args.workers,
                        samples=Path(args.samples) if args.samples else None,
                        data_root=Path(args.data_root) if args.data_root else None)
-    log.info("%d series from %d DICOM files (%d non-DICOM skipped, %d unreadable) -> %s", len(result.series),
-             result.n_dicom, result.n_skipped, len(result.unreadable), args.output)
+    log.info("%d series from %d DICOM files (%d non-DICOM skipped, %d unreadable: listed in %s) -> %s",
+             len(result.series), result.n_dicom, result.n_skipped, len(result.unreadable),
+             skipped_table_path(Path(args.output)), args.output)
     for path, reason in result.unreadable:
         log.warning("unreadable DICOM %s: %s", path, reason)

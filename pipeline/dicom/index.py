@@ -30,7 +30,8 @@ from ..errors import InvalidInputError
 from ..progress import progress as show_progress
 from .folders import outermost
 
-__all__ = ["IndexResult", "index_tree", "SERIES_COLUMNS", "pseudonym", "run_index", "merge_index", "run_merge_index"]
+__all__ = ["IndexResult", "index_tree", "SERIES_COLUMNS", "SKIPPED_COLUMNS", "skipped_table_path", "pseudonym",
+           "run_index", "merge_index", "run_merge_index"]
 
 SERIES_COLUMNS = [
     "subject_id", "timepoint", "study_uid", "series_uid", "modality", "series_description", "n_instances",
@@ -44,6 +45,9 @@ _TAGS = [
     "SeriesDate", "SeriesTime", "AcquisitionDate", "AcquisitionTime", "AcquisitionDateTime",
     "RadiopharmaceuticalInformationSequence", "ImagePositionPatient", "NumberOfFrames",
 ]
+#: Columns of the table of files the index did not use (``series_skipped.csv`` beside ``series.csv``).
+SKIPPED_COLUMNS = ["path", "status", "reason"]
+
 # attributes that must agree across the instances of one series
 _SERIES_CONSTANT = ["PatientID", "StudyInstanceUID", "Modality", "SOPClassUID", "FrameOfReferenceUID",
                     "Units", "DecayCorrection", "SeriesDate", "SeriesTime"]
@@ -63,12 +67,25 @@ class IndexResult:
         Files skipped because they are not DICOM.
     unreadable : list of (str, str)
         DICOM files that could not be parsed, with the reason.
+    skipped : list of (str, str, str)
+        Every file not indexed: path, status (``not DICOM`` or ``unreadable``) and reason.
     """
 
     series: pd.DataFrame
     n_dicom: int = 0
     n_skipped: int = 0
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def skipped_table(self) -> pd.DataFrame:
+        """The files not indexed, one row each (:data:`SKIPPED_COLUMNS`), sorted by path."""
+        table = pd.DataFrame(self.skipped, columns=SKIPPED_COLUMNS)
+        return table.sort_values("path", kind="stable", ignore_index=True)
+
+
+def skipped_table_path(index_path: Path) -> Path:
+    """Where the table of skipped files of the index ``index_path`` is: ``<stem>_skipped.csv`` beside it."""
+    return index_path.with_name(f"{index_path.stem}_skipped.csv")
 
 
 def pseudonym(patient_id: str) -> str:
@@ -84,10 +101,10 @@ def _read_header(path: Path) -> tuple[str, Any]:
         # SOP Class; anything else is not DICOM
         try:
             ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_TAGS, force=True)
-        except Exception:  # noqa: BLE001 - arbitrary bytes: not DICOM
-            return "skip", None
-        if "SOPClassUID" not in ds or "SeriesInstanceUID" not in ds:
-            return "skip", None
+        except Exception as exc:  # noqa: BLE001 - arbitrary bytes: not DICOM
+            return "skip", f"no DICM preamble, and not a data set without one ({type(exc).__name__})"
+        if "SOPClassUID" not in ds:
+            return "skip", "no DICM preamble, and no SOPClassUID (0008,0016) when read without one"
     except Exception as exc:  # noqa: BLE001 - any parse failure is reported with its path
         return "bad", f"{type(exc).__name__}: {exc}"
     if "SeriesInstanceUID" not in ds:
@@ -204,8 +221,10 @@ def index_tree(
                 progress(1)
             if status == "skip":
                 result.n_skipped += 1
+                result.skipped.append((str(path), "not DICOM", payload))
             elif status == "bad":
                 result.unreadable.append((str(path), payload))
+                result.skipped.append((str(path), "unreadable", payload))
             else:
                 result.n_dicom += 1
                 groups[str(payload.SeriesInstanceUID)].append((path, payload))
@@ -265,10 +284,12 @@ def _series_row(uid: str, members: list[tuple[Path, pydicom.Dataset]], by_uid: d
 def run_index(root: Path | Sequence[Path], output: Path, *, workers: int = 8,
               progress: Callable[[int], None] | None = None, samples: Path | None = None,
               data_root: Path | None = None) -> IndexResult:
-    """The ``index`` stage: :func:`index_tree` written as ``series.csv`` (one row per series, atomically)."""
+    """The ``index`` stage: :func:`index_tree` written as ``series.csv`` (one row per series) and the files it did
+    not use as ``series_skipped.csv`` beside it (:func:`skipped_table_path`), each atomically."""
     from ..io import write_csv
 
     result = index_tree(root, workers=workers, progress=progress, samples=samples, data_root=data_root)
+    write_csv(skipped_table_path(Path(output)), result.skipped_table())
     write_csv(output, result.series)
     return result
 
@@ -330,5 +351,13 @@ def run_merge_index(parts: Sequence[Path], output: Path) -> pd.DataFrame:
             raise InvalidInputError("not a series index", source=str(part), attribute=missing[0],
                                     remedy="give series.csv files written by petvoi index")
     merged = merge_index(tables)
+    skipped = []
+    for part in parts:
+        companion = skipped_table_path(Path(part))
+        if companion.is_file():
+            skipped.append(pd.read_csv(companion, dtype=str, keep_default_na=False))
+    table = pd.concat(skipped, ignore_index=True) if skipped else pd.DataFrame(columns=SKIPPED_COLUMNS)
+    write_csv(skipped_table_path(Path(output)), table[SKIPPED_COLUMNS].sort_values("path", kind="stable",
+                                                                                    ignore_index=True))
     write_csv(output, merged)
     return merged

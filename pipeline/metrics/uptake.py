@@ -450,6 +450,7 @@ def uptake_table(suv: NDArray[Any], geometry: Geometry, voiset: VoiSet, *, sidec
                                                     "exclude_from_organs=yes)"},
         "suv_sd": f"sample standard deviation (ddof={SD_DDOF})",
         "suv_kind": sidecar.get("suv_kind") if sidecar else None,
+        "modality": sidecar.get("modality", "PET") if sidecar else None,
         "min_voxels": int(min_voxels),
         "peak": {"mode": peak_mode, "kernel": kernel.describe(),
                  "border": "spheres cut by the image border: mean over the kernel weight inside the image"},

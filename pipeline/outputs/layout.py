@@ -53,6 +53,12 @@ TEMPLATES: dict[str, str] = {
     # the cohort
     "series_index": "index/series.csv",
     "series_index_part": "index/parts/series_{part}.csv",
+    "series_index_skipped": "index/series_skipped.csv",
+    "failures": "failed",  # failure records of studies whose stage failed (pipeline/failures.py)
+    "failure_record": "failed/{subject}_{timepoint}.json",
+    "cohort_samples": "cohort/samples.tsv",  # the sample sheet without the failed studies: what the cohort is
+    "failed_studies": "cohort/failed_studies.csv",
+    "series_index_part_skipped": "index/parts/series_{part}_skipped.csv",
     "cohort_table": "cohort/{table}.parquet",
     "response": "cohort/response.csv",
     "response_bor": "cohort/response_bor.csv",
@@ -222,6 +228,11 @@ class CohortPaths:
     def figures(self) -> Path:
         """Folder of the cohort figures."""
         return self.folder / _file("figures")
+
+    @property
+    def failed_studies(self) -> Path:
+        """The studies left out of the cohort because a stage failed (``failed_studies.csv``)."""
+        return self.folder / _file("failed_studies")
 
     @property
     def pk(self) -> Path:

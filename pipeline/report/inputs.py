@@ -263,6 +263,7 @@ class CohortInputs:
     warnings: list[str] = field(default_factory=list)
     deidentify: bool = True
     run_date: dt.date = field(default_factory=lambda: dt.datetime.now(dt.UTC).date())
+    failed: pd.DataFrame | None = None
 
     @classmethod
     def load(cls, *, results_dir: Path, samples: Path, config: Mapping[str, Any], deidentify: bool = True,
@@ -283,6 +284,8 @@ class CohortInputs:
         inputs.biodistribution = _read_columns(cohort.biodistribution, COHORT_COLUMNS["biodistribution"])
         inputs.stats = _read_columns(cohort.stats, COHORT_COLUMNS["stats"])
         inputs.figures = sorted(cohort.figures.glob("*.png")) if cohort.figures.is_dir() else []
+        if cohort.failed_studies.is_file():
+            inputs.failed = pd.read_csv(cohort.failed_studies, dtype=str, keep_default_na=False)
         if layout.cohort.folder.is_dir():
             inputs.scan_times, inputs.injections = _scan_times(layout, inputs.sheet)
         return inputs
@@ -302,7 +305,10 @@ class CohortInputs:
         """Context keys of the whole page (title, warnings, footer)."""
         from .render import stylesheet
 
+        failed = [] if self.failed is None else [
+            {k: str(v) for k, v in row.items()} for row in self.failed.to_dict(orient="records")]
         return {"title": "Cohort report", "warnings": self.warnings, "deidentify": self.deidentify,
+                "failed_studies": failed,
                 "not_available": "not available", "version": _SAFE_FOOTER.sub("", str(__version__)),
                 "config_hash": config_hash(self.config), "run_date": self.run_date.isoformat(),
                 "css": stylesheet(),

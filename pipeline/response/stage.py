@@ -10,6 +10,7 @@ responses (``response.csv``) and the best overall response per subject (``respon
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,8 @@ from ..outputs import StudyPaths, SuvSidecar
 from .options import DeltaOptions, RecistOptions
 
 __all__ = ["run_deltas", "run_recist", "bor_path"]
+
+log = logging.getLogger(__name__)
 
 
 def run_deltas(samples: Path, subject_id: str, template: str, output: Path, options: DeltaOptions | None = None,
@@ -64,6 +67,16 @@ def run_deltas(samples: Path, subject_id: str, template: str, output: Path, opti
         sidecar = SuvSidecar.read_optional(study.suv_json)
         if sidecar is not None:
             sidecars[timepoint] = sidecar
+    if len(studies) < 2:
+        # one scan (a subject off study after baseline, or its other studies failed and are left out of the
+        # cohort's sheet): no change to compute; an empty table, so that the cohort and the report go on
+        from .deltas import COLUMNS
+
+        log.warning("subject %s has one static study (%s): no changes from baseline", subject_id,
+                    ", ".join(studies))
+        table = pd.DataFrame(columns=list(COLUMNS))
+        write_csv(output, table)
+        return table
     matches = pd.read_csv(mapping, dtype=str, keep_default_na=False) if mapping else None
     table = compute_deltas(studies, sidecars, subject_id=subject_id, mapping=matches, options=options)
     write_csv(output, table)

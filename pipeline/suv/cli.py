@@ -31,6 +31,7 @@ def register(sub: Any) -> None:
     p.add_argument("--subject", help="subject_id of the dosing-table row")
     p.add_argument("--timepoint", help="timepoint of the dosing-table row")
     add_policy_shorthand(p, "header.half_life_mismatch")
+    add_policy_shorthand(p, "suv.spect_as_pt")
     p.add_argument("--workers", type=int, default=4, help="file-reading threads (default 4)")
     p.set_defaults(func=_suv)
 

@@ -43,7 +43,8 @@ from .header import (
     read_series_header,
     warn_positional,
 )
-from .nuclides import nuclide_from_code
+from .modality import spect_evidence
+from .nuclides import get_nuclide, nuclide_from_code
 from .options import Notes, SuvOptions
 from .reftime import (
     SERIES,
@@ -657,6 +658,31 @@ def compute_suv(headers: Sequence[pydicom.Dataset], frames: Sequence[FrameInfo],
     options.validate()
     notes = Notes(source, options)
     header = read_series_header(headers, source)
+    spect = _spect_guard(header, options, notes)
+    result = _compute(header, frames, options, notes)
+    if spect:
+        return dataclasses.replace(result, modality="SPECT", rule=f"SPECT/{result.rule}")
+    return result
+
+
+def _spect_guard(header: SeriesHeader, options: SuvOptions, notes: Notes) -> bool:
+    """Refuse a SPECT stored as PT unless the policy ``suv.spect_as_pt`` says warn; True when it is one."""
+    chosen = get_nuclide(options.nuclide) if options.nuclide else None
+    reasons = spect_evidence(header, chosen)
+    if not reasons:
+        return False
+    text = f"a SPECT stored as PET (PT): {'; '.join(reasons)}"
+    error = DicomError(f"{text}: its Bq/mL are not a PET SUV", source=header.source, attribute=label("Modality"),
+                       remedy="use a PET series, or --allow-spect (policy suv.spect_as_pt: warn) to convert it "
+                              "labelled as SPECT")
+    options.policy.apply("suv.spect_as_pt", f"{text}: converted and labelled SPECT (policy suv.spect_as_pt: warn)",
+                         error, notes.warnings)
+    return True
+
+
+def _compute(header: SeriesHeader, frames: Sequence[FrameInfo], options: SuvOptions, notes: Notes) -> SuvResult:
+    """:func:`compute_suv` after the header is read and the modality checked."""
+    source = header.source
     _check_frames(frames, notes, source)
     units = header.units
     if units is None:

@@ -215,6 +215,8 @@ class SeriesHeader:
         Labels of private attributes read without their private creator.
     voxel_volume_ml : float or None
         PixelSpacing x SliceThickness (or SpacingBetweenSlices), mL.
+    model, series_description : str or None
+        ManufacturerModelName (0008,1090), SeriesDescription (0008,103E): to tell SPECT stored as PT.
     date_only : tuple of (str, str)
         Datetime attributes written without a time of day (label, value as written): read as
         missing, never as midnight.
@@ -248,6 +250,8 @@ class SeriesHeader:
     positional: tuple[str, ...]
     voxel_volume_ml: float | None
     date_only: tuple[tuple[str, str], ...] = ()
+    model: str | None = None
+    series_description: str | None = None
 
     def date_only_value(self, attribute: str) -> str | None:
         """The value as written of ``attribute`` (a label) when it had a date but no time of day."""
@@ -423,6 +427,8 @@ def read_series_header(headers: Sequence[pydicom.Dataset], source: str) -> Serie
         positional=tuple(positional),
         voxel_volume_ml=voxel_ml,
         date_only=tuple(date_only),
+        model=_text(find(first, "ManufacturerModelName")),
+        series_description=_text(find(first, "SeriesDescription")),
     )
 
 

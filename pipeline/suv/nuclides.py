@@ -38,6 +38,10 @@ class Nuclide:
         CID 4020 code meaning, e.g. ``^18^Fluorine``.
     positron_fraction : float
         Branching ratio for positron emission (informational).
+    pet : bool
+        Imaged by PET (a positron emitter). False for the SPECT (gamma) nuclides of the table, which are
+        there so that SPECT stored as PT is recognised and, when allowed, decays correctly; they have no
+        CID 4020 code (matched by code meaning).
     """
 
     key: str
@@ -48,6 +52,7 @@ class Nuclide:
     code_sct: str
     code_meaning: str
     positron_fraction: float
+    pet: bool = True
 
 
 NUCLIDES: dict[str, Nuclide] = {
@@ -75,6 +80,15 @@ NUCLIDES: dict[str, Nuclide] = {
                 "C-128A2", "53315004", "^68^Germanium", 0.0),
         Nuclide("Y90", "90Y", 230580.0, "NNDC 64.05 h",
                 "C-162A7", "14691008", "^90^Yttrium", 3.2e-5),
+        # SPECT nuclides (gamma emitters): recognised to refuse SPECT stored as PT unless allowed (issue 17)
+        Nuclide("Lu177", "177Lu", 574300.8, "NNDC 6.647(4) d", "", "", "^177^Lutetium", 0.0, pet=False),
+        Nuclide("I131", "131I", 693377.3, "NNDC 8.0252(6) d", "", "", "^131^Iodine", 0.0, pet=False),
+        Nuclide("Tc99m", "99mTc", 21624.1, "NNDC 6.0067(10) h", "", "", "^99m^Technetium", 0.0, pet=False),
+        Nuclide("In111", "111In", 242326.1, "NNDC 2.8047(4) d", "", "", "^111^Indium", 0.0, pet=False),
+        Nuclide("I123", "123I", 47604.2, "NNDC 13.2234(37) h", "", "", "^123^Iodine", 0.0, pet=False),
+        Nuclide("Ga67", "67Ga", 281810.9, "NNDC 3.2617(5) d", "", "", "^67^Gallium", 0.0, pet=False),
+        Nuclide("Tl201", "201Tl", 262837.4, "NNDC 3.0421(17) d", "", "", "^201^Thallium", 0.0, pet=False),
+        Nuclide("Ho166", "166Ho", 96480.0, "NNDC 26.80(2) h", "", "", "^166^Holmium", 0.0, pet=False),
     )
 }
 
@@ -132,17 +146,17 @@ def nuclide_from_code(code_value: str | None, code_meaning: str | None) -> Nucli
         ``None`` when neither identifies a nuclide in the table.
     """
     if code_meaning:
-        m = re.search(r"\^?(\d+)\^?\s*([A-Za-z]+)", code_meaning)
+        m = re.search(r"\^?(\d+m?)\^?\s*([A-Za-z]+)", code_meaning)
         if m:
-            mass, element = m.group(1), m.group(2).lower()
+            mass, element = m.group(1).lower(), m.group(2).lower()
             for n in NUCLIDES.values():
-                n_mass_match = re.match(r"\d+", n.label)
+                n_mass_match = re.match(r"\d+m?", n.label)
                 assert n_mass_match is not None  # every table label starts with its mass number
                 n_mass = n_mass_match.group(0)
                 if n_mass == mass and n.code_meaning.lower().endswith(element):
                     return n
     if code_value:
         for n in NUCLIDES.values():
-            if code_value in (n.code_srt, n.code_sct):
+            if code_value in (n.code_srt, n.code_sct) and code_value:
                 return n
     return None

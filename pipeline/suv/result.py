@@ -88,6 +88,8 @@ class SuvResult:
         Everything a reader should know (fallbacks, disagreements).
     uptake_time_s : float or None
         Reference (or first-frame) time minus injection time (s).
+    modality : {"PET", "SPECT"}
+        SPECT for a SPECT stored as PT converted under the policy ``suv.spect_as_pt: warn``.
     checks : dict
         Cross-checks made (e.g. Philips SUV Scale Factor against ACSF * W / D_ref).
     """
@@ -116,6 +118,7 @@ class SuvResult:
     warnings: list[str] = field(default_factory=list)
     uptake_time_s: float | None = None
     checks: dict[str, Any] = field(default_factory=dict)
+    modality: str = "PET"
 
     @property
     def suv_factor(self) -> float | None:
@@ -128,6 +131,7 @@ class SuvResult:
         factor = self.suv_factor
         out: dict[str, Any] = {
             "suv_kind": self.suv_kind,
+            "modality": self.modality,
             "suv_factor": factor,
             "decay_factor": self.decay_factor,
             "half_life_s": self.half_life_s,

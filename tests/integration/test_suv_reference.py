@@ -21,6 +21,7 @@ import SimpleITK as sitk
 
 from pipeline.cli import main
 from pipeline.dicom.geometry import read_nifti
+from pipeline.policy import Policy
 from pipeline.suv.factors import SuvOptions
 from pipeline.suv.stage import run_suv
 
@@ -87,8 +88,26 @@ def test_mirp_gml_passthrough_matches_nifti(shared_data: Path, tmp_path: Path) -
     assert float(a.max()) == pytest.approx(25.41, abs=0.01)
 
 
+def test_mirp_lu177_spect_stored_as_pt_is_refused_unless_allowed(shared_data: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A real 177Lu xSPECT (Siemens Symbia Intevo, 'SIEMENS NM') stored as PT: refused with one line naming the
+    evidence (was converted to SUV with no modality warning, issue 17)."""
+    folder = shared_data / "mirp_lu177_spect_pt" / "SCAN_001" / "image"
+    capsys.readouterr()
+    assert main(["suv", str(folder), "-o", str(tmp_path / "suv.nii.gz")]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert "Modality (0008,0060): a SPECT stored as PET (PT)" in line
+    assert "'SIEMENS NM'" in line and "177Lu (a gamma emitter" in line and "--allow-spect" in line
+    assert not (tmp_path / "suv.nii.gz").exists()
+
+
 def test_mirp_lu177_admin_uses_header_half_life(shared_data: Path, tmp_path: Path) -> None:
-    sidecar = run_suv(shared_data / "mirp_lu177_spect_pt" / "SCAN_001" / "image", tmp_path / "suv.nii.gz", SuvOptions())
+    """Allowed (policy suv.spect_as_pt: warn), it is converted with the header half-life and labelled SPECT."""
+    options = SuvOptions(policy=Policy({"suv.spect_as_pt": "warn"}))
+    sidecar = run_suv(shared_data / "mirp_lu177_spect_pt" / "SCAN_001" / "image", tmp_path / "suv.nii.gz", options)
+    assert sidecar["modality"] == "SPECT" and sidecar["rule"] == "SPECT/BQML/ADMIN"
+    assert sidecar["nuclide"] == "Lu177"
+    assert any("SPECT stored as PET" in w and "suv.spect_as_pt: warn" in w for w in sidecar["warnings"])
     assert sidecar["decay_correction"] == "ADMIN"
     assert sidecar["half_life_s"] == pytest.approx(574300.0)
     assert sidecar["decay_factor"] == pytest.approx(1.0)

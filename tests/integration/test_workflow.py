@@ -339,3 +339,50 @@ def test_results_path_with_spaces_quotes_and_command_substitution(repo: Path, co
     assert (results / "P01" / "baseline" / "uptake.csv").is_file()
     assert (results / "reports" / "cohort.pdf").is_file() and (results / "reports" / "P01.pdf").is_file()
     assert (results / "logs" / "study" / "batch_1.log").is_file()
+
+
+def test_one_failed_study_does_not_cost_the_cohort(repo: Path, cohort_1: Path, tmp_path: Path) -> None:
+    """Issue 17, item 8: with one study's PET corrupted, the run names it (a failure record: stage and one-line
+    reason); the same command run again builds the cohort tables, statistics and reports from the other studies,
+    with failed_studies.csv that the cohort report shows on its first page; deleting the record runs it again."""
+    import pydicom
+
+    data = tmp_path / "data"
+    shutil.copytree(cohort_1, data)
+    for f in sorted((data / "dicom" / "P01" / "on_treatment" / "PT").glob("*.dcm")):
+        ds = pydicom.dcmread(f)
+        ds.Units = "PROPCPS"
+        ds.save_as(f)
+    work = tmp_path / "work"
+    work.mkdir()
+    results = work / "results"
+    config = {"samples": str(data / "samples.tsv"), "data_root": str(data), "results": str(results),
+              "threads": 1, "synth": {"generate": False}, "suv": {"dosing": str(data / "dosing.csv")},
+              "recist": {"measurements": str(data / "recist.csv")},
+              "clinical": {name: str(data / f"{name}.csv") for name in ("ihc", "histology", "outcomes")}}
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    first = snakemake(repo, work, "--keep-going")
+    assert first.returncode != 0
+    record = json.loads((results / "failed" / "P01_on_treatment.json").read_text())
+    assert record["rule"] == "suv" and "Units (0054,1001): PROPCPS cannot be converted to SUV" in record["reason"]
+    assert "\n" not in record["reason"]
+    assert "P01/on_treatment failed in suv" in first.stderr and "run the same command again" in first.stderr
+    # the batch's other studies ran (their outputs are removed with the failed job's: they run again next time)
+    assert "petvoi chain: uptake took" in (results / "logs" / "uptake" / "P01_baseline.log").read_text()
+    second = snakemake(repo, work)
+    assert second.returncode == 0, (second.stdout + second.stderr)[-3000:]
+    assert "P01/on_treatment left out: its suv failed in an earlier run" in second.stderr
+    failed = pd.read_csv(results / "cohort" / "failed_studies.csv", dtype=str)
+    assert failed[["subject_id", "timepoint", "rule"]].values.tolist() == [["P01", "on_treatment", "suv"]]
+    uptake = pd.read_parquet(results / "cohort" / "uptake.parquet")
+    assert set(uptake["timepoint"]) == {"baseline"}
+    assert (results / "cohort" / "stats.csv").is_file() and (results / "reports" / "P01.pdf").is_file()
+    html = (results / "reports" / "cohort.html").read_text()
+    first_section = html.index('id="failed-studies"')
+    assert first_section < html.index("<section", first_section + 1) and "PROPCPS" in html[first_section:]
+    assert (results / "reports" / "cohort.pdf").read_bytes()[:5] == b"%PDF-"
+    assert "Nothing to be done" in snakemake(repo, work, "--dry-run").stdout
+    (results / "failed" / "P01_on_treatment.json").unlink()
+    again = snakemake(repo, work, "--dry-run")
+    assert again.returncode == 0 and "P01/on_treatment left out" not in again.stderr
+    assert "studies_" in again.stdout and "cohort_samples" in again.stdout

@@ -86,3 +86,48 @@ def test_append_adds_arguments_to_every_step_of_a_command(tmp_path: Path) -> Non
 def test_a_chain_without_steps_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["chain", "--keep-going"]) == 2
     assert "--step" in capsys.readouterr().err
+
+
+def test_a_failing_study_gets_a_failure_record_and_a_succeeding_one_loses_it(tmp_path: Path) -> None:
+    """Issue 17: with --failures, the study whose step fails gets DIR/SUBJECT_TIMEPOINT.json (stage, one-line
+    reason, log); the next study still runs with --keep-going; a study that succeeds loses a stale record."""
+    import json
+
+    from pipeline.failures import read_failures, run_failures, write_failure
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("not,a\nrecist,table\n")
+    failures = tmp_path / "failed"
+    write_failure(failures, "P02", "baseline", rule="suv", reason="old\nsecond line")  # stale: P02 succeeds now
+    status = main(["chain", "--keep-going", "--failures", str(failures),
+                   "--study", "P01", "baseline",
+                   "--step", str(tmp_path / "1.log"), f"recist {bad} -o {tmp_path / 'x.csv'}",
+                   "--step", str(tmp_path / "2.log"), f"recist {SAMPLE / 'recist.csv'} -o {tmp_path / 'y.csv'}",
+                   "--study", "P02", "baseline", "--step", str(tmp_path / "3.log"),
+                   f"recist {SAMPLE / 'recist.csv'} -o {tmp_path / 'z.csv'}"])
+    assert status == 2
+    assert not (tmp_path / "2.log").exists() and (tmp_path / "z.csv").is_file()
+    assert sorted(p.name for p in failures.iterdir()) == ["P01_baseline.json"]
+    record = json.loads((failures / "P01_baseline.json").read_text())
+    assert record["rule"] == "recist" and record["reason"].startswith("petvoi recist: error:")
+    assert record["log"] == str(tmp_path / "1.log")
+    # the cohort's sheet without the failed study, and failed_studies.csv
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text("subject_id\ttimepoint\ttracer\nP01\tbaseline\tx\nP01\ton_treatment\tx\nP02\tbaseline\tx\n")
+    failed = run_failures(sheet, sorted(failures.glob("*.json")), tmp_path / "cohort.tsv", tmp_path / "failed.csv")
+    assert failed[["subject_id", "timepoint", "rule"]].values.tolist() == [["P01", "baseline", "recist"]]
+    assert (tmp_path / "cohort.tsv").read_text() == (
+        "subject_id\ttimepoint\ttracer\nP01\ton_treatment\tx\nP02\tbaseline\tx\n")
+    assert run_failures(sheet, [], tmp_path / "all.tsv", tmp_path / "none.csv").empty
+    assert (tmp_path / "all.tsv").read_text() == sheet.read_text()
+    (failures / "junk.json").write_text("{")
+    with pytest.raises(Exception, match="cannot be read as a failure record"):
+        read_failures([failures / "junk.json"])
+
+
+def test_the_layout_names_failure_records_where_the_chain_writes_them() -> None:
+    from pipeline.failures import failure_record_path
+    from pipeline.outputs.layout import TEMPLATES
+
+    assert TEMPLATES["failure_record"] == failure_record_path(
+        TEMPLATES["failures"], "{subject}", "{timepoint}").as_posix()

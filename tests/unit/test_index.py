@@ -160,3 +160,47 @@ def test_index_reads_a_file_without_preamble_as_suv_does(shared_data: Path, tmp_
     assert result.n_dicom == 1 and result.n_skipped == 1 and result.unreadable == []
     (row,) = result.series.to_dict(orient="records")
     assert row["modality"] == "PT" and row["units"] == "BQML" and row["n_instances"] == 1
+
+
+def test_index_lists_every_file_it_did_not_use(cohort_1: Path, tmp_path: Path) -> None:
+    """Issue 17, item 4: the files the index did not use are a table beside series.csv, one row per file with the
+    reason; a preamble-less data set with a SOP Class but no SeriesInstanceUID is unreadable, not silently
+    skipped; index parts' tables are merged with the index."""
+    import pydicom
+
+    root = tmp_path / "tree"
+    shutil.copytree(cohort_1 / "dicom" / "P01" / "baseline" / "PT", root / "PT")
+    (root / "notes.txt").write_text("not dicom")
+    pet = sorted((root / "PT").glob("*.dcm"))
+    pet[3].write_bytes(pet[3].read_bytes()[:300])
+    ds = pydicom.dcmread(pet[5])
+    del ds.SeriesInstanceUID
+    ds.save_as(root / "no_series.dcm", enforce_file_format=False)  # no preamble, no File Meta
+    ds = pydicom.dcmread(pet[6])
+    ds.save_as(root / "bare.dcm", enforce_file_format=False)  # a bare data set with a SOP Class: indexed
+    out = tmp_path / "index" / "series.csv"
+    assert main(["index", str(root), "-o", str(out), "--workers", "1"]) == 0
+    skipped = pd.read_csv(tmp_path / "index" / "series_skipped.csv", dtype=str, keep_default_na=False)
+    assert list(skipped.columns) == ["path", "status", "reason"]
+    rows = {Path(p).name: (s, r) for p, s, r in skipped.itertuples(index=False)}
+    assert set(rows) == {"notes.txt", pet[3].name, "no_series.dcm"}
+    assert rows["notes.txt"][0] == "not DICOM" and "no DICM preamble" in rows["notes.txt"][1]
+    assert rows[pet[3].name][0] == "unreadable"
+    assert rows["no_series.dcm"] == ("unreadable", "no SeriesInstanceUID (0020,000E)")
+    series = pd.read_csv(out)
+    assert int(series["n_instances"].sum()) == len(pet) - 1 + 1  # one truncated, the bare copy of pet[6] added
+    # parts: their tables merge beside the merged index
+    part = tmp_path / "parts" / "series_1.csv"
+    assert main(["index", str(root), "-o", str(part), "--workers", "1"]) == 0
+    assert main(["index", "--merge", str(part), "-o", str(tmp_path / "merged" / "series.csv")]) == 0
+    merged = pd.read_csv(tmp_path / "merged" / "series_skipped.csv", dtype=str, keep_default_na=False)
+    assert merged.equals(skipped)
+
+
+def test_the_layout_names_the_skipped_tables_where_the_index_writes_them() -> None:
+    from pipeline.dicom.index import skipped_table_path
+    from pipeline.outputs.layout import TEMPLATES as LAYOUT
+
+    assert LAYOUT["series_index_skipped"] == skipped_table_path(Path(LAYOUT["series_index"])).as_posix()
+    assert LAYOUT["series_index_part_skipped"] == skipped_table_path(
+        Path(LAYOUT["series_index_part"])).as_posix()

@@ -18,9 +18,24 @@ def test_half_lives(name: str, half_life_s: float) -> None:
 
 
 def test_every_nuclide_has_a_source_and_codes() -> None:
-    assert len(NUCLIDES) == 11
-    for n in NUCLIDES.values():
+    pet = [n for n in NUCLIDES.values() if n.pet]
+    assert len(pet) == 11
+    for n in pet:
         assert n.source and n.code_srt.startswith("C-") and n.code_sct.isdigit()
+    for n in NUCLIDES.values():
+        assert n.source.startswith("NNDC")
+
+
+@pytest.mark.parametrize(("name", "days"), [("Lu177", 6.647), ("I131", 8.0252), ("Tc99m", 6.0067 / 24),
+                                            ("In111", 2.8047), ("I123", 13.2234 / 24), ("Ga67", 3.2617),
+                                            ("Tl201", 3.0421), ("Ho166", 26.80 / 24)])
+def test_spect_nuclides(name: str, days: float) -> None:
+    """Gamma emitters (NNDC half-lives): only to recognise SPECT stored as PT; no CID 4020 code, matched by meaning."""
+    n = get_nuclide(name)
+    assert not n.pet and n.positron_fraction == 0.0
+    assert n.half_life_s == pytest.approx(days * 86400.0, rel=1e-5)
+    assert nuclide_from_code("C-101ED", n.code_meaning.replace("^", " ").strip()) is n
+    assert nuclide_from_code("", None) is None
 
 
 def test_unknown_nuclide_raises() -> None:

@@ -143,3 +143,52 @@ def test_implausible_weight_override_is_refused(pet_copy: Path, tmp_path: Path,
     assert main(["suv", str(pet_copy), "-o", str(tmp_path / "suv.nii.gz"), "--weight", "5000"]) == 2
     (line,) = _error_lines(capsys.readouterr().err)
     assert "weight 5000 kg from --weight is outside 1-400 kg" in line and "header.implausible_value" in line
+
+
+@pytest.mark.parametrize(("change", "evidence"), [
+    ({"Manufacturer": "SIEMENS NM"}, "Manufacturer (0008,0070) 'SIEMENS NM'"),
+    ({"ManufacturerModelName": "Symbia Intevo 16"}, "(a SPECT system)"),
+    ({"SeriesDescription": "xSPECT Quant AC"}, "SeriesDescription (0008,103E) 'xSPECT Quant AC'"),
+    ({"code": "^99m^Technetium"}, "radionuclide 99mTc (a gamma emitter"),
+    ({"half_life": "574300"}, "radionuclide 177Lu (a gamma emitter"),
+])
+def test_spect_stored_as_pt_is_refused_unless_allowed(pet_copy: Path, tmp_path: Path, change: dict[str, str],
+                                                       evidence: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """SPECT stored as PT (issue 17, item 3): any one piece of evidence refuses it with one line; --allow-spect
+    converts it labelled SPECT in the sidecar's modality and rule and in uptake.json."""
+    for f in sorted(pet_copy.glob("*.dcm")):
+        ds = pydicom.dcmread(f)
+        rp = ds.RadiopharmaceuticalInformationSequence[0]
+        for key, value in change.items():
+            if key == "code":
+                rp.RadionuclideCodeSequence[0].CodeMeaning = value
+                rp.RadionuclideCodeSequence[0].CodeValue = "99SPECT"
+            elif key == "half_life":
+                rp.RadionuclideHalfLife = value
+                del rp.RadionuclideCodeSequence
+            else:
+                setattr(ds, key, value)
+        ds.save_as(f)
+    out = tmp_path / "suv.nii.gz"
+    capsys.readouterr()
+    assert main(["suv", str(pet_copy), "-o", str(out)]) == 2
+    (line,) = _error_lines(capsys.readouterr().err)
+    assert "a SPECT stored as PET (PT)" in line and evidence in line and "--allow-spect" in line
+    assert not out.exists()
+    allowed = ["--policy", "suv.activity_balance=warn", "--policy", "header.half_life_mismatch=warn"]
+    assert main([*allowed, "suv", "--allow-spect", str(pet_copy), "-o", str(out)]) == 0
+    sidecar = json.loads((tmp_path / "suv.json").read_text())
+    assert sidecar["modality"] == "SPECT" and sidecar["rule"].startswith("SPECT/")
+
+
+def test_nuclide_option_names_a_spect_nuclide(pet_copy: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """--nuclide covers Lu177; choosing it makes the series a SPECT (refused unless allowed)."""
+    capsys.readouterr()
+    assert main(["suv", str(pet_copy), "-o", str(tmp_path / "suv.nii.gz"), "--nuclide", "Lu177"]) == 2
+    assert "radionuclide 177Lu (a gamma emitter" in capsys.readouterr().err
+
+
+def test_pet_sidecar_says_pet(pet_copy: Path, tmp_path: Path) -> None:
+    assert main(["suv", str(pet_copy), "-o", str(tmp_path / "suv.nii.gz")]) == 0
+    assert json.loads((tmp_path / "suv.json").read_text())["modality"] == "PET"

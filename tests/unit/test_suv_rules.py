@@ -495,8 +495,11 @@ def test_r31_half_life() -> None:
 def test_r32_code_value_and_meaning() -> None:
     r = run(rp={"RadionuclideHalfLife": "4057.7"}, code=("C-131A1", "^68^Gallium"))  # IBSI DRO_5_0
     assert r.nuclide == "Ga68" and r.half_life_s == 4057.7 and warned(r, "C-131A1", "^66^Gallium", "R32")
-    unknown = run(DecayCorrection="ADMIN", rp={"RadionuclideHalfLife": "574300"}, code=("C-101ED", "177 Lutetium"))
-    assert unknown.nuclide is None and unknown.half_life_s == 574300.0 and warned(unknown, "not in the nuclide table")
+    unknown = run(DecayCorrection="ADMIN", rp={"RadionuclideHalfLife": "289370"}, code=("C-999", "47 Scandium"))
+    assert unknown.nuclide is None and unknown.half_life_s == 289370.0 and warned(unknown, "not in the nuclide table")
+    # a gamma emitter (MIRP's 177Lu SPECT stored as PT): refused as a SPECT unless allowed (issue 17)
+    refused(DicomError, "Modality (0008,0060): a SPECT stored as PET (PT): radionuclide 177Lu",
+            DecayCorrection="ADMIN", rp={"RadionuclideHalfLife": "574300"}, code=("C-101ED", "177 Lutetium"))
 
 
 def test_r33_series_consistency() -> None:
