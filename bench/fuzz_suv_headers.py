@@ -13,11 +13,12 @@ weight and dose then override the header's) - and is classed:
 
 * unchanged: exit 0 and SUVmax equal to the unmutated series' (relative 1e-6);
 * warned: exit 0, SUVmax changed, and a warning in the sidecar that the unmutated run has not;
-* refused: exit 2 with one error line; ``refused (n lines)`` when other lines (library warnings) came too;
+* refused: exit 2 with one error line on stderr; MULTILINE: exit 2 with other lines too (a library warning
+  printed beside the error: every Python warning is shown, as a user without filters sees it);
 * SILENT: exit 0, SUVmax changed by more than 1e-6 relative, no new warning - a plausible wrong SUV;
 * TRACEBACK: any other exception; PARTIAL: suv.nii.gz without suv.json or the reverse, on any exit.
 
-The last three must be 0; the script exits 1 otherwise. ``--mutants N`` runs a seeded random N of them (default:
+The last four must be 0; the script exits 1 otherwise. ``--mutants N`` runs a seeded random N of them (default:
 all).
 """
 
@@ -118,7 +119,7 @@ def _suv(folder: Path, out: Path, extra: list[str]) -> tuple[Any, list[str]]:
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("always")  # a library warning printed beside a refusal is a line the user sees
             status: Any = main(["-q", "suv", str(folder), "-o", str(out), *extra])
     except SystemExit as exc:
         status = exc.code
@@ -183,7 +184,7 @@ def main() -> int:
         elif isinstance(status, str):
             label = "TRACEBACK"
         elif status == 2:
-            label = "refused" if len(lines) == 1 else "refused (n lines)"
+            label = "refused" if len(lines) == 1 else "MULTILINE"
         elif status == 0:
             value, found = _suv_max(out)
             ref_value, ref_warnings = reference[flavour]
@@ -197,7 +198,7 @@ def main() -> int:
             label = f"exit {status}"
         classes[label] += 1
         by_flavour[(flavour, label)] += 1
-        if label in ("PARTIAL", "TRACEBACK", "SILENT") or label.startswith("exit"):
+        if label in ("PARTIAL", "TRACEBACK", "SILENT", "MULTILINE") or label.startswith("exit"):
             bad.append(f"{label}: {name}: {status if isinstance(status, str) else (lines[-1] if lines else '')}")
     print(f"{sum(classes.values())} mutants ({skipped} values pydicom cannot store skipped), seed {args.seed}, "
           f"{'with the dosing table' if args.dosing else 'headers alone'}")

@@ -110,7 +110,7 @@ def run_failures(samples: Path, records: Sequence[Path], samples_out: Path, fail
     pandas.DataFrame
         The failed studies.
     """
-    from .io import write_csv
+    from .io import output_set, write_csv
 
     failed = failed_table(read_failures(records))
     try:
@@ -120,6 +120,7 @@ def run_failures(samples: Path, records: Sequence[Path], samples_out: Path, fail
                                 remedy="give the sample sheet (TSV)") from None
     gone = set(zip(failed["subject_id"], failed["timepoint"], strict=True))
     keep = [(s, t) not in gone for s, t in zip(sheet["subject_id"], sheet["timepoint"], strict=True)]
-    write_csv(samples_out, sheet[keep], sep="\t")
-    write_csv(failed_out, failed)
+    with output_set(samples_out, failed_out):
+        write_csv(samples_out, sheet[keep], sep="\t")
+        write_csv(failed_out, failed)
     return failed

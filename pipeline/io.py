@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["atomic_path", "write_json", "write_text", "write_csv", "write_table", "sanitise_name"]
+__all__ = ["atomic_path", "output_set", "write_json", "write_text", "write_csv", "write_table", "sanitise_name"]
 
 
 @contextmanager
@@ -46,6 +46,25 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextmanager
+def output_set(*paths: str | os.PathLike[str]) -> Iterator[None]:
+    """The outputs of one stage, written together: on any exception in the block every one of ``paths`` is
+    removed (old or new) and the exception propagates, so that no exit leaves an image without its sidecar or a
+    table without its JSON (each file is still written atomically).
+
+    Parameters
+    ----------
+    *paths : path-like
+        Every file the block writes.
+    """
+    try:
+        yield
+    except BaseException:
+        for p in paths:
+            Path(p).unlink(missing_ok=True)
+        raise
 
 
 def _write_with(path: str | os.PathLike[str], writer: Callable[[Path], object]) -> Path:

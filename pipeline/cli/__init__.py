@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from importlib import import_module
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .. import __version__
 from ..errors import PipelineError
@@ -72,6 +73,16 @@ def _option_flags(parser: argparse.ArgumentParser) -> dict[str, str]:
     return {a.dest: max(a.option_strings, key=len) for a in actions if a.option_strings}
 
 
+def _warning_to_log(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    file: Any = None, line: str | None = None) -> None:
+    """A Python warning of a library (pydicom: "Invalid value for VR DS", numpy, pandas) as a debug log record.
+
+    What petvoi makes of a value is its own warning or one-line error; the library's warning about the same value
+    printed beside it made a refusal several lines long (issue 17). Shown with ``--debug``.
+    """
+    logging.getLogger("pipeline.warnings").debug("%s: %s (%s:%d)", category.__name__, message, filename, lineno)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 success, 2 bad input, 1 internal error)."""
     parser = build_parser()
@@ -79,7 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.debug, args.quiet)
     try:
         args.policy = policy_from_args(args)
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_to_log
+            return int(args.func(args) or 0)
     except PipelineError as exc:
         if args.debug:
             raise

@@ -286,11 +286,12 @@ def run_index(root: Path | Sequence[Path], output: Path, *, workers: int = 8,
               data_root: Path | None = None) -> IndexResult:
     """The ``index`` stage: :func:`index_tree` written as ``series.csv`` (one row per series) and the files it did
     not use as ``series_skipped.csv`` beside it (:func:`skipped_table_path`), each atomically."""
-    from ..io import write_csv
+    from ..io import output_set, write_csv
 
     result = index_tree(root, workers=workers, progress=progress, samples=samples, data_root=data_root)
-    write_csv(skipped_table_path(Path(output)), result.skipped_table())
-    write_csv(output, result.series)
+    with output_set(output, skipped_table_path(Path(output))):
+        write_csv(skipped_table_path(Path(output)), result.skipped_table())
+        write_csv(output, result.series)
     return result
 
 
@@ -337,7 +338,7 @@ def merge_index(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
 
 def run_merge_index(parts: Sequence[Path], output: Path) -> pd.DataFrame:
     """Merge index parts (``series.csv`` files written by :func:`run_index`) into one ``series.csv``."""
-    from ..io import write_csv
+    from ..io import output_set, write_csv
 
     tables = []
     for part in parts:
@@ -357,7 +358,8 @@ def run_merge_index(parts: Sequence[Path], output: Path) -> pd.DataFrame:
         if companion.is_file():
             skipped.append(pd.read_csv(companion, dtype=str, keep_default_na=False))
     table = pd.concat(skipped, ignore_index=True) if skipped else pd.DataFrame(columns=SKIPPED_COLUMNS)
-    write_csv(skipped_table_path(Path(output)), table[SKIPPED_COLUMNS].sort_values("path", kind="stable",
-                                                                                    ignore_index=True))
-    write_csv(output, merged)
+    with output_set(output, skipped_table_path(Path(output))):
+        write_csv(skipped_table_path(Path(output)), table[SKIPPED_COLUMNS].sort_values("path", kind="stable",
+                                                                                        ignore_index=True))
+        write_csv(output, merged)
     return merged

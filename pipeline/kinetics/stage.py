@@ -25,8 +25,8 @@ import pandas as pd
 
 from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
-from ..io import write_csv
-from ..outputs import KineticsSidecar, StudyPaths, SuvSidecar, write_provenance
+from ..io import output_set, write_csv
+from ..outputs import KineticsSidecar, StudyPaths, SuvSidecar, sidecar_path, write_provenance
 from ..parallel import DaskOptions
 from ..policy import Policy
 from ..voi.catalogue import read_voiset
@@ -236,7 +236,8 @@ def run_parametric(pet4d_path: Path, out_dir: Path, *, blood: InputFunction, map
     provenance["mask"] = "voxels with activity > 0 in a frame of the window"
     written: dict[str, Path] = {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    with executor(dask_options, workers=workers, local="threads") as ex:
+    with output_set(*(out_dir / f"{name}.nii.gz" for name in maps), out_dir / "parametric.json"), \
+            executor(dask_options, workers=workers, local="threads") as ex:
         for name in maps:
             fn = logan_vt_map if name == "logan_vt" else patlak_ki_map
             values = fn(kbq, mid_min, cp, integral, t_star_min=t_star_min, mask=body, run_on=ex)
@@ -244,7 +245,7 @@ def run_parametric(pet4d_path: Path, out_dir: Path, *, blood: InputFunction, map
             finite = values[np.isfinite(values)]
             provenance[name] = {"n_voxels": int(finite.size),
                                 "median": float(np.median(finite)) if finite.size else None}
-    write_provenance(out_dir / "parametric.json", _finite(provenance))
+        write_provenance(out_dir / "parametric.json", _finite(provenance))
     return written
 
 
@@ -372,8 +373,10 @@ def run_kinetics(tacs_path: Path, output: Path, *, models: Sequence[str], blood:
                               aicc=math.nan, r2=res.r2, converged=res.converged, message=res.message)
     table = pd.DataFrame(rows, columns=KINETICS_COLUMNS)
     table["chosen"] = _choose_models(table) if len(table) else pd.Series(dtype=bool)
-    write_csv(output, table)
-    KineticsSidecar(_finite(provenance)).write(output)
+    record = KineticsSidecar(_finite(provenance))
+    with output_set(output, record.file_for(output)):
+        write_csv(output, table)
+        record.write(output)
     return table
 
 
@@ -512,12 +515,14 @@ def run_pk(samples: pd.DataFrame | Path, template: str, output: Path, *, half_li
         results.append(table)
         curves.append(group)
     out = pd.concat([*results, pd.DataFrame(notes)], ignore_index=True) if results or notes else pd.DataFrame()
-    write_csv(output, out)
     points = (pd.concat(curves, ignore_index=True) if curves else scans.iloc[:0]).drop(columns=["half_life_s"])
     points = points.sort_values(["subject_id", "injection", "voi", "time_days"], kind="stable")
-    write_csv(points_output or Path(output).with_name(f"{Path(output).stem}_points.csv"), points)
-    write_provenance(output, {"auc_method": method, "n_terminal": n_terminal, "template": template,
-                              "subjects": sorted(set(samples["subject_id"].astype(str))),
-                              "half_life_s": half_life_s, "decay_corrected_input": True,
-                              "policy": (policy or Policy()).record()})
+    points_path = points_output or Path(output).with_name(f"{Path(output).stem}_points.csv")
+    with output_set(output, points_path, sidecar_path(output)):
+        write_csv(output, out)
+        write_csv(points_path, points)
+        write_provenance(output, {"auc_method": method, "n_terminal": n_terminal, "template": template,
+                                  "subjects": sorted(set(samples["subject_id"].astype(str))),
+                                  "half_life_s": half_life_s, "decay_corrected_input": True,
+                                  "policy": (policy or Policy()).record()})
     return out

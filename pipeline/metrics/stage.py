@@ -10,8 +10,8 @@ import pandas as pd
 
 from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
-from ..io import write_csv, write_table
-from ..outputs import read_suv_sidecar, write_provenance
+from ..io import output_set, write_csv, write_table
+from ..outputs import read_suv_sidecar, sidecar_path, write_provenance
 from ..voi.catalogue import read_voiset
 from .options import HeterogeneityOptions, SpreadOptions, UptakeOptions
 from .uptake import uptake_table
@@ -55,10 +55,11 @@ def run_uptake(suv_path: Path, vois_path: Path, output: Path, options: UptakeOpt
                          exclude_tumours_from_organs=options.exclude_tumours_from_organs,
                          margin_mm=options.tumour_margin_mm, liver_reference=options.liver_reference,
                          peak_mode=options.peak_mode, min_voxels=options.min_voxels)
-    write_csv(output, table)
     provenance = {**table.attrs.get("provenance", {}), "suv": Path(suv_path).name, "vois": Path(vois_path).name,
                   "policy": options.policy.record()}
-    write_provenance(output, provenance)
+    with output_set(output, sidecar_path(output)):
+        write_csv(output, table)
+        write_provenance(output, provenance)
     for warning in provenance.get("warnings", []):
         log.warning("%s: %s", Path(output).name, warning)
     return table

@@ -21,8 +21,8 @@ import pandas as pd
 from .. import __version__
 from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
-from ..io import write_csv
-from ..outputs import write_provenance
+from ..io import output_set, write_csv
+from ..outputs import sidecar_path, write_provenance
 from ..parallel import DaskOptions, executor
 from ..voi.catalogue import read_voiset
 from .options import TextureOptions
@@ -155,15 +155,16 @@ def run_texture(image_path: Path, vois_path: Path, params_path: Path, output: Pa
                                 remedy="resample the image to the PET grid or build VOIs on this image")
     table = texture_rows(np.asarray(image, dtype=np.float64), voiset, geometry.spacing, params,
                          kinds=kinds, workers=workers, dask_options=options.dask)
-    write_csv(output, table)
     import radiomics
 
-    write_provenance(output, {
+    with output_set(output, sidecar_path(output)):
+        write_csv(output, table)
+        write_provenance(output, {
         "petvoi_version": __version__, "pyradiomics_version": getattr(radiomics, "__version__", "unknown"),
         "image": Path(image_path).name, "vois": Path(vois_path).name, "params_file": str(params_path),
         "params": params.as_dict(), "kinds": list(kinds), "workers": workers,
         "n_vois": int(table["label"].nunique()) if len(table) else 0,
         "n_skipped": int((table["reason"].fillna("") != "").sum()) if len(table) else 0,
         "policy": options.policy.record(),
-    })
+        })
     return table

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..io import atomic_path
+from ..io import atomic_path, output_set
 
 __all__ = ["Section", "render_page", "stylesheet", "fmt", "fmt_number", "fmt_p", "cell", "column_cell", "text",
            "is_missing", "data_uri", "drawn_png", "embedded_figure", "write_report"]
@@ -171,13 +171,16 @@ def render_page(template: str, sections: Sequence[Section], inputs: Any, common:
 def write_report(html: str, html_path: Path, pdf_path: Path | None) -> tuple[Path, Path | None]:
     """Write the HTML and, unless ``pdf_path`` is None, its A4 PDF (WeasyPrint), both atomically."""
     html_path = Path(html_path)
-    with atomic_path(html_path) as tmp:
-        tmp.write_text(html, encoding="utf-8")
     if pdf_path is None:
+        with atomic_path(html_path) as tmp:
+            tmp.write_text(html, encoding="utf-8")
         return html_path, None
     import weasyprint
 
-    document = weasyprint.HTML(string=html, base_url=str(html_path.parent)).render()
-    with atomic_path(pdf_path) as tmp:
-        document.write_pdf(str(tmp))
+    with output_set(html_path, pdf_path):  # never an HTML without its PDF (or an old PDF beside a new HTML)
+        with atomic_path(html_path) as tmp:
+            tmp.write_text(html, encoding="utf-8")
+        document = weasyprint.HTML(string=html, base_url=str(html_path.parent)).render()
+        with atomic_path(pdf_path) as tmp:
+            document.write_pdf(str(tmp))
     return html_path, Path(pdf_path)

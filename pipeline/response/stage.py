@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..config import load_sample_sheet
 from ..errors import InvalidInputError
-from ..io import write_csv
+from ..io import output_set, write_csv
 from ..outputs import StudyPaths, SuvSidecar
 from .options import DeltaOptions, RecistOptions
 
@@ -122,6 +122,8 @@ def run_recist(measurements: Path, output: Path, options: RecistOptions | None =
     else:
         timepoints = evaluate_recist(table, source=source, options=options)
         bor = best_overall_response(timepoints, source=source, **options.bor_kwargs())
-    write_csv(output, timepoints)
-    write_csv(bor_output or bor_path(output), bor)
+    bor_file = bor_output or bor_path(output)
+    with output_set(output, bor_file):
+        write_csv(output, timepoints)
+        write_csv(bor_file, bor)
     return timepoints, bor

@@ -12,8 +12,8 @@ import pandas as pd
 from .. import __version__
 from ..config import config_hash, load_config
 from ..errors import InvalidInputError
-from ..io import write_csv
-from ..outputs import write_provenance
+from ..io import output_set, write_csv
+from ..outputs import sidecar_path, write_provenance
 from ..policy import Policy
 from .endpoints import CohortData, endpoints, run_analyses, validate_analyses
 from .ihc import score_ihc, validate_ihc
@@ -76,6 +76,13 @@ def run_stats(config: Mapping[str, Any] | Path, output: Path, tables: Mapping[st
     analyses = validate_analyses(config.get("analyses"))
     data = load_cohort(paths, policy)
     table = run_analyses(data, analyses)
+    with output_set(output, sidecar_path(output)):
+        return _write_stats(table, data, analyses, config, paths, policy, output, figures_dir)
+
+
+def _write_stats(table: pd.DataFrame, data: Any, analyses: dict[str, Any], config: Mapping[str, Any],
+                 paths: Mapping[str, Any], policy: Policy, output: Path, figures_dir: Path | None) -> pd.DataFrame:
+    """Write the statistics table, the endpoints' extra tables and figures, and the provenance (last)."""
     write_csv(output, table)
     folder = figures_dir or Path(output).with_name("figures")
     folder.mkdir(parents=True, exist_ok=True)

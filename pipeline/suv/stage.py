@@ -20,6 +20,7 @@ from ..dicom.ct import load_ct
 from ..dicom.geometry import Geometry, write_nifti
 from ..dicom.pet import load_pet, read_volume, slice_count_problem
 from ..errors import DicomError
+from ..io import output_set
 from ..outputs import CtSidecar, SuvSidecar
 from ..policy import Policy
 from .factors import SuvOptions, SuvResult, activity_balance, activity_balance_warning, compute_suv
@@ -127,12 +128,9 @@ def run_suv(series_dir: Path, output: Path, options: SuvOptions, *, workers: int
     if series.is_dynamic:
         sidecar["frames"] = _frames_from_injection(series.frame_table, result.injection_datetime)
     written = SuvSidecar(sidecar)
-    write_nifti(output, volume, series.geometry)
-    try:
+    with output_set(output, written.file_for(output)):  # never an image without its sidecar
+        write_nifti(output, volume, series.geometry)
         written.write(output)
-    except BaseException:
-        Path(output).unlink(missing_ok=True)  # never an image without its sidecar
-        raise
     return written
 
 
@@ -169,6 +167,7 @@ def run_ct(series_dir: Path, output: Path, *, workers: int = 4, policy: Policy |
         "policy": (policy or Policy()).record(),
     }
     written = CtSidecar(sidecar)
-    write_nifti(output, hu, geometry)
-    written.write(output)
+    with output_set(output, written.file_for(output)):
+        write_nifti(output, hu, geometry)
+        written.write(output)
     return written

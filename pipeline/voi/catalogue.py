@@ -22,7 +22,7 @@ import numpy as np
 
 from ..dicom.geometry import Geometry, read_nifti
 from ..errors import InvalidInputError
-from ..io import atomic_path
+from ..io import atomic_path, output_set
 from ..outputs import VoiCatalogue
 from .names import KINDS
 
@@ -162,9 +162,10 @@ def write_voiset(path: str | Path, voiset: VoiSet) -> Path:
         "voxel_volume_ml": voiset.geometry.voxel_volume_ml,
         "provenance": voiset.provenance,
     })
-    with atomic_path(path) as tmp:
-        nib.save(image, tmp)
-    catalogue.write(path)
+    with output_set(path, catalogue.file_for(path)):
+        with atomic_path(path) as tmp:
+            nib.save(image, tmp)
+        catalogue.write(path)
     return Path(path)
 
 
