@@ -214,7 +214,8 @@ class Policy:
         """How the user makes check ``key`` take its fallback (for remedies)."""
         check = _check(key)
         shorthand = f"{check.shorthand}, " if check.shorthand else ""
-        return f"{shorthand}--policy {key}=warn or the config's policy.{key}: warn"
+        return (f"{shorthand}petvoi --policy {key}=warn COMMAND ... (before the command) or the config's "
+                f"policy.{key}: warn")
 
     def record(self) -> dict[str, Any]:
         """The effective policy, for the provenance of every sidecar."""
