@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from .deid import active
 from .errors import InvalidInputError
 
 __all__ = ["FAILED_COLUMNS", "failure_record_path", "write_failure", "clear_failure", "read_failures",
@@ -118,6 +119,9 @@ def run_failures(samples: Path, records: Sequence[Path], samples_out: Path, fail
     except (OSError, ValueError) as exc:
         raise InvalidInputError(f"cannot be read ({type(exc).__name__})", source=str(samples),
                                 remedy="give the sample sheet (TSV)") from None
+    deid = active()
+    if deid is not None:  # the sheet's StudyInstanceUIDs, pseudonymised like the index's (pipeline.deid)
+        sheet = sheet.apply(lambda column: column.map(deid.uids_in))
     gone = set(zip(failed["subject_id"], failed["timepoint"], strict=True))
     keep = [(s, t) not in gone for s, t in zip(sheet["subject_id"], sheet["timepoint"], strict=True)]
     with output_set(samples_out, failed_out):

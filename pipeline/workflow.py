@@ -20,7 +20,7 @@ from .policy import CHECKS, Policy
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["load_workflow_config", "check_workflow", "config_schema", "policy_arguments"]
+__all__ = ["load_workflow_config", "check_workflow", "config_schema", "policy_arguments", "deid_arguments"]
 
 
 def config_schema() -> dict[str, Any]:
@@ -115,6 +115,21 @@ def policy_arguments(config: Mapping[str, Any]) -> str:
     args += [f"--policy {shlex.quote(f'{key}={action.value}')}" for key, action in sorted(policy.actions.items())
              if action is not CHECKS[key].default]
     return " ".join(args)
+
+
+def deid_arguments(config: Mapping[str, Any]) -> str:
+    """The global ``petvoi --deidentify SECRET_FILE`` option of ``deidentify: true`` (the secret file created when
+    missing and ``$PETVOI_DEID_SECRET`` is unset), or nothing."""
+    import os
+
+    from .deid import SECRET_ENV, ensure_secret_file
+
+    if not config.get("deidentify"):
+        return ""
+    path = Path(config.get("deidentify_secret") or ".petvoi/deid_secret").expanduser().resolve()
+    if not os.environ.get(SECRET_ENV):
+        ensure_secret_file(path)
+    return f"--deidentify {shlex.quote(str(path))}"
 
 
 def measured_resources(benchmarks: Path) -> dict[str, dict[str, float]]:

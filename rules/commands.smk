@@ -16,6 +16,10 @@ _q = shlex.quote
 
 def _stage_args(stage, wc, threads):
     """``petvoi`` arguments (after the global options) of one stage of the study ``wc``."""
+    return study_subject(wc.subject) + _static_stage_args(stage, wc, threads)
+
+
+def _static_stage_args(stage, wc, threads):
     s, t = wc.subject, wc.timepoint
     out = lambda name: _q(path(name, subject=s, timepoint=t))
     if stage == "suv":
@@ -104,7 +108,7 @@ def report_args(subject):
 
 def chain_step(log, args):
     """One ``--step LOG COMMAND`` of ``petvoi chain`` (the configuration's global options first)."""
-    return f"--step {_q(log)} {_q(' '.join(filter(None, [policy_arguments(CFG), args])))}"
+    return f"--step {_q(log)} {_q(' '.join(filter(None, [GLOBAL_OPTIONS, args])))}"
 
 
 DYNAMIC_STAGES = ("suv", "vois", "tacs", "kinetics", "parametric")
@@ -114,6 +118,10 @@ def _dynamic_args(stage, wc, threads):
     """``petvoi`` arguments of one stage of the dynamic study ``wc`` (suv and vois as for a static study)."""
     if stage in ("suv", "vois"):
         return _stage_args(stage, wc, threads)
+    return study_subject(wc.subject) + _kinetics_stage_args(stage, wc, threads)
+
+
+def _kinetics_stage_args(stage, wc, threads):
     s, t = wc.subject, wc.timepoint
     out = lambda name, **more: _q(path(name, subject=s, timepoint=t, **more))
     k = CFG["kinetics"]

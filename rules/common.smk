@@ -15,7 +15,7 @@ from pipeline.dicom.folders import study_folders
 from pipeline.dicom.select import select_series
 from pipeline.failures import read_failures
 from pipeline.outputs import STUDY_FOLDER, TEMPLATES
-from pipeline.workflow import load_workflow_config, policy_arguments
+from pipeline.workflow import deid_arguments, load_workflow_config, policy_arguments
 
 # Validated exactly as `petvoi check` validates it: a bad key or value is reported by its YAML path.
 CFG = load_workflow_config(config, source="snakemake config")
@@ -62,8 +62,16 @@ DYNAMIC_WITH_BLOOD = [study for study in DYNAMIC if study in BLOOD]
 # The console script of the interpreter running Snakemake (works without an activated venv and on SLURM nodes),
 # with the configuration's bad-value policy as global options.
 _exe = Path(sys.executable).with_name("petvoi")
+# With deidentify: true, every command pseudonymises UIDs and shifts dates (pipeline/deid.py); per-study commands
+# name their subject (--as-subject, study_subject below).
+GLOBAL_OPTIONS = " ".join(filter(None, [policy_arguments(CFG), deid_arguments(CFG)]))
 PETVOI = " ".join(filter(None, [shlex.quote(str(_exe)) if _exe.exists()
-                                else f"{shlex.quote(sys.executable)} -m pipeline.cli", policy_arguments(CFG)]))
+                                else f"{shlex.quote(sys.executable)} -m pipeline.cli", GLOBAL_OPTIONS]))
+
+
+def study_subject(subject):
+    """``--as-subject SUBJECT`` before a per-study command when de-identifying (its dates' shift), else nothing."""
+    return f"--as-subject {shlex.quote(subject)} " if CFG["deidentify"] else ""
 # The validated, merged configuration as one file (provenance, and what `petvoi stats`/`report` read), written
 # when the run starts; the rules that read it rerun when CONFIG_DIGEST changes.
 RESOLVED_CONFIG = str(RESULTS / TEMPLATES["config_resolved"])

@@ -17,6 +17,7 @@ from importlib import import_module
 from typing import Any, NoReturn
 
 from .. import __version__
+from ..deid import Deidentifier, activate, active, load_secret
 from ..errors import PipelineError
 from ..options import policy_from_args
 
@@ -49,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--policy", action="append", dest="policy_settings", metavar="CHECK=ACTION",
                         help="bad-value policy of one check, e.g. header.half_life_mismatch=warn (warn or raise); "
                              "repeatable; the checks are in pipeline/policy.py")
+    parser.add_argument("--deidentify", metavar="SECRET_FILE",
+                        help="pseudonymise DICOM UIDs and shift dates per subject in outputs, logs and errors, keyed "
+                             "by the secret in this file (or $PETVOI_DEID_SECRET); see pipeline/deid.py")
+    parser.add_argument("--as-subject", metavar="SUBJECT",
+                        help="the sample sheet's subject id of a per-study command (its dates' shift)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         import_module(name).register(sub)
@@ -57,10 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _DeidFilter(logging.Filter):
+    """Pseudonymises the UIDs in every log line of a de-identified run (dates are shifted where written)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        deid = active()
+        if deid is not None:
+            record.msg, record.args = deid.uids_in(record.getMessage()), None
+        return True
+
+
 def _configure_logging(debug: bool, quiet: bool) -> None:
     level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("petvoi %(levelname)s: %(message)s"))
+    handler.addFilter(_DeidFilter())
     root = logging.getLogger("pipeline")
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -88,16 +105,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.debug, args.quiet)
+    deid: Deidentifier | None = None
     try:
         args.policy = policy_from_args(args)
-        with warnings.catch_warnings():
+        if args.deidentify:
+            deid = Deidentifier(load_secret(args.deidentify), args.as_subject)
+        with warnings.catch_warnings(), activate(deid):
             warnings.showwarning = _warning_to_log
             return int(args.func(args) or 0)
     except PipelineError as exc:
         if args.debug:
             raise
         exc.attribute = getattr(args, "option_flags", {}).get(exc.attribute or "", exc.attribute)
-        print(f"petvoi {args.command}: error: {exc.one_line()}", file=sys.stderr)
+        line = exc.one_line()
+        if deid is not None:  # raw header values in the message: UIDs pseudonymised, dates shifted if possible
+            line = deid.uids_in(line)
+            line = deid.dates_in(line) if deid.subject else line
+        print(f"petvoi {args.command}: error: {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("petvoi: interrupted", file=sys.stderr)

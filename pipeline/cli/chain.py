@@ -36,10 +36,11 @@ def _cpu_seconds() -> float:
 
 
 def _command(argv: list[str]) -> str:
-    """The petvoi command of a step's command line (after the global options ``--strict``, ``--policy K=V``)."""
+    """The petvoi command of a step's command line (after the global options ``--strict``, ``--policy K=V``,
+    ``--deidentify FILE``, ``--as-subject S``)."""
     i = 0
     while i < len(argv) and argv[i].startswith("-"):
-        i += 2 if argv[i] == "--policy" else 1
+        i += 2 if argv[i] in ("--policy", "--deidentify", "--as-subject") else 1
     return argv[i] if i < len(argv) else "?"
 
 

@@ -26,6 +26,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from ..config import load_sample_sheet
+from ..deid import Deidentifier, active
 from ..errors import InvalidInputError
 from ..progress import progress as show_progress
 from .folders import outermost
@@ -289,10 +290,29 @@ def run_index(root: Path | Sequence[Path], output: Path, *, workers: int = 8,
     from ..io import output_set, write_csv
 
     result = index_tree(root, workers=workers, progress=progress, samples=samples, data_root=data_root)
+    deid = active()
+    if deid is not None:
+        result.series = deidentified_index(result.series, deid)
     with output_set(output, skipped_table_path(Path(output))):
         write_csv(skipped_table_path(Path(output)), result.skipped_table())
         write_csv(output, result.series)
     return result
+
+
+#: Index columns holding DICOM UIDs that identify (SOP Class UIDs do not) and DICOM datetimes.
+_UID_COLUMNS = ("study_uid", "series_uid", "frame_of_reference_uid")
+_DATETIME_COLUMNS = ("acquisition_datetime", "series_datetime")
+
+
+def deidentified_index(table: pd.DataFrame, deid: Deidentifier) -> pd.DataFrame:
+    """The index with its UIDs pseudonymised and its datetimes shifted by each row's subject (pipeline.deid)."""
+    out = table.copy()
+    for column in _UID_COLUMNS:
+        out[column] = [deid.uid(str(v)) for v in out[column]]
+    for column in _DATETIME_COLUMNS:
+        out[column] = [deid.dicom_datetime(str(v), str(s)) if str(v) else v
+                       for v, s in zip(out[column], out["subject_id"], strict=True)]
+    return out
 
 
 def merge_index(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import load_sample_sheet
+from ..deid import active
 from ..errors import InvalidInputError
 from ..io import output_set, write_csv
 from ..outputs import StudyPaths, SuvSidecar
@@ -116,6 +117,11 @@ def run_recist(measurements: Path, output: Path, options: RecistOptions | None =
     except (OSError, pd.errors.ParserError) as exc:
         raise InvalidInputError(f"cannot be read as CSV ({exc})", source=source,
                                 remedy="give a comma-separated table") from None
+    deid = active()
+    if deid is not None and "subject_id" in table.columns:  # dates shifted like the subject's scans (pipeline.deid)
+        for column in [c for c in table.columns if c.endswith("_date")]:
+            table[column] = [deid.dates_in(str(v), str(s)) for v, s in zip(table[column], table["subject_id"],
+                                                                              strict=True)]
     if "overall_response" in table.columns and "lesion_id" not in table.columns:
         bor = validate_response_table(table, source=source, **options.bor_kwargs())
         timepoints = table

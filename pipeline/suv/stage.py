@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..deid import active
 from ..dicom.ct import load_ct
 from ..dicom.geometry import Geometry, write_nifti
 from ..dicom.pet import load_pet, read_volume, slice_count_problem
@@ -127,11 +128,17 @@ def run_suv(series_dir: Path, output: Path, options: SuvOptions, *, workers: int
     })
     if series.is_dynamic:
         sidecar["frames"] = _frames_from_injection(series.frame_table, result.injection_datetime)
-    written = SuvSidecar(sidecar)
+    written = SuvSidecar(_deidentified(sidecar))
     with output_set(output, written.file_for(output)):  # never an image without its sidecar
         write_nifti(output, volume, series.geometry)
         written.write(output)
     return written
+
+
+def _deidentified(sidecar: dict[str, Any]) -> dict[str, Any]:
+    """The sidecar with UIDs pseudonymised and dates shifted when the command de-identifies (pipeline.deid)."""
+    deid = active()
+    return sidecar if deid is None else dict(deid.scrub(sidecar))
 
 
 def run_ct(series_dir: Path, output: Path, *, workers: int = 4, policy: Policy | None = None) -> CtSidecar:
@@ -166,7 +173,7 @@ def run_ct(series_dir: Path, output: Path, *, workers: int = 4, policy: Policy |
         "output": Path(output).name,
         "policy": (policy or Policy()).record(),
     }
-    written = CtSidecar(sidecar)
+    written = CtSidecar(_deidentified(sidecar))
     with output_set(output, written.file_for(output)):
         write_nifti(output, hu, geometry)
         written.write(output)

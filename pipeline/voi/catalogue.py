@@ -20,6 +20,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
+from ..deid import active
 from ..dicom.geometry import Geometry, read_nifti
 from ..errors import InvalidInputError
 from ..io import atomic_path, output_set
@@ -156,12 +157,16 @@ def write_voiset(path: str | Path, voiset: VoiSet) -> Path:
     image.header.set_xyzt_units("mm")
     image.set_qform(voiset.geometry.affine_ras(), code=1)
     image.set_sform(voiset.geometry.affine_ras(), code=1)
-    catalogue = VoiCatalogue({
+    record = {
         "vois": [{**asdict(v), "warnings": list(v.warnings)} for v in voiset.vois],
         "n_vois": len(voiset),
         "voxel_volume_ml": voiset.geometry.voxel_volume_ml,
         "provenance": voiset.provenance,
-    })
+    }
+    deid = active()
+    if deid is not None:  # the RTSTRUCT/SEG UIDs in the provenance, pseudonymised (pipeline.deid)
+        record = deid.scrub(record)
+    catalogue = VoiCatalogue(record)
     with output_set(path, catalogue.file_for(path)):
         with atomic_path(path) as tmp:
             nib.save(image, tmp)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..deid import active
 from ..dicom.geometry import read_nifti
 from ..errors import InvalidInputError
 from ..outputs import read_suv_sidecar
@@ -18,6 +19,26 @@ from .names import DEFAULT_NAME_RULES
 from .options import VoiSources
 
 __all__ = ["build_voiset", "run_vois"]
+
+
+def _raw_frame(recorded: str | None, dicom_file: Path) -> str | None:
+    """The PET's frame of reference as the RTSTRUCT or SEG ``dicom_file`` writes it.
+
+    In a de-identified run ``suv.json`` holds the pseudonym of the PET's FrameOfReferenceUID (pipeline.deid):
+    the raw UID of the file whose pseudonym it is, so that the structure's own check compares like with like.
+    """
+    deid = active()
+    if deid is None or recorded is None:
+        return recorded
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(dicom_file, stop_before_pixels=True, force=True)
+        values = [str(e.value) for e in ds.iterall()
+                  if e.keyword in ("FrameOfReferenceUID", "ReferencedFrameOfReferenceUID") and e.value]
+    except Exception:  # noqa: BLE001 - unreadable: the builder reports it with its own one-line error
+        return recorded
+    return deid.match_uid(recorded, values)
 
 
 def _single_dicom(path: Path, what: str) -> Path:
@@ -53,13 +74,14 @@ def build_voiset(suv_path: Path, sources: VoiSources) -> tuple[VoiSet, Any]:
         for_uid = sidecar.frame_of_reference_uid
     parts: list[tuple[str, VoiSet]] = []
     if sources.rtstruct:
-        parts.append(("rtstruct", rtstruct_to_voiset(_single_dicom(Path(sources.rtstruct), "RTSTRUCT"), geometry,
-                                                     frame_of_reference_uid=for_uid, rules=rules,
-                                                     inclusion=sources.inclusion)))
+        rtstruct = _single_dicom(Path(sources.rtstruct), "RTSTRUCT")
+        parts.append(("rtstruct", rtstruct_to_voiset(rtstruct, geometry,
+                                                     frame_of_reference_uid=_raw_frame(for_uid, rtstruct),
+                                                     rules=rules, inclusion=sources.inclusion)))
     if sources.seg:
-        parts.append(("seg", seg_to_voiset(_single_dicom(Path(sources.seg), "SEG"), geometry,
-                                           frame_of_reference_uid=for_uid, rules=rules,
-                                           policy=sources.policy)))
+        seg = _single_dicom(Path(sources.seg), "SEG")
+        parts.append(("seg", seg_to_voiset(seg, geometry, frame_of_reference_uid=_raw_frame(for_uid, seg),
+                                           rules=rules, policy=sources.policy)))
     if sources.mask:
         parts.append(("mask", mask_to_voiset(Path(sources.mask), geometry, rules=rules,
                                              policy=sources.policy)))

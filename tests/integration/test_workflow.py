@@ -211,16 +211,57 @@ def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_pk: Path)
     assert not (workdir / "results" / "P01" / "dynamic" / "uptake.csv").exists()  # static stages skip it
     response = pd.read_csv(workdir / "results" / "cohort" / "response.csv")
     assert list(response["timepoint"]) == ["baseline", "on_treatment"]
-    # no patient identifier from the DICOM header reaches outputs or logs
+    # deidentify: true (the default): no name, ID, birth date, accession number, institution, UID or scan date
+    # of the DICOM in any output, log, report or file name (issue 17, item 9)
+    identifiers = _dicom_identifiers(cohort_1 / "dicom")
+    assert len(identifiers["uid"]) > 50 and identifiers["date"]
+    for path in [workdir / "results", *(workdir / "results").rglob("*")]:
+        name = str(path.relative_to(workdir))
+        assert not any(value in name for values in identifiers.values() for value in values), name
+        if path.is_file():
+            data = path.read_bytes()
+            if path.suffix == ".gz":
+                import gzip
+
+                data = gzip.decompress(data)
+            text = data.decode("latin-1")
+            for kind, values in identifiers.items():
+                found = sorted(v for v in values if v in text)
+                assert not found, (name, kind, found[:3])
+    # dates moved by the subject's offset: uptake times and intervals unchanged, the SUV factor exact (above)
+    sidecar = json.loads((workdir / "results" / "P01" / "baseline" / "suv.json").read_text())
+    assert sidecar["series_instance_uid"].startswith("2.25.")
+    assert sidecar["uptake_time_s"] == pytest.approx(truth_baseline_uptake(cohort_1), abs=1.0)
+
+
+def _dicom_identifiers(root: Path) -> dict[str, set[str]]:
+    """The identifying values of every DICOM file below ``root``: names, IDs, birth dates, accession numbers,
+    institutions, UIDs (not the standard ones) and study/series/acquisition dates (as written and in ISO form)."""
     import pydicom
 
-    pt = next((cohort_1 / "dicom" / "P01" / "baseline" / "PT").glob("*.dcm"))
-    ds = pydicom.dcmread(pt, stop_before_pixels=True)
-    for path in (workdir / "results").rglob("*"):
-        if path.is_file():
-            text = path.read_text(errors="ignore")
-            assert str(ds.PatientID) not in text
-            assert str(ds.PatientName) not in text
+    found: dict[str, set[str]] = {"id": set(), "uid": set(), "date": set()}
+    for f in root.rglob("*.dcm"):
+        ds = pydicom.dcmread(f, stop_before_pixels=True)
+        for element in ds.iterall():
+            value = str(element.value).strip() if element.value is not None else ""
+            if len(value) < 4:
+                continue
+            if element.VR == "UI" and not value.startswith("1.2.840.10008."):
+                found["uid"].add(value)
+            elif element.keyword in ("PatientName", "PatientID", "PatientBirthDate", "AccessionNumber",
+                                     "InstitutionName", "OtherPatientIDs"):
+                found["id"].add(value)
+                if element.keyword == "PatientName":
+                    found["id"].add(value.replace("^", " "))
+            elif element.keyword in ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate"):
+                found["date"] |= {value, f"{value[:4]}-{value[4:6]}-{value[6:8]}"}
+    return found
+
+
+def truth_baseline_uptake(cohort: Path) -> float:
+    """P01's baseline uptake time (s) from the synthetic truth."""
+    truth = json.loads((cohort / "dicom" / "P01" / "baseline" / "truth.json").read_text())
+    return float(truth["uptake_time_s"])
 
 
 #: Relative errors of petvoi pk (from DICOM) against the analytic AUC (first scan to infinity) and T_eff of the exact
@@ -335,7 +376,8 @@ def test_results_path_with_spaces_quotes_and_command_substitution(repo: Path, co
     proc = snakemake(repo, work)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert not list(tmp_path.rglob("PWNED")) and not (repo / "PWNED").exists() and not Path("PWNED").exists()
-    assert sorted(p.name for p in work.iterdir()) == [".snakemake", "config.yaml", results.name]
+    # the working folder holds the run state, the config, the results and the de-identification secret
+    assert sorted(p.name for p in work.iterdir()) == [".petvoi", ".snakemake", "config.yaml", results.name]
     assert (results / "P01" / "baseline" / "uptake.csv").is_file()
     assert (results / "reports" / "cohort.pdf").is_file() and (results / "reports" / "P01.pdf").is_file()
     assert (results / "logs" / "study" / "batch_1.log").is_file()
