@@ -26,7 +26,10 @@ def _config(cohort: Path, results: Path, **extra: object) -> dict[str, object]:
     return {"samples": str(cohort / "samples.tsv"), "data_root": str(cohort), "results": str(results),
             "threads": 1, "synth": {"generate": False}, "suv": {"dosing": str(cohort / "dosing.csv")},
             "recist": {"measurements": str(cohort / "recist.csv")},
-            "clinical": {name: str(cohort / f"{name}.csv") for name in ("ihc", "histology", "outcomes")}, **extra}
+            "clinical": {name: str(cohort / f"{name}.csv") for name in ("ihc", "histology", "outcomes")},
+            # one de-identification secret for the local and the SLURM run (the pytest session folder): the same
+            # pseudonymised UIDs and shifted dates in both
+            "deidentify_secret": str(results.parent.parent / "deid_secret"), **extra}
 
 
 def _run(repo: Path, work: Path, profile: str, *extra: str, env: dict[str, str] | None = None,
