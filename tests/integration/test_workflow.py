@@ -37,20 +37,17 @@ def cohort_pk(tmp_path_factory: pytest.TempPathFactory, cohort_1: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory, cohort_pk: Path) -> Path:
-    cohort_1 = cohort_pk
     work = tmp_path_factory.mktemp("workflow")
-    config = {
-        "samples": str(cohort_1 / "samples.tsv"),
-        "data_root": str(cohort_1),
-        "results": str(work / "results"),
-        "threads": 1,
-        "synth": {"generate": False},
-        "suv": {"dosing": str(cohort_1 / "dosing.csv")},
-        "recist": {"measurements": str(cohort_1 / "recist.csv")},
-        "clinical": {name: str(cohort_1 / f"{name}.csv") for name in ("ihc", "histology", "outcomes")},
-    }
-    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    (work / "config.yaml").write_text(yaml.safe_dump(cohort_config(cohort_pk, work / "results")))
     return work
+
+
+def cohort_config(cohort: Path, results: Path) -> dict[str, object]:
+    """The workflow configuration of a synthetic cohort folder (its sheet and tables), results in ``results``."""
+    return {"samples": str(cohort / "samples.tsv"), "data_root": str(cohort), "results": str(results),
+            "threads": 1, "synth": {"generate": False}, "suv": {"dosing": str(cohort / "dosing.csv")},
+            "recist": {"measurements": str(cohort / "recist.csv")},
+            "clinical": {name: str(cohort / f"{name}.csv") for name in ("ihc", "histology", "outcomes")}}
 
 
 def snakemake(repo: Path, work: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -368,11 +365,7 @@ def test_results_path_with_spaces_quotes_and_command_substitution(repo: Path, co
     work = tmp_path / "work"
     work.mkdir()
     results = work / "res ults 'q' $(touch PWNED)"
-    config = {"samples": str(cohort_1 / "samples.tsv"), "data_root": str(cohort_1), "results": str(results),
-              "threads": 1, "synth": {"generate": False}, "suv": {"dosing": str(cohort_1 / "dosing.csv")},
-              "recist": {"measurements": str(cohort_1 / "recist.csv")},
-              "clinical": {name: str(cohort_1 / f"{name}.csv") for name in ("ihc", "histology", "outcomes")}}
-    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    (work / "config.yaml").write_text(yaml.safe_dump(cohort_config(cohort_1, results)))
     proc = snakemake(repo, work)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert not list(tmp_path.rglob("PWNED")) and not (repo / "PWNED").exists() and not Path("PWNED").exists()
@@ -398,11 +391,7 @@ def test_one_failed_study_does_not_cost_the_cohort(repo: Path, cohort_1: Path, t
     work = tmp_path / "work"
     work.mkdir()
     results = work / "results"
-    config = {"samples": str(data / "samples.tsv"), "data_root": str(data), "results": str(results),
-              "threads": 1, "synth": {"generate": False}, "suv": {"dosing": str(data / "dosing.csv")},
-              "recist": {"measurements": str(data / "recist.csv")},
-              "clinical": {name: str(data / f"{name}.csv") for name in ("ihc", "histology", "outcomes")}}
-    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    (work / "config.yaml").write_text(yaml.safe_dump(cohort_config(data, results)))
     first = snakemake(repo, work, "--keep-going")
     assert first.returncode != 0
     record = json.loads((results / "failed" / "P01_on_treatment.json").read_text())
