@@ -48,6 +48,10 @@ TEMPLATES: dict[str, str] = {
     "parametric": f"{STUDY_FOLDER}/parametric",
     "parametric_map": f"{STUDY_FOLDER}/parametric/{{map}}.nii.gz",
     "parametric_json": f"{STUDY_FOLDER}/parametric/parametric.json",
+    "dicom": f"{STUDY_FOLDER}/dicom",  # DICOM outputs: the VOIs as SEG, the uptake as TID 1500 SR, SUV as a map
+    "dicom_seg": f"{STUDY_FOLDER}/dicom/seg.dcm",
+    "dicom_sr": f"{STUDY_FOLDER}/dicom/sr.dcm",
+    "dicom_pm": f"{STUDY_FOLDER}/dicom/suv_pm.dcm",
     # per subject
     "deltas": "{subject}/deltas.csv",
     # the cohort
@@ -176,6 +180,21 @@ class StudyPaths:
     def parametric(self) -> Path:
         """Folder of the parametric maps."""
         return self.folder / _file("parametric")
+
+    @property
+    def dicom_seg(self) -> Path:
+        """The VOIs as a DICOM Segmentation."""
+        return self.folder / _file("dicom") / _file("dicom_seg")
+
+    @property
+    def dicom_sr(self) -> Path:
+        """The uptake table as a TID 1500 Comprehensive 3D SR."""
+        return self.folder / _file("dicom") / _file("dicom_sr")
+
+    @property
+    def dicom_pm(self) -> Path:
+        """The SUV volume as a DICOM Parametric Map."""
+        return self.folder / _file("dicom") / _file("dicom_pm")
 
 
 @dataclass(frozen=True)
