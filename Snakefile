@@ -35,6 +35,7 @@ rule all:
         per_study("suv"),
         per_study("ct"),
         per_study("uptake"),
+        [per_study(name) for name in EXPORT_OUTPUTS],
         [path("cohort_table", table=t) for t in ("uptake", "texture", "heterogeneity", "inter_lesion", "deltas")],
         path("response"),
         path("stats"),
@@ -55,6 +56,7 @@ include: "rules/suv.smk"
 include: "rules/vois.smk"
 include: "rules/texture.smk"
 include: "rules/study.smk"
+include: "rules/export.smk"
 include: "rules/response.smk"
 include: "rules/report.smk"
 include: "rules/kinetics.smk"

@@ -10,7 +10,10 @@ from pipeline.parallel import dask_arguments, local_workers
 # switching it reruns nothing; a rule whose tasks run elsewhere (tcp://, slurm) needs one local core.
 DASK_ARGS = dask_arguments(CFG)
 TEXTURE_WORKERS = local_workers(CFG, CFG["texture"]["workers"])
-STATIC_STAGES = ("suv", "ct", "vois", "uptake", "texture", "heterogeneity")
+EXPORT = CFG["export"]["dicom"]  # DICOM outputs (petvoi export) as the last stage of every static study
+STATIC_STAGES = ("suv", "ct", "vois", "uptake", "texture", "heterogeneity") + (("export",) if EXPORT else ())
+EXPORT_OUTPUTS = (("dicom_seg", "dicom_sr") + (("dicom_pm",) if CFG["export"]["parametric_map"] else ())
+                  if EXPORT else ())
 _q = shlex.quote
 
 
@@ -51,6 +54,13 @@ def _static_stage_args(stage, wc, threads):
     if stage == "heterogeneity":
         return (f"heterogeneity --suv {out('suv')} --vois {out('vois')}"
                 f" --bin-width {CFG['heterogeneity']['bin_width']} -o {out('heterogeneity')}")
+    if stage == "export":
+        series = study_series("PT", CFG["series"]["pt_description"])(wc)
+        order = [tp for subject, tp in STUDIES if subject == s].index(t) + 1
+        pm = "" if CFG["export"]["parametric_map"] else " --no-parametric-map"
+        folder = _q(str(Path(path("suv", subject=s, timepoint=t)).parent))
+        return (f"export --pet {_q(series)} --study {folder} --subject {_q(s)} --timepoint {_q(t)}"
+                f" --timepoint-order {order}{pm}")
     raise ValueError(f"not a static-study stage: {stage}")
 
 

@@ -198,7 +198,8 @@ def subject_report_inputs(wc):
     files = [path("deltas", subject=wc.subject), path("response_bor")]
     for s, t in STUDIES:
         if s == wc.subject:
-            files += [path(n, subject=s, timepoint=t) for n in ("suv", "vois", "uptake", "heterogeneity")]
+            files += [path(n, subject=s, timepoint=t) for n in ("suv", "vois", "uptake", "heterogeneity",
+                                                                *EXPORT_OUTPUTS)]  # listed in the report
     for s, t in DYNAMIC:  # the kinetics section
         if s == wc.subject:
             files += [path(n, subject=s, timepoint=t) for n in ("tacs", "kinetics", "kinetics_json")]
@@ -242,7 +243,7 @@ def check_job_resources():
     from pipeline.errors import ConfigError
 
     # and the rules a config may leave out, and "report" for every report_N batch
-    names = {r.name for r in workflow.rules} | {"synth", "study", "dynamic_study", "report"}
+    names = {r.name for r in workflow.rules} | {"synth", "study", "dynamic_study", "report", "export"}
     unknown = sorted(set(CFG["jobs"]["resources"]) - names - {"default"})
     if unknown:
         raise ConfigError(f"no rule is named {unknown[0]!r}", source="snakemake config",

@@ -18,7 +18,8 @@ def _study_constraint(studies):
                     for s, ts in sorted(by_subject.items())) or "(?!)"
 
 
-STUDY_OUTPUTS = ("suv", "suv_json", "ct", "ct_json", "vois", "vois_json", "uptake", "texture", "heterogeneity")
+STUDY_OUTPUTS = ("suv", "suv_json", "ct", "ct_json", "vois", "vois_json", "uptake", "texture", "heterogeneity",
+                 *EXPORT_OUTPUTS)
 DYNAMIC_OUTPUTS = ("suv", "suv_json", "vois", "vois_json", "tacs", "kinetics", "kinetics_json", "parametric_json")
 STUDIES_PER_JOB = CFG["jobs"]["studies_per_job"]
 
@@ -46,12 +47,8 @@ if CFG["jobs"]["study_chain"] and STUDIES_PER_JOB == 1:
         shell:
             "{PETVOI} chain {CHAIN_FAILURES} {CHAIN_APPEND} {params.steps} > {log:q} 2>&1"
 
-    ruleorder: study > suv
-    ruleorder: study > ct
-    ruleorder: study > vois
-    ruleorder: study > uptake
-    ruleorder: study > texture
-    ruleorder: study > heterogeneity
+    for _stage in STATIC_STAGES:
+        workflow.ruleorder("study", _stage)
 
 elif CFG["jobs"]["study_chain"]:
     # Batches of jobs.studies_per_job studies in sample-sheet order (a subject's studies together; dynamic studies

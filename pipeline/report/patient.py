@@ -20,6 +20,7 @@ from .inputs import PatientInputs
 from .render import Section, fmt, render_page, write_report
 from .sections import (
     changes,
+    dicom_files,
     header,
     heterogeneity,
     kinetics,
@@ -40,7 +41,7 @@ __all__ = ["SECTIONS", "build_patient_report", "write_patient_report", "fmt", "L
 #: The sections of the patient report, in page order.
 SECTIONS: tuple[Section, ...] = (header.SECTION, quality.SECTION, mips.SECTION, lesions.SECTION, organs.SECTION,
                                  changes.SECTION, time_course.SECTION, response.SECTION, heterogeneity.SECTION,
-                                 pathology.SECTION, kinetics.SECTION, pk.SECTION)
+                                 pathology.SECTION, kinetics.SECTION, pk.SECTION, dicom_files.SECTION)
 
 
 def build_patient_report(subject_id: str, *, results_dir: str | Path, samples: pd.DataFrame | str | Path,

@@ -191,6 +191,12 @@ def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_pk: Path)
     stats = pd.read_csv(workdir / "results" / "cohort" / "stats.csv")
     assert {"suv_vs_ihc", "diagnostic", "survival"} <= set(stats["endpoint"])  # one subject: rows say n, no crash
     assert (workdir / "results" / "cohort" / "figures" / "biodistribution.png").is_file()
+    # the DICOM outputs of every static study, listed in the patient report (issue 18)
+    for timepoint in ("baseline", "on_treatment"):
+        for name in ("seg.dcm", "sr.dcm", "suv_pm.dcm"):
+            assert (workdir / "results" / "P01" / timepoint / "dicom" / name).is_file()
+    html = (workdir / "results" / "reports" / "P01.html").read_text()
+    assert 'id="dicom-files"' in html and "on_treatment/dicom/sr.dcm" in html
     for name in ("P01", "P02", "cohort"):
         assert (workdir / "results" / "reports" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
         assert "data:image/png;base64," in (workdir / "results" / "reports" / f"{name}.html").read_text()
