@@ -36,6 +36,7 @@ rule all:
         per_study("ct"),
         per_study("uptake"),
         [per_study(name) for name in EXPORT_OUTPUTS],
+        [path("archive_pushed")] if CFG["archive"]["push"] else [],
         [path("cohort_table", table=t) for t in ("uptake", "texture", "heterogeneity", "inter_lesion", "deltas")],
         path("response"),
         path("stats"),
@@ -57,6 +58,7 @@ include: "rules/vois.smk"
 include: "rules/texture.smk"
 include: "rules/study.smk"
 include: "rules/export.smk"
+include: "rules/archive.smk"
 include: "rules/response.smk"
 include: "rules/report.smk"
 include: "rules/kinetics.smk"

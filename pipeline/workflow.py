@@ -83,7 +83,8 @@ def check_workflow(config_path: Path, samples: Path | None = None) -> str:
     else:
         sheet_path = samples or Path(cfg["samples"])
         sheet = load_sample_sheet(sheet_path)
-        if not cfg["synth"]["generate"]:  # else the synth rule writes them
+        fetched = cfg.get("archive", {}).get("fetch")
+        if not cfg["synth"]["generate"] and not fetched:  # else the synth or the fetch rule writes them
             _check_study_folders(sheet, Path(cfg["data_root"]), source=str(sheet_path))
         check_dynamic_studies(cfg, sheet, source=str(sheet_path))
         label = f"sample sheet {sheet_path}"

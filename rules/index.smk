@@ -6,7 +6,8 @@
 # jobs.index_studies_per_job studies the whole index - seconds of header reading, less than a job's start.
 INDEX_FOLDERS = study_folders(SHEET_ALL, DATA_ROOT)  # failed studies too: the index stays as it was
 INDEX_PARTS = batches(INDEX_FOLDERS, CFG["jobs"]["index_studies_per_job"])
-_INDEX_INPUTS = dict(samples=CFG["samples"], synth=[str(SYNTH_DONE)] if CFG["synth"]["generate"] else [])
+_INDEX_INPUTS = dict(samples=CFG["samples"], synth=[str(SYNTH_DONE)] if CFG["synth"]["generate"] else [],
+                     fetched=[path("archive_fetched")] if CFG["archive"]["fetch"] else [])
 _INDEX_COMMAND = (
     "{PETVOI} index {params.folders} -o {output.index:q} --samples {input.samples:q} --data-root {params.data_root:q}"
     " --workers {threads} > {log:q} 2>&1"

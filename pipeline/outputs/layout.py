@@ -62,6 +62,8 @@ TEMPLATES: dict[str, str] = {
     "failure_record": "failed/{subject}_{timepoint}.json",
     "cohort_samples": "cohort/samples.tsv",  # the sample sheet without the failed studies: what the cohort is
     "failed_studies": "cohort/failed_studies.csv",
+    "archive_fetched": "archive/fetched.json",  # what petvoi fetch retrieved (config archive.fetch)
+    "archive_pushed": "archive/pushed.json",  # what petvoi push stored (config archive.push)
     "series_index_part_skipped": "index/parts/series_{part}_skipped.csv",
     "cohort_table": "cohort/{table}.parquet",
     "response": "cohort/response.csv",
