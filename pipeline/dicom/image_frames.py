@@ -11,6 +11,7 @@ from pydicom.dataset import Dataset
 
 from ..errors import DicomError
 from .datetimes import parse_offset
+from .enhanced_pet import ENHANCED_PET_SOP_CLASS, classic_view
 from .frames import FrameInfo
 from .series import SeriesFiles
 from .values import (
@@ -142,6 +143,8 @@ def extract_frames(series: SeriesFiles, *, label: str | None = None) -> list[Ima
         lookups: list[tuple[Lookup, str, int | None]]
         if multiframe:
             shared, per_frame = flatten_multiframe(ds)
+            if text_value(ds, "SOPClassUID") == ENHANCED_PET_SOP_CLASS:  # units from the Real World Value Mapping
+                classic_view(ds, shared, per_frame, source=f"{label} ({name})")
             if len(per_frame) != f.n_frames:
                 raise DicomError(f"{len(per_frame)} per-frame functional groups for NumberOfFrames {f.n_frames}",
                                  source=f"{label} ({name})", attribute="PerFrameFunctionalGroupsSequence (5200,9230)",

@@ -10,9 +10,11 @@ Supported SOP classes
   the header is flattened so that the classic PET attributes are at its top
   level (see :func:`~pipeline.dicom.series.flatten_multiframe`).
 
-Refused: Enhanced PET Image Storage (1.2.840.10008.5.1.4.1.1.130), whose
-quantitation goes through Real World Value Mapping that petvoi does not read,
-and any other SOP class.
+* Enhanced PET Image Storage (1.2.840.10008.5.1.4.1.1.130): as Legacy Converted,
+  its units and rescale taken from the Real World Value Mapping chosen by unit
+  (:mod:`pipeline.dicom.enhanced_pet`).
+
+Refused: any other SOP class.
 
 Volume layout
 -------------
@@ -153,14 +155,9 @@ class PetSeries:
 
 
 def _check_sop_class(sop_class_uid: str, label: str) -> None:
-    if sop_class_uid in (PET_IMAGE_STORAGE, LEGACY_CONVERTED_ENHANCED_PET_IMAGE_STORAGE):
+    if sop_class_uid in (PET_IMAGE_STORAGE, LEGACY_CONVERTED_ENHANCED_PET_IMAGE_STORAGE,
+                         ENHANCED_PET_IMAGE_STORAGE):
         return
-    if sop_class_uid == ENHANCED_PET_IMAGE_STORAGE:
-        raise DicomError("Enhanced PET Image Storage (1.2.840.10008.5.1.4.1.1.130) is not supported: its "
-                         "quantitation uses Real World Value Mapping, which petvoi does not read yet",
-                         source=label, attribute="SOPClassUID (0008,0016)",
-                         remedy="convert the series to classic PET Image Storage (one file per slice), "
-                                "e.g. with dcmtk, dicom3tools or highdicom")
     raise DicomError(f"SOP class {sop_class_uid or '<empty>'} is not a PET image", source=label,
                      attribute="SOPClassUID (0008,0016)",
                      remedy="give a PET Image Storage or Legacy Converted Enhanced PET series")

@@ -359,9 +359,9 @@ def read_series_header(headers: Sequence[pydicom.Dataset], source: str) -> Serie
     sop_class = _text(find(first, "SOPClassUID")) or _text(getattr(first, "file_meta", {}).get(
         "MediaStorageSOPClassUID") if hasattr(first, "file_meta") else None)
     if sop_class == ENHANCED_PET_SOP_CLASS:
-        raise DicomError("Enhanced PET Image Storage is not supported for SUV (R34)", source=source,
-                         attribute=label("SOPClassUID"),
-                         remedy="export the series as classic PET Image Storage or Legacy Converted Enhanced PET")
+        from ..dicom.enhanced_pet import mapping_record
+
+        mapping_record(first)  # R34: units only from a Real World Value Mapping in Bq/ml or SUVbw (else refused)
     try:
         tz = parse_offset(_text(find(first, "TimezoneOffsetFromUTC")))
     except ValueError:

@@ -18,6 +18,7 @@ import numpy as np
 from .. import __version__
 from ..deid import active
 from ..dicom.ct import load_ct
+from ..dicom.enhanced_pet import mapping_record
 from ..dicom.geometry import Geometry, write_nifti
 from ..dicom.pet import load_pet, read_volume, slice_count_problem
 from ..errors import DicomError
@@ -128,6 +129,9 @@ def run_suv(series_dir: Path, output: Path, options: SuvOptions, *, workers: int
     })
     if series.is_dynamic:
         sidecar["frames"] = _frames_from_injection(series.frame_table, result.injection_datetime)
+    mapping = mapping_record(series.headers[0])
+    if mapping is not None:  # an Enhanced PET: the units and rescale came from this Real World Value Mapping
+        sidecar["real_world_value_mapping"] = mapping
     written = SuvSidecar(_deidentified(sidecar))
     with output_set(output, written.file_for(output)):  # never an image without its sidecar
         write_nifti(output, volume, series.geometry)

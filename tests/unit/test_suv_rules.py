@@ -513,7 +513,9 @@ def test_r33_series_consistency() -> None:
 
 
 def test_r34_enhanced_pet_refused_legacy_converted_read_from_shared_groups() -> None:
-    refused(DicomError, "SOPClassUID (0008,0016)", SOPClassUID="1.2.840.10008.5.1.4.1.1.130")
+    # an Enhanced PET without a Real World Value Mapping (issue 18: with one it is read, tests/unit/test_enhanced_pet)
+    refused(DicomError, "RealWorldValueMappingSequence (0040,9096) functional group",
+            SOPClassUID="1.2.840.10008.5.1.4.1.1.130")
     headers, frames = build(((T0, 300.0, 150.0), (T0, 300.0, 150.0)), Units=None, DecayCorrection=None,
                             SOPClassUID="1.2.840.10008.5.1.4.1.1.128.1")
     shared = pydicom.Dataset()
