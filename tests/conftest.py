@@ -98,56 +98,18 @@ def slurm_cluster() -> Iterator[None]:
         subprocess.run(["bash", str(script), "down"], capture_output=True, timeout=120, check=False)
 
 
-class OrthancServer:
-    """A running test Orthanc: its ports, DICOMweb root, credentials and REST helpers."""
-
-    USER, PASSWORD, AET = "petvoi", "orthanc-test-password", "ORTHANC"
-
-    def __init__(self, http_port: int, dicom_port: int, folder: Path) -> None:
-        self.http_port, self.dicom_port, self.folder = http_port, dicom_port, folder
-        self.url = f"http://127.0.0.1:{http_port}"
-        self.dicomweb = f"{self.url}/dicom-web"
-
-    def rest(self, method: str, path: str, data: bytes | None = None) -> object:
-        """One REST call with the test credentials; the decoded JSON answer."""
-        import base64
-        import json
-        import urllib.request
-
-        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
-        token = base64.b64encode(f"{self.USER}:{self.PASSWORD}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            body = answer.read()
-        return json.loads(body) if body else None
-
-    def upload(self, files: list[Path]) -> None:
-        """Store DICOM files (REST POST /instances)."""
-        for f in files:
-            self.rest("POST", "/instances", f.read_bytes())
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
-def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """An Orthanc (Debian packages orthanc and orthanc-dicomweb, installed by tools/ci/orthanc.sh when missing)
-    on loopback: HTTP with basic authentication and the DICOMweb plugin, DICOM with C-FIND/C-GET/C-STORE for the
-    AE title PETVOI from 127.0.0.1 only, a temporary storage folder, random ports; stopped at the end of the
-    session. Skipped only where Orthanc cannot be installed (not root, no apt-get)."""
-    import json
+    on loopback (tools/orthanc_local.py): HTTP with basic authentication and the DICOMweb plugin, DICOM with
+    C-FIND/C-GET/C-STORE for the AE title PETVOI from 127.0.0.1 only, a temporary storage folder, random ports;
+    stopped at the end of the session. Skipped only where Orthanc cannot be installed (not root, no apt-get)."""
+    import importlib.util
     import os
     import subprocess
-    import time
-    import urllib.error
 
-    script = Path(__file__).resolve().parents[1] / "tools" / "ci" / "orthanc.sh"
+    tools = Path(__file__).resolve().parents[1] / "tools"
+    script = tools / "ci" / "orthanc.sh"
     if subprocess.run(["bash", str(script), "status"], capture_output=True, check=False).returncode != 0:
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
             pytest.skip("Orthanc is not installed and cannot be installed here (tools/ci/orthanc.sh needs root and "
@@ -156,41 +118,13 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
                               check=False)
         if done.returncode != 0:
             pytest.fail(f"tools/ci/orthanc.sh install failed: {done.stderr.strip()}")
-    folder = tmp_path_factory.mktemp("orthanc")
-    server = OrthancServer(_free_port(), _free_port(), folder)
-    config = {
-        "Name": "petvoi-test", "StorageDirectory": str(folder / "db"), "IndexDirectory": str(folder / "db"),
-        "HttpPort": server.http_port, "DicomPort": server.dicom_port, "DicomAet": server.AET,
-        "RemoteAccessAllowed": False, "AuthenticationEnabled": True,
-        "RegisteredUsers": {server.USER: server.PASSWORD},
-        "Plugins": ["/usr/share/orthanc/plugins/libOrthancDicomWeb.so"],
-        "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": True, "StudiesMetadata": "Full"},
-        "DicomCheckCalledAet": False, "DicomCheckModalityHost": True,
-        "DicomAlwaysAllowStore": False, "DicomAlwaysAllowFind": False, "DicomAlwaysAllowGet": False,
-        "DicomAlwaysAllowMove": False, "DicomAlwaysAllowEcho": True,
-        "DicomModalities": {"petvoi": {"AET": "PETVOI", "Host": "127.0.0.1", "Port": _free_port(),
-                                       "AllowStore": True, "AllowFind": True, "AllowGet": True,
-                                       "AllowMove": True, "AllowEcho": True}},
-        "StableAge": 1, "StorageCompression": False, "HttpTimeout": 60, "ConcurrentJobs": 1,
-    }
-    (folder / "orthanc.json").write_text(json.dumps(config, indent=1))
-    log = (folder / "orthanc.log").open("w")
-    process = subprocess.Popen([shutil.which("Orthanc") or "Orthanc", str(folder / "orthanc.json")], stdout=log,
-                               stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            server.rest("GET", "/system")
-            break
-        except (urllib.error.URLError, ConnectionError, OSError):
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"Orthanc did not start: {(folder / 'orthanc.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-    yield server
-    process.terminate()
+    spec = importlib.util.spec_from_file_location("orthanc_local", tools / "orthanc_local.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+        server = module.start(tmp_path_factory.mktemp("orthanc"))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()

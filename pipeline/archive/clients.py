@@ -181,6 +181,7 @@ class DimseArchive:
 
         ae = AE(ae_title=self.settings.calling_ae)
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = self.settings.timeout_s
+        ae.maximum_pdu_size = 0  # no limit: the peer sends an instance in a few PDUs, not 16 kB ones
         for uid in contexts:
             ae.add_requested_context(uid)
         roles: list[Any] = [build_role(uid, scp_role=True) for uid in _STORAGE] if get_roles else []
@@ -194,6 +195,7 @@ class DimseArchive:
             raise ArchiveError(f"{why} while asking {what}", source=self.settings.server,
                                attribute="archive.host/port/called_ae/calling_ae",
                                remedy="check the peer's address and that it knows our AE title")
+        _no_delay(assoc)
         try:
             yield assoc
         finally:
@@ -280,6 +282,20 @@ class DimseArchive:
                                        source=self.settings.server, remedy="see the peer's log")
                 stored += 1
         return stored
+
+
+def _no_delay(assoc: Any) -> None:
+    """TCP_NODELAY on the association's socket, so that our small DIMSE responses are not held back by Nagle's
+    algorithm. (The 45 ms per C-GET instance measured against a loopback Orthanc came from the peer's side: DCMTK
+    disables Nagle only with TCP_NODELAY=1 in its environment, which tools/orthanc_local.py sets.)"""
+    import socket
+
+    raw = getattr(getattr(getattr(assoc, "dul", None), "socket", None), "socket", None)
+    if raw is not None:
+        try:
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
 
 
 def open_archive(settings: ArchiveSettings) -> Archive:

@@ -151,6 +151,11 @@ def extract_frames(series: SeriesFiles, *, label: str | None = None) -> list[Ima
                                  remedy="the file is corrupt; re-export the series")
             lookups = [(Lookup(pf, shared, ds), f"{f.path}#{k + 1}", k + 1) for k, pf in enumerate(per_frame)]
         else:
+            if text_value(ds, "SOPClassUID") == ENHANCED_PET_SOP_CLASS:
+                raise DicomError("an Enhanced PET instance without functional groups: its units and frames are "
+                                 "unknown", source=f"{label} ({name})",
+                                 attribute="PerFrameFunctionalGroupsSequence (5200,9230)",
+                                 remedy="the file is corrupt or mislabelled; re-export the series")
             if f.n_frames != 1:
                 raise DicomError(f"{f.n_frames} frames in a single-frame image object", source=f"{label} ({name})",
                                  attribute="NumberOfFrames (0028,0008)",

@@ -161,3 +161,18 @@ def test_deidentified_export_references_a_deidentified_pet(cohort_1: Path, studi
         ds = pydicom.dcmread(study / "dicom" / name)
         assert str(ds.PatientID) == "P01" and str(ds.StudyInstanceUID).startswith("2.25.")
     assert not (study / "dicom" / "suv_pm.dcm").exists()
+
+
+def test_a_seg_on_another_frame_of_reference_is_refused_naming_both(studies: dict[str, Path], tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    study = studies["baseline"]
+    seg = pydicom.dcmread(study / "dicom" / "seg.dcm")
+    pet_for = str(seg.FrameOfReferenceUID)
+    seg.FrameOfReferenceUID = "1.2.826.0.1.3680043.8.498.999999"
+    seg.save_as(tmp_path / "seg.dcm")
+    capsys.readouterr()
+    assert main(["vois", "--pet", str(study / "suv.nii.gz"), "--seg", str(tmp_path / "seg.dcm"),
+                 "-o", str(tmp_path / "vois.nii.gz")]) == 2
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert "1.2.826.0.1.3680043.8.498.999999" in line and pet_for in line
+    assert not (tmp_path / "vois.nii.gz").exists()

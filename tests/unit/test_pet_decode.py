@@ -358,16 +358,16 @@ def test_empty_folder(tmp_path: Path) -> None:
         load_pet(tmp_path)
 
 
-def test_enhanced_pet_refused(pet_copy: Path) -> None:
+def test_enhanced_pet_without_functional_groups_refused(pet_copy: Path) -> None:
+    """Classic single-frame files labelled Enhanced PET (true Enhanced PET is read: tests/unit/test_enhanced_pet)."""
     for path in pet_copy.glob("*.dcm"):
         ds = pydicom.dcmread(path)
         ds.SOPClassUID = ENHANCED_PET_IMAGE_STORAGE
         ds.file_meta.MediaStorageSOPClassUID = ENHANCED_PET_IMAGE_STORAGE
         ds.save_as(path)
-    with pytest.raises(DicomError, match=r"Enhanced PET Image Storage \(1\.2\.840\.10008\.5\.1\.4\.1\.1\.130\)") as err:
+    with pytest.raises(DicomError, match="an Enhanced PET instance without functional groups") as err:
         load_pet(pet_copy)
-    assert "Real World Value Mapping" in str(err.value) and "classic PET Image Storage" in str(err.value)
-    assert err.value.attribute == "SOPClassUID (0008,0016)"
+    assert err.value.attribute == "PerFrameFunctionalGroupsSequence (5200,9230)"
 
 
 # --------------------------------------------------------------------------- Legacy Converted Enhanced PET
