@@ -153,8 +153,10 @@ class DicomWebArchive:
             ds = pydicom.dcmread(f)
             with self._asking(f"to store {f.name}"):
                 response = self._client.store_instances(datasets=[ds])
-            if "FailedSOPSequence" in response:
-                raise ArchiveError(f"refused to store {f.name} (FailedSOPSequence in the STOW-RS response)",
+            stored_uids = {str(item.get("ReferencedSOPInstanceUID", ""))
+                           for item in response.get("ReferencedSOPSequence") or []}
+            if response.get("FailedSOPSequence") or str(ds.SOPInstanceUID) not in stored_uids:
+                raise ArchiveError(f"refused to store {f.name} (not in the STOW-RS response's ReferencedSOPSequence)",
                                    source=self.settings.server, remedy="see the server's log")
             stored += 1
         return stored

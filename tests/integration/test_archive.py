@@ -67,6 +67,12 @@ def _counts(folder: Path) -> dict[str, int]:
     return counts
 
 
+def _holds(fetched: dict[str, int], uploaded: Path) -> bool:
+    """Every uploaded series fetched whole (the session's Orthanc may hold more series of the study: outputs
+    other tests pushed)."""
+    return all(fetched.get(uid) == n for uid, n in _counts(uploaded).items())
+
+
 @pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
 def test_fetch_retrieves_the_study_verified_and_resumable(orthanc: object, uploaded: Path, cohort_1: Path,
                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -76,9 +82,10 @@ def test_fetch_retrieves_the_study_verified_and_resumable(orthanc: object, uploa
     config = _config(tmp_path, cohort_1, archive)
     assert main(["fetch", "--config", str(config), "--record", str(tmp_path / "fetched.json")]) == 0
     study = tmp_path / "data" / "dicom" / "P01" / "baseline"
-    assert _counts(study) == _counts(uploaded)
+    fetched = _counts(study)
+    assert _holds(fetched, uploaded)
     record = json.loads((study / ".petvoi-fetch.json").read_text())
-    assert record["n_instances"] == sum(_counts(uploaded).values()) and record["n_series"] == 3
+    assert record["n_instances"] == sum(fetched.values()) and record["n_series"] == len(fetched)
     assert [p.name for p in study.parent.iterdir()] == ["baseline"]  # no partial folder left
     assert PASSWORD_ENV not in capsys.readouterr().err and orthanc.PASSWORD not in (  # type: ignore[attr-defined]
         tmp_path / "fetched.json").read_text()
@@ -109,7 +116,7 @@ def test_an_interrupted_fetch_goes_on_from_the_complete_series(orthanc: object, 
     assert not study.exists()  # nothing half-written where the workflow reads
     monkeypatch.setattr(clients.DicomWebArchive, "retrieve_series", original)
     assert main(["fetch", "--config", str(config)]) == 0
-    assert _counts(study) == _counts(uploaded)
+    assert _holds(_counts(study), uploaded)
 
 
 @pytest.mark.parametrize(("case", "message"), [
@@ -164,4 +171,68 @@ def test_workflow_from_the_archive_pushes_its_seg_and_sr(orthanc: object, upload
         stored = orthanc.rest("GET", f"/instances/{found[0]}/simplified-tags")  # type: ignore[attr-defined]
         assert stored["Modality"] == modality and stored["StudyInstanceUID"] == str(  # type: ignore[index]
             pydicom.dcmread(next((uploaded / "PT").glob("*.dcm")), stop_before_pixels=True).StudyInstanceUID)
+        # the file Orthanc holds is the one written (every element equal)
+        import urllib.request
+        from io import BytesIO
+
+        request = urllib.request.Request(f"{orthanc.url}/instances/{found[0]}/file")  # type: ignore[attr-defined]
+        request.add_header("Authorization", "Basic " + __import__("base64").b64encode(
+            f"{orthanc.USER}:{orthanc.PASSWORD}".encode()).decode())  # type: ignore[attr-defined]
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            held = pydicom.dcmread(BytesIO(answer.read()))
+        assert held == written
     shutil.rmtree(tmp_path / "data", ignore_errors=True)
+
+
+@pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
+def test_fetch_by_patient_id_and_study_date(orthanc: object, uploaded: Path, cohort_1: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch, protocol: str) -> None:
+    """Without a study_uid, the sheet's patient_id and study_date find the one study."""
+    monkeypatch.setenv(PASSWORD_ENV, orthanc.PASSWORD)  # type: ignore[attr-defined]
+    config = _config(tmp_path, cohort_1, _dicomweb(orthanc) if protocol == "dicomweb" else _dimse(orthanc))
+    first = pydicom.dcmread(next((uploaded / "PT").glob("*.dcm")), stop_before_pixels=True)
+    lines = (tmp_path / "samples.tsv").read_text().splitlines()
+    header = lines[0].split("\t")
+    row = dict(zip(header, lines[1].split("\t"), strict=True))
+    row.update(study_uid="", patient_id=str(first.PatientID), study_date=str(first.StudyDate))
+    (tmp_path / "samples.tsv").write_text("\t".join(row) + "\n" + "\t".join(row.values()) + "\n")
+    assert main(["fetch", "--config", str(config)]) == 0
+    assert _holds(_counts(tmp_path / "data" / "dicom" / "P01" / "baseline"), uploaded)
+
+
+def test_push_by_stow_rs_stores_the_files(orthanc: object, uploaded: Path, cohort_1: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydicom.uid import generate_uid
+
+    monkeypatch.setenv(PASSWORD_ENV, orthanc.PASSWORD)  # type: ignore[attr-defined]
+    config = _config(tmp_path, cohort_1, _dicomweb(orthanc))
+    ds = pydicom.dcmread(next((uploaded / "CT").glob("*.dcm")))
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.save_as(tmp_path / "one.dcm")
+    assert main(["push", "--config", str(config), str(tmp_path / "one.dcm"), "--record",
+                 str(tmp_path / "pushed.json")]) == 0
+    found = orthanc.rest("POST", "/tools/find", json.dumps(  # type: ignore[attr-defined]
+        {"Level": "Instance", "Query": {"SOPInstanceUID": str(ds.SOPInstanceUID)}}).encode())
+    assert isinstance(found, list) and len(found) == 1
+    assert json.loads((tmp_path / "pushed.json").read_text())["n_stored"] == 1
+
+
+def test_credentials_come_from_the_environment_or_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.archive.settings import ArchiveSettings
+    from pipeline.errors import ConfigError
+
+    monkeypatch.delenv("PETVOI_TEST_TOKEN", raising=False)
+    settings = ArchiveSettings.from_config({"protocol": "dicomweb", "url": "http://x/dicom-web",
+                                            "token_env": "PETVOI_TEST_TOKEN"})
+    with pytest.raises(ConfigError, match="PETVOI_TEST_TOKEN"):
+        settings.token()
+    monkeypatch.setenv("PETVOI_TEST_TOKEN", " abc \n")
+    assert settings.token() == "abc"
+    (tmp_path / "token").write_text("from-file\n")
+    assert ArchiveSettings.from_config({"protocol": "dicomweb", "url": "http://x/dicom-web",
+                                        "token_file": str(tmp_path / "token")}).token() == "from-file"
+    with pytest.raises(ConfigError, match="archive.url"):
+        ArchiveSettings.from_config({"protocol": "dicomweb"})
+    with pytest.raises(ConfigError, match="archive.protocol"):
+        ArchiveSettings.from_config({})
