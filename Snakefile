@@ -46,6 +46,8 @@ rule all:
         per_study("kinetics", DYNAMIC),
         [path("parametric_map", subject=s, timepoint=t, map=m) for s, t in DYNAMIC_WITH_BLOOD
          for m in CFG["kinetics"]["parametric"]],
+        [path("dicom_map", subject=s, timepoint=t, map=m) for s, t in DYNAMIC_WITH_BLOOD
+         for m in CFG["kinetics"]["parametric"]] if EXPORT else [],
         [path("cohort_table", table="kinetics")] if DYNAMIC else [],
         [path("pk")] if MULTI_SCAN_SUBJECTS else [],
 

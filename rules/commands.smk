@@ -121,7 +121,8 @@ def chain_step(log, args):
     return f"--step {_q(log)} {_q(' '.join(filter(None, [GLOBAL_OPTIONS, args])))}"
 
 
-DYNAMIC_STAGES = ("suv", "vois", "tacs", "kinetics", "parametric")
+# with export.dicom, a dynamic study with blood ends with its parametric maps as DICOM Parametric Maps
+DYNAMIC_STAGES = ("suv", "vois", "tacs", "kinetics", "parametric") + (("export",) if EXPORT else ())
 
 
 def _dynamic_args(stage, wc, threads):
@@ -133,6 +134,10 @@ def _dynamic_args(stage, wc, threads):
 
 def _kinetics_stage_args(stage, wc, threads):
     s, t = wc.subject, wc.timepoint
+    if stage == "export":
+        series = study_series("PT", CFG["series"]["pt_description"])(wc)
+        folder = _q(str(Path(path("suv", subject=s, timepoint=t)).parent))
+        return f"export --pet {_q(series)} --study {folder} --subject {_q(s)} --timepoint {_q(t)}"
     out = lambda name, **more: _q(path(name, subject=s, timepoint=t, **more))
     k = CFG["kinetics"]
     blood = blood_options(wc)

@@ -244,7 +244,7 @@ def check_job_resources():
 
     # and the rules a config may leave out, and "report" for every report_N batch
     names = {r.name for r in workflow.rules} | {"synth", "study", "dynamic_study", "report", "export", "fetch",
-                                                "push"}
+                                                "push", "export_maps"}
     unknown = sorted(set(CFG["jobs"]["resources"]) - names - {"default"})
     if unknown:
         raise ConfigError(f"no rule is named {unknown[0]!r}", source="snakemake config",

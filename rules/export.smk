@@ -24,3 +24,25 @@ if EXPORT:
             benchmark_file("export/{subject}_{timepoint}")
         shell:
             "{PETVOI} {params.args} > {log:q} 2>&1"
+
+    if DYNAMIC_WITH_BLOOD:
+
+        rule export_maps:
+            input:
+                index=series_index,  # through the checkpoint: see series_index
+                suv=path("suv"),
+                maps=[path("parametric_map", map=m) for m in CFG["kinetics"]["parametric"]],
+            output:
+                [path("dicom_map", map=m) for m in CFG["kinetics"]["parametric"]],
+            wildcard_constraints:
+                subject=_study_constraint(DYNAMIC_WITH_BLOOD),
+            params:
+                args=dynamic_command("export"),
+            resources:
+                **job_resources("export"),
+            log:
+                log_file("export/{subject}_{timepoint}"),
+            benchmark:
+                benchmark_file("export/{subject}_{timepoint}")
+            shell:
+                "{PETVOI} {params.args} > {log:q} 2>&1"

@@ -68,6 +68,9 @@ elif CFG["jobs"]["study_chain"]:
             outputs[name] += [path(name, subject=s, timepoint=t) for s, t in dynamic]
         outputs["maps"] = [path("parametric_map", subject=s, timepoint=t, map=m) for s, t in dynamic
                            for m in CFG["kinetics"]["parametric"]]
+        if EXPORT:
+            outputs["dicom_maps"] = [path("dicom_map", subject=s, timepoint=t, map=m) for s, t in dynamic
+                                     for m in CFG["kinetics"]["parametric"]]
         return {name: files for name, files in outputs.items() if files}
 
     for _number, _batch in enumerate(STUDY_BATCHES, 1):
@@ -95,7 +98,7 @@ elif CFG["jobs"]["study_chain"]:
             shell:
                 "{PETVOI} chain --keep-going {CHAIN_FAILURES} {CHAIN_APPEND} {params.steps} > {log:q} 2>&1"
 
-        for _stage in dict.fromkeys(STATIC_STAGES + DYNAMIC_STAGES):
+        for _stage in dict.fromkeys(STATIC_STAGES + DYNAMIC_STAGES + (("export_maps",) if EXPORT else ())):
             workflow.ruleorder(f"studies_{_number}", _stage)
 
 
@@ -120,6 +123,7 @@ if CFG["jobs"]["study_chain"] and STUDIES_PER_JOB == 1 and DYNAMIC_WITH_BLOOD:
             kinetics_json=path("kinetics_json"),
             maps=[path("parametric_map", map=m) for m in CFG["kinetics"]["parametric"]],
             parametric_json=path("parametric_json"),
+            dicom_maps=[path("dicom_map", map=m) for m in CFG["kinetics"]["parametric"]] if EXPORT else [],
         wildcard_constraints:
             subject=_study_constraint(DYNAMIC_WITH_BLOOD),
         params:
@@ -134,5 +138,5 @@ if CFG["jobs"]["study_chain"] and STUDIES_PER_JOB == 1 and DYNAMIC_WITH_BLOOD:
         shell:
             "{PETVOI} chain {CHAIN_FAILURES} {CHAIN_APPEND} {params.steps} > {log:q} 2>&1"
 
-    for _stage in DYNAMIC_STAGES:
+    for _stage in DYNAMIC_STAGES + (("export_maps",) if EXPORT else ()):
         workflow.ruleorder("dynamic_study", _stage)

@@ -128,3 +128,20 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         pytest.fail(str(exc))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def dciodvfy() -> str:
+    """dicom3tools' dciodvfy: on the PATH, or installed from the Debian package (root); skipped only where
+    neither is possible."""
+    import os
+    import subprocess
+
+    path = shutil.which("dciodvfy")
+    if path is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-q", "dicom3tools"], capture_output=True, timeout=600,
+                       check=False, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        path = shutil.which("dciodvfy")
+    if path is None:
+        pytest.skip("dciodvfy (Debian package dicom3tools) is not installed and cannot be installed here")
+    return path

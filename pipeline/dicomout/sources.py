@@ -31,8 +31,15 @@ _REMOVED = ("OtherPatientIDs", "OtherPatientIDsSequence", "OtherPatientNames", "
             "PatientComments", "AdditionalPatientHistory")
 
 
-def pet_sources(series_dir: Path, geometry: Geometry) -> list[pydicom.Dataset]:
-    """The headers of a static PET series, one per slice of ``geometry`` (petvoi's z order).
+def _start(ds: pydicom.Dataset) -> tuple[str, float, int]:
+    """When an instance's frame started (for the first time frame of a dynamic series)."""
+    when = str(ds.get("AcquisitionDateTime") or f"{ds.get('AcquisitionDate', '')}{ds.get('AcquisitionTime', '')}")
+    return when, float(ds.get("FrameReferenceTime") or 0.0), int(ds.get("InstanceNumber") or 0)
+
+
+def pet_sources(series_dir: Path, geometry: Geometry, *, first_frame: bool = False) -> list[pydicom.Dataset]:
+    """The headers of a static PET series, one per slice of ``geometry`` (petvoi's z order); with
+    ``first_frame``, of a dynamic series the instances of its first time frame (a parametric map's sources).
 
     Parameters
     ----------
@@ -72,6 +79,10 @@ def pet_sources(series_dir: Path, geometry: Geometry) -> list[pydicom.Dataset]:
             raise DicomError(f"slice at index {z:.3f} is not on the grid of the SUV volume", source=str(f),
                              attribute="ImagePositionPatient (0020,0032)",
                              remedy="export with the series the SUV volume was computed from")
+        if k in by_slice and first_frame:
+            if _start(ds) < _start(by_slice[k]):
+                by_slice[k] = ds
+            continue
         if k in by_slice:
             raise DicomError("two instances on one slice: a dynamic series (its DICOM outputs are not written)",
                              source=str(f), attribute="ImagePositionPatient (0020,0032)",

@@ -15,7 +15,7 @@ from ..io import atomic_path, output_set
 from ..outputs import StudyPaths, SuvSidecar
 from ..voi.catalogue import read_voiset
 from .sources import deidentified_sources, pet_sources
-from .writers import build_pm, build_seg, build_sr
+from .writers import MAP_UNITS, build_map_pm, build_pm, build_seg, build_sr
 
 __all__ = ["run_export"]
 
@@ -51,13 +51,14 @@ def run_export(pet_dir: Path, study: StudyPaths, *, subject: str, timepoint: str
     DicomError
         Sources that are not the study's static PET series.
     """
-    for path in (study.suv, study.suv_json, study.vois, study.uptake):
+    if not study.suv.is_file():
+        raise InvalidInputError("missing", source=str(study.suv), remedy="run the study's stages before export")
+    suv, geometry = read_nifti(study.suv)
+    if suv.ndim == 4:
+        return _export_maps(pet_dir, study, geometry, subject=subject)
+    for path in (study.suv_json, study.vois, study.uptake):
         if not path.is_file():
             raise InvalidInputError("missing", source=str(path), remedy="run the study's stages before export")
-    suv, geometry = read_nifti(study.suv)
-    if suv.ndim != 3:
-        raise InvalidInputError("a dynamic study: its DICOM outputs are not written", source=str(study.suv),
-                                remedy="export static studies")
     voiset = read_voiset(study.vois)
     if not voiset.geometry.same_grid(geometry):
         raise InvalidInputError("VOI set is not on the grid of the SUV image", source=str(study.vois),
@@ -84,6 +85,32 @@ def run_export(pet_dir: Path, study: StudyPaths, *, subject: str, timepoint: str
             with atomic_path(path) as tmp:
                 dataset.save_as(tmp, enforce_file_format=True)
     return {name: path for name, (_, path) in objects.items()}
+
+
+def _export_maps(pet_dir: Path, study: StudyPaths, geometry: Any, *, subject: str) -> dict[str, Path]:
+    """A dynamic study: each parametric map (Logan VT, Patlak Ki) as ``dicom/<map>_pm.dcm``, referencing the
+    first time frame of the dynamic PET series."""
+    maps = {name: study.parametric / f"{name}.nii.gz" for name in MAP_UNITS
+            if (study.parametric / f"{name}.nii.gz").is_file()}
+    if not maps:
+        raise InvalidInputError("a dynamic study without parametric maps", source=str(study.parametric),
+                                remedy="run petvoi parametric for this study first")
+    sources = pet_sources(pet_dir, geometry, first_frame=True)
+    deid = active()
+    if deid is not None:
+        sources = deidentified_sources(sources, deid, subject)
+    objects = {}
+    for name, path in maps.items():
+        values, map_geometry = read_nifti(path)
+        if not map_geometry.same_grid(geometry):
+            raise InvalidInputError("the map is not on the grid of the PET", source=str(path),
+                                    remedy="compute the map with petvoi parametric on this study")
+        objects[name] = (build_map_pm(sources, values, name), study.dicom_map(name))
+    with output_set(*(p for _, p in objects.values())):
+        for dataset, p in objects.values():
+            with atomic_path(p) as tmp:
+                dataset.save_as(tmp, enforce_file_format=True)
+    return {name: p for name, (_, p) in objects.items()}
 
 
 def _lbm_formula(study: StudyPaths) -> str:

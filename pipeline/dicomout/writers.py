@@ -25,10 +25,15 @@ from .. import __version__
 from ..voi.catalogue import VoiSet
 from .codes import PROCEDURE_PET, UNIT_G, UNIT_ML, organ_code, segment_codes, suv_quantity
 
-__all__ = ["build_seg", "build_sr", "build_pm", "tracking_uid", "SERIES_NUMBERS"]
+__all__ = ["build_seg", "build_sr", "build_pm", "build_map_pm", "tracking_uid", "SERIES_NUMBERS", "MAP_UNITS"]
 
 #: Series numbers of petvoi's DICOM outputs.
-SERIES_NUMBERS = {"seg": 9001, "sr": 9002, "pm": 9003}
+SERIES_NUMBERS = {"seg": 9001, "sr": 9002, "pm": 9003, "logan_vt": 9004, "patlak_ki": 9005}
+#: Parametric maps of a dynamic study: (label, UCUM unit, explanation).
+MAP_UNITS = {"logan_vt": ("Logan VT", hd.sr.CodedConcept("ml/ml", "UCUM", "milliliter per milliliter"),
+                          "total distribution volume, Logan plot with plasma input"),
+             "patlak_ki": ("Patlak Ki", hd.sr.CodedConcept("/min", "UCUM", "per minute"),
+                           "net influx rate, Patlak plot with plasma input")}
 _MANUFACTURER = "petvoi"
 
 
@@ -206,23 +211,38 @@ def build_pm(sources: Sequence[pydicom.Dataset], suv: np.ndarray, *, suv_kind: s
              lbm_formula: str) -> hd.pm.ParametricMap:
     """The SUV volume (z, y, x) as a float32 Parametric Map with a Real World Value Mapping in the SUV unit."""
     quantity, unit, _ = suv_quantity(suv_kind, lbm_formula)
-    values = np.asarray(suv, dtype=np.float32)
+    return _parametric_map(sources, suv, label=quantity.meaning, unit=unit, quantity=quantity,
+                           explanation=f"{quantity.meaning} computed by petvoi {__version__}", key="pm",
+                           content_label="SUV")
+
+
+def build_map_pm(sources: Sequence[pydicom.Dataset], values: np.ndarray, name: str) -> hd.pm.ParametricMap:
+    """A kinetic parametric map (``logan_vt`` or ``patlak_ki``, (z, y, x), NaN outside the mask) as a float32
+    Parametric Map with its unit (mL/mL, /min) in the Real World Value Mapping."""
+    label, unit, explanation = MAP_UNITS[name]
+    return _parametric_map(sources, values, label=label, unit=unit, quantity=None,
+                           explanation=f"{explanation}, petvoi {__version__}", key=name,
+                           content_label=name.upper().replace("_", ""))
+
+
+def _parametric_map(sources: Sequence[pydicom.Dataset], data: np.ndarray, *, label: str, unit: Any,
+                    quantity: Any, explanation: str, key: str, content_label: str) -> hd.pm.ParametricMap:
+    values = np.asarray(data, dtype=np.float32)
     finite = values[np.isfinite(values)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     mapping = hd.pm.RealWorldValueMapping(
-        lut_label=quantity.meaning[:16], lut_explanation=f"{quantity.meaning} computed by petvoi {__version__}",
-        unit=unit, value_range=(low, high if high > low else low + 1.0), slope=1.0, intercept=0.0,
-        quantity_definition=quantity)
+        lut_label=label[:16], lut_explanation=explanation[:64], unit=unit,
+        value_range=(low, high if high > low else low + 1.0), slope=1.0, intercept=0.0, quantity_definition=quantity)
     digest = hashlib.sha256(values.tobytes()).hexdigest()
     series = str(sources[0].SeriesInstanceUID)
     window = hd.VOILUTTransformation(window_center=(low + high) / 2, window_width=max(high - low, 1e-6))
     pm = hd.pm.ParametricMap(
-        source_images=list(sources), pixel_array=values, series_instance_uid=_uid(series, "pm-series", __version__),
-        series_number=SERIES_NUMBERS["pm"], sop_instance_uid=_uid(series, "pm", digest, __version__),
-        instance_number=1, manufacturer=_MANUFACTURER, manufacturer_model_name="petvoi suv",
+        source_images=list(sources), pixel_array=values, series_instance_uid=_uid(series, f"{key}-series", __version__),
+        series_number=SERIES_NUMBERS[key], sop_instance_uid=_uid(series, key, digest, __version__),
+        instance_number=1, manufacturer=_MANUFACTURER, manufacturer_model_name=f"petvoi {key}",
         software_versions=__version__, device_serial_number="0", contains_recognizable_visual_features=False,
-        real_world_value_mappings=[mapping], content_label="SUV", content_description=f"{quantity.meaning}",
-        voi_lut_transformations=[window], series_description=f"petvoi {quantity.meaning}")
+        real_world_value_mappings=[mapping], content_label=content_label[:16], content_description=label,
+        voi_lut_transformations=[window], series_description=f"petvoi {label}")
     # General Series: Laterality is type 2C unless the body part is unpaired; say which part it is
     pm.BodyPartExamined = str(sources[0].get("BodyPartExamined") or "WHOLEBODY")[:16]
     return pm

@@ -52,6 +52,7 @@ TEMPLATES: dict[str, str] = {
     "dicom_seg": f"{STUDY_FOLDER}/dicom/seg.dcm",
     "dicom_sr": f"{STUDY_FOLDER}/dicom/sr.dcm",
     "dicom_pm": f"{STUDY_FOLDER}/dicom/suv_pm.dcm",
+    "dicom_map": f"{STUDY_FOLDER}/dicom/{{map}}_pm.dcm",  # a dynamic study's parametric map (logan_vt, patlak_ki)
     # per subject
     "deltas": "{subject}/deltas.csv",
     # the cohort
@@ -197,6 +198,10 @@ class StudyPaths:
     def dicom_pm(self) -> Path:
         """The SUV volume as a DICOM Parametric Map."""
         return self.folder / _file("dicom") / _file("dicom_pm")
+
+    def dicom_map(self, name: str) -> Path:
+        """A dynamic study's parametric map ``name`` (``logan_vt``...) as a DICOM Parametric Map."""
+        return self.folder / _file("dicom") / _file("dicom_map").format(map=name)
 
 
 @dataclass(frozen=True)

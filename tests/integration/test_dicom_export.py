@@ -37,22 +37,6 @@ def studies(cohort_1: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     return out
 
 
-@pytest.fixture(scope="session")
-def dciodvfy() -> str:
-    """dicom3tools' dciodvfy: on the PATH, or installed from the Debian package (root); skipped only where
-    neither is possible."""
-    import os
-
-    path = shutil.which("dciodvfy")
-    if path is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "dicom3tools"], capture_output=True, timeout=600,
-                       check=False, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-        path = shutil.which("dciodvfy")
-    if path is None:
-        pytest.skip("dciodvfy (Debian package dicom3tools) is not installed and cannot be installed here")
-    return path
-
-
 @pytest.mark.parametrize("name", ["seg", "sr", "suv_pm"])
 def test_dciodvfy_finds_no_error(studies: dict[str, Path], dciodvfy: str, name: str) -> None:
     proc = subprocess.run([dciodvfy, str(studies["baseline"] / "dicom" / f"{name}.dcm")], capture_output=True,

@@ -157,7 +157,7 @@ def test_bad_config_is_reported_by_path(repo: Path, workdir: Path, tmp_path: Pat
     assert "threds: unknown key" in proc.stdout + proc.stderr
 
 
-def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_pk: Path) -> None:
+def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_pk: Path, dciodvfy: str) -> None:
     cohort_1 = cohort_pk
     proc = snakemake(repo, workdir)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -197,6 +197,22 @@ def test_real_run_indexes_the_cohort(repo: Path, workdir: Path, cohort_pk: Path)
             assert (workdir / "results" / "P01" / timepoint / "dicom" / name).is_file()
     html = (workdir / "results" / "reports" / "P01.html").read_text()
     assert 'id="dicom-files"' in html and "on_treatment/dicom/sr.dcm" in html
+    # the dynamic study's Logan VT map as a Parametric Map in mL/mL, the NIfTI map's values at each plane position
+    import pydicom
+
+    from pipeline.dicom.geometry import read_nifti
+
+    dynamic = workdir / "results" / "P01" / "dynamic"
+    pm = pydicom.dcmread(dynamic / "dicom" / "logan_vt_pm.dcm")
+    mapping = pm.SharedFunctionalGroupsSequence[0].RealWorldValueMappingSequence[0]
+    assert mapping.MeasurementUnitsCodeSequence[0].CodeValue == "ml/ml" and mapping.LUTLabel == "Logan VT"
+    vt, grid = read_nifti(dynamic / "parametric" / "logan_vt.nii.gz")
+    z = [grid.lps_to_index(np.asarray(f.PlanePositionSequence[0].ImagePositionPatient, float))[2]
+         for f in pm.PerFrameFunctionalGroupsSequence]
+    np.testing.assert_array_equal(pm.pixel_array.astype(np.float32)[np.argsort(z)], np.asarray(vt, np.float32))
+    check = subprocess.run([dciodvfy, str(dynamic / "dicom" / "logan_vt_pm.dcm")], capture_output=True, text=True,
+                           timeout=120, check=False)
+    assert [line for line in (check.stdout + check.stderr).splitlines() if line.startswith("Error")] == []
     for name in ("P01", "P02", "cohort"):
         assert (workdir / "results" / "reports" / f"{name}.pdf").read_bytes()[:5] == b"%PDF-"
         assert "data:image/png;base64," in (workdir / "results" / "reports" / f"{name}.html").read_text()
