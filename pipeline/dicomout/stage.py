@@ -72,7 +72,9 @@ def run_export(pet_dir: Path, study: StudyPaths, *, subject: str, timepoint: str
     kind = str(sidecar.get("suv_kind") or "bw")
     lbm_formula = _lbm_formula(study)
     seg = build_seg(sources, voiset, subject=subject)
-    activity: dict[str, Any] = {"nuclide": sidecar.get("nuclide"), "injected_dose_bq": sidecar.get("injected_dose_bq"),
+    radiopharmaceutical = (sources[0].get("RadiopharmaceuticalInformationSequence") or [Any])[0]
+    activity: dict[str, Any] = {"tracer": getattr(radiopharmaceutical, "Radiopharmaceutical", None),
+                                "nuclide": sidecar.get("nuclide"), "injected_dose_bq": sidecar.get("injected_dose_bq"),
                                 "uptake_time_s": sidecar.get("uptake_time_s"), "modality": sidecar.get("modality")}
     sr = build_sr(sources, seg, voiset, uptake, subject=subject, timepoint=timepoint,
                   timepoint_order=timepoint_order, suv_kind=kind, lbm_formula=lbm_formula,

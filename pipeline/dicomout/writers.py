@@ -168,16 +168,22 @@ def build_sr(sources: Sequence[pydicom.Dataset], seg: hd.seg.Segmentation, voise
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
         procedure_reported=PROCEDURE_PET, imaging_measurements=groups)
     digest = hashlib.sha256(uptake.to_csv(index=False).encode()).hexdigest()
-    return hd.sr.Comprehensive3DSR(
+    sr = hd.sr.Comprehensive3DSR(
         evidence=[*sources, seg], content=report, series_instance_uid=_uid(series, "sr-series", __version__),
         series_number=SERIES_NUMBERS["sr"], sop_instance_uid=_uid(series, "sr", digest, __version__),
         instance_number=1, manufacturer=_MANUFACTURER, is_complete=True, series_description="petvoi uptake")
+    scheme = pydicom.Dataset()  # the private coding scheme of the radiopharmaceutical's name, declared
+    scheme.CodingSchemeDesignator, scheme.CodingSchemeName = "99PETVOI", "petvoi local codes"
+    scheme.CodingSchemeResponsibleOrganization = "petvoi"
+    sr.CodingSchemeIdentificationSequence = [scheme]
+    return sr
 
 
 def _activity_group(activity: Mapping[str, Any], timepoint: str,
                     timepoint_order: int) -> hd.sr.MeasurementsAndQualitativeEvaluations:
-    """The activity session (TID 1501 group ``activity session``): the radionuclide (SNOMED, when coded), the
-    injected activity (MBq) and the uptake time (min) the SUVs were computed with."""
+    """The activity session (TID 1501 group ``activity session``): the radiopharmaceutical (its name, in petvoi's
+    local coding scheme 99PETVOI), the radionuclide (SNOMED), the injected activity (MBq) and the uptake time (min)
+    the SUVs were computed with."""
     measurements = []
     dose = _number(activity.get("injected_dose_bq"))
     if dose is not None:
@@ -188,6 +194,11 @@ def _activity_group(activity: Mapping[str, Any], timepoint: str,
         measurements.append(hd.sr.Measurement(name=codes.DCM.PETRadionuclideIncubationTime, value=uptake / 60.0,
                                               unit=hd.sr.CodedConcept("min", "UCUM", "minute")))
     evaluations = []
+    tracer = str(activity.get("tracer") or "").strip()
+    if tracer:  # free text in the PET header: a code of petvoi's local scheme (99PETVOI) carries it
+        evaluations.append(hd.sr.QualitativeEvaluation(
+            name=codes.DCM.Radiopharmaceutical,
+            value=hd.sr.CodedConcept(hashlib.sha256(tracer.encode()).hexdigest()[:16], "99PETVOI", tracer[:64])))
     nuclide = activity.get("nuclide")
     if nuclide:
         from ..suv.nuclides import get_nuclide

@@ -44,10 +44,13 @@ def test_dciodvfy_finds_no_error(studies: dict[str, Path], dciodvfy: str, name: 
     lines = (proc.stdout + proc.stderr).splitlines()
     errors = [line for line in lines if line.startswith("Error")]
     assert errors == [], errors
-    # the Parametric Map's only remarks: dicom3tools' tables (2022) predate the defined term QUANTITY
+    # the only remarks: dicom3tools' tables (2022) predate the defined term QUANTITY (Parametric Map), and know no
+    # private coding scheme (the SR's radiopharmaceutical name, declared in CodingSchemeIdentificationSequence)
     warnings = {line for line in lines if line.startswith("Warning")}
     assert warnings <= {"Warning - Unrecognized defined term <QUANTITY> for value 4 of attribute <Frame Type>",
-                        "Warning - Unrecognized defined term <QUANTITY> for value 4 of attribute <Image Type>"}
+                        "Warning - Unrecognized defined term <QUANTITY> for value 4 of attribute <Image Type>",
+                        "Warning - Unrecognized defined term <99PETVOI> for value 1 of attribute "
+                        "<Coding Scheme Designator>"}
 
 
 def test_sr_values_equal_the_uptake_table(studies: dict[str, Path]) -> None:
@@ -77,6 +80,11 @@ def test_sr_values_equal_the_uptake_table(studies: dict[str, Path]) -> None:
                 assert m.unit.value == "g/ml{SUVbw}"
             compared += 1
     assert compared >= 4 * len(groups)
+    # the activity session: radiopharmaceutical, radionuclide, injected activity and uptake time
+    content = pydicom.dcmread(study / "dicom" / "sr.dcm")
+    text = str(content)
+    assert "[18F]AlF-RESCA-IL2" in text and "^18^Fluorine" in text
+    assert "Radionuclide Total Dose" in text and "PET Radionuclide Incubation Time" in text
     lesion = next(g for g in groups if g.tracking_identifier == "lesion_01")
     names = {m.name.value for m in lesion.get_measurements()}
     assert {codes.DCM.MetabolicVolume.value, codes.DCM.TotalLesionGlycolysis.value} <= names
