@@ -98,7 +98,8 @@ elif CFG["jobs"]["study_chain"]:
             shell:
                 "{PETVOI} chain --keep-going {CHAIN_FAILURES} {CHAIN_APPEND} {params.steps} > {log:q} 2>&1"
 
-        for _stage in dict.fromkeys(STATIC_STAGES + DYNAMIC_STAGES + (("export_maps",) if EXPORT else ())):
+        for _stage in dict.fromkeys(STATIC_STAGES + DYNAMIC_STAGES
+                                    + (("export_maps",) if EXPORT and DYNAMIC_WITH_BLOOD else ())):
             workflow.ruleorder(f"studies_{_number}", _stage)
 
 
