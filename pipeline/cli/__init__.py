@@ -26,8 +26,8 @@ __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 #: Modules that register commands, in the order of ``petvoi --help``.
 COMMAND_MODULES = ("pipeline.synthetic.cli", "pipeline.dicom.cli", "pipeline.suv.cli", "pipeline.voi.cli",
                    "pipeline.metrics.cli", "pipeline.response.cli", "pipeline.stats.cli", "pipeline.report.cli",
-                   "pipeline.kinetics.cli", "pipeline.dicomout.cli", "pipeline.archive.cli", "pipeline.cli.workflow",
-                   "pipeline.cli.chain")
+                   "pipeline.kinetics.cli", "pipeline.dicomout.cli", "pipeline.archive.cli", "pipeline.mri.cli",
+                   "pipeline.cli.workflow", "pipeline.cli.chain")
 
 
 class _OneLineParser(argparse.ArgumentParser):

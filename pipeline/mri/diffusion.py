@@ -1,0 +1,114 @@
+"""Diffusion fits of trace-weighted multi-b signals (issue 19): IVIM (segmented and full), the diffusion-kurtosis
+signal of Jensen et al. (2005) and the mono-exponential ADC (``shared/reference/mri.md`` sections 5 and 6).
+
+b in s/mm², D, D* and ADC in mm²/s. A clinical trace-weighted DWI has one signal per b (no directions), so the
+published signal equations are fitted with scipy rather than dipy's tensor models (which need gradient directions).
+
+* IVIM: S(b) = S0 [f exp(-b D*) + (1 - f) exp(-b D)]. ``segmented``: D and the intercept from a log-linear fit of
+  b >= ``b_threshold`` (200), f = 1 - intercept / S0, then D* with D and f fixed; ``full``: all four bounded,
+  started from the segmented result.
+* DKI: S(b) = S0 exp(-b D + b² D² K / 6), bounded K in [0, 3].
+* ADC: log-linear fit over the b-values in ``adc_range`` (default 0-1000).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import least_squares
+
+__all__ = ["IvimFit", "DkiFit", "fit_ivim", "fit_dki", "fit_adc", "IVIM_METHODS"]
+
+FloatArray = NDArray[np.float64]
+IVIM_METHODS = ("segmented", "full")
+_DSTAR_BOUNDS = (3e-3, 0.3)  # mm²/s: D* is poorly conditioned; the reference's bounds
+
+
+@dataclass(frozen=True)
+class IvimFit:
+    """f, D, D* (mm²/s), S0, the ADC of ``adc_range``, and whether the fit converged inside its bounds."""
+
+    f: float
+    d_mm2_per_s: float
+    dstar_mm2_per_s: float
+    s0: float
+    adc_mm2_per_s: float
+    converged: bool
+
+
+@dataclass(frozen=True)
+class DkiFit:
+    """Apparent D (mm²/s) and K of Jensen's model, S0, the ADC, and convergence."""
+
+    d_app_mm2_per_s: float
+    k_app: float
+    s0: float
+    adc_mm2_per_s: float
+    converged: bool
+
+
+def fit_adc(b: FloatArray, s: FloatArray, adc_range: tuple[float, float] = (0.0, 1000.0)) -> float:
+    """Mono-exponential ADC (mm²/s) from a log-linear fit of the b-values within ``adc_range`` (NaN if < 2)."""
+    b, s = np.asarray(b, float), np.asarray(s, float)
+    keep = (b >= adc_range[0]) & (b <= adc_range[1]) & (s > 0)
+    if np.unique(b[keep]).size < 2:
+        return math.nan
+    slope = np.polyfit(b[keep], np.log(s[keep]), 1)[0]
+    return float(-slope)
+
+
+def _segmented(b: FloatArray, s: FloatArray, b_threshold: float) -> tuple[float, float, float, float]:
+    high = (b >= b_threshold) & (s > 0)
+    slope, intercept = np.polyfit(b[high], np.log(s[high]), 1)
+    d = float(-slope)
+    s0 = float(np.mean(s[b == b.min()]))
+    f = float(1.0 - math.exp(intercept) / s0)
+
+    def resid(x: FloatArray) -> FloatArray:
+        return s0 * (f * np.exp(-b * x[0]) + (1 - f) * np.exp(-b * d)) - s
+
+    dstar = float(least_squares(resid, [0.02], bounds=([_DSTAR_BOUNDS[0]], [_DSTAR_BOUNDS[1]])).x[0])
+    return s0, f, dstar, d
+
+
+def fit_ivim(b: FloatArray, s: FloatArray, *, method: str = "segmented", b_threshold: float = 200.0,
+             adc_range: tuple[float, float] = (0.0, 1000.0)) -> IvimFit:
+    """IVIM parameters of one signal curve (b in s/mm²)."""
+    b, s = np.asarray(b, float), np.asarray(s, float)
+    s0, f, dstar, d = _segmented(b, s, b_threshold)
+    converged = all(math.isfinite(v) for v in (s0, f, dstar, d)) and 0 <= f <= 1 and d > 0
+    if method == "full":
+        def resid(x: FloatArray) -> FloatArray:
+            return x[0] * (x[1] * np.exp(-b * x[2]) + (1 - x[1]) * np.exp(-b * x[3])) - s
+
+        low = [0.0, 0.0, _DSTAR_BOUNDS[0], 0.0]
+        high = [np.inf, 1.0, _DSTAR_BOUNDS[1], _DSTAR_BOUNDS[0]]
+        x0 = np.clip([s0, min(max(f, 0.01), 0.99), dstar, d], np.array(low) + 1e-12, np.array(high) - 1e-12)
+        res = least_squares(resid, x0, bounds=(low, high), method="trf", x_scale="jac")
+        s0, f, dstar, d = (float(v) for v in res.x)
+        converged = bool(res.success) and all(lo < v < hi for v, lo, hi in zip(res.x[1:], low[1:], high[1:],
+                                                                             strict=True))
+    return IvimFit(f=f, d_mm2_per_s=d, dstar_mm2_per_s=dstar, s0=s0, adc_mm2_per_s=fit_adc(b, s, adc_range),
+                   converged=bool(converged))
+
+
+def fit_dki(b: FloatArray, s: FloatArray, *, adc_range: tuple[float, float] = (0.0, 1000.0)) -> DkiFit:
+    """Jensen's kurtosis signal fitted to one curve; started from the ADC of all b-values."""
+    b, s = np.asarray(b, float), np.asarray(s, float)
+    s0 = float(np.mean(s[b == b.min()]))
+    d0 = fit_adc(b, s, (float(b.min()), float(b.max())))
+    d0 = d0 if math.isfinite(d0) and d0 > 0 else 1e-3
+
+    def resid(x: FloatArray) -> FloatArray:
+        return x[0] * np.exp(-b * x[1] + b ** 2 * x[1] ** 2 * x[2] / 6.0) - s
+
+    low, high = [0.0, 1e-6, 0.0], [np.inf, 5e-3, 3.0]
+    res = least_squares(resid, np.clip([s0, d0, 0.8], np.array(low) + 1e-12, np.array(high) - 1e-12),
+                        bounds=(low, high), method="trf", x_scale="jac")
+    s0, d, k = (float(v) for v in res.x)
+    valid = b.max() < 3.0 / (d * k) if k > 0 else True  # below the signal minimum: the expansion holds
+    converged = bool(res.success) and 0 < k < 3 and valid
+    return DkiFit(d_app_mm2_per_s=d, k_app=k, s0=s0, adc_mm2_per_s=fit_adc(b, s, adc_range), converged=converged)
