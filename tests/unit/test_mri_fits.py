@@ -120,3 +120,33 @@ def test_commands_write_the_tables(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["ivim", "--signals", str(tmp_path / "s.csv"), "--method", "bayesian", "-o",
                  str(tmp_path / "i2.csv")]) == 2
     assert "not available" in capsys.readouterr().err
+
+
+def test_vfa_t1_and_the_b1_pitfall() -> None:
+    from pipeline.mri.relaxometry import spgr_signal, vfa_t1
+
+    flips = np.array([2.0, 5.0, 10.0, 15.0, 20.0])
+    s = spgr_signal(1000.0, 1.2, 0.005, flips)
+    assert s == pytest.approx([30.45605, 45.59855, 37.43589, 28.25296, 22.14635], abs=1e-5)
+    assert vfa_t1(s, flips, 0.005) == pytest.approx((1.2, 1000.0), rel=1e-9)
+    low = spgr_signal(1000.0, 1.2, 0.005, 0.9 * flips)  # true angles 10 % below nominal
+    assert vfa_t1(low, flips, 0.005)[0] == pytest.approx(0.970, abs=1e-3)  # the reference: -19 %
+    assert vfa_t1(low, flips, 0.005, b1=0.9)[0] == pytest.approx(1.2, rel=1e-9)
+
+
+def test_signal_to_concentration_is_exact() -> None:
+    from pipeline.mri.relaxometry import concentration, spgr_signal
+
+    c = np.array([0.0, 0.5, 1.0, 2.0, 5.0])
+    r1 = 1 / 1.2 + 5.0 * c
+    s = spgr_signal(1000.0, 1 / r1, 0.005, 15.0)
+    assert concentration(s, tr_s=0.005, flip_deg=15.0, t10_s=1.2, r1_per_mm_s=5.0) == pytest.approx(c, abs=1e-12)
+
+
+def test_semi_quantitative_parameters_of_the_tofts_curve() -> None:
+    from pipeline.mri.relaxometry import semi_quantitative
+
+    ct = model_curve("tofts", CP, T, np.array([0.25 / 60, 0.30]))
+    sq = semi_quantitative(T, ct, onset_s=30.0)
+    assert sq.iaugc60_mm_s == pytest.approx(20.599, abs=1e-3)
+    assert sq.time_to_peak_s == pytest.approx(82.5) and sq.washout_percent == pytest.approx(-27.9, abs=0.05)
