@@ -9,6 +9,7 @@ from pathlib import Path
 import dcmri
 import numpy as np
 import pandas as pd
+import pydicom
 import pytest
 
 from pipeline.cli import main
@@ -150,3 +151,51 @@ def test_semi_quantitative_parameters_of_the_tofts_curve() -> None:
     sq = semi_quantitative(T, ct, onset_s=30.0)
     assert sq.iaugc60_mm_s == pytest.approx(20.599, abs=1e-3)
     assert sq.time_to_peak_s == pytest.approx(82.5) and sq.washout_percent == pytest.approx(-27.9, abs=0.05)
+
+
+def _mr(manufacturer: str) -> pydicom.Dataset:
+    ds = pydicom.Dataset()
+    ds.Manufacturer = manufacturer
+    return ds
+
+
+@pytest.mark.parametrize(("vendor", "group", "creator", "offset", "vr", "value", "expected", "label"), [
+    ("SIEMENS", 0x0019, "SIEMENS MR HEADER", 0x0C, "IS", "800", 800.0, "Siemens (0019,100C)"),
+    ("GE MEDICAL SYSTEMS", 0x0043, "GEMS_PARM_01", 0x39, "IS", ["1000000750", "8", "0", "0"], 750.0,
+     "GE (0043,1039)"),
+    ("GE MEDICAL SYSTEMS", 0x0043, "GEMS_PARM_01", 0x39, "IS", ["1000", "8", "0", "0"], 1000.0, "GE (0043,1039)"),
+    ("Philips Medical Systems", 0x2001, "Philips Imaging DD 001", 0x03, "FL", 500.0, 500.0, "Philips (2001,1003)"),
+])
+def test_b_values_from_vendor_private_tags(vendor: str, group: int, creator: str, offset: int, vr: str,
+                                           value: object, expected: float, label: str) -> None:
+    """Known answers per vendor (dcm2niix's rules): GE's first value modulo 10^9; read only with the matching
+    Manufacturer and private creator."""
+    from pipeline.mri.bvalues import b_value
+
+    ds = _mr(vendor)
+    ds.private_block(group, creator, create=True).add_new(offset, vr, value)
+    assert b_value(ds) == (expected, label)
+    other = _mr("Canon")  # the same element under another manufacturer is not read
+    other.private_block(group, creator, create=True).add_new(offset, vr, value)
+    with pytest.raises(Exception, match="no diffusion b-value"):
+        b_value(other)
+
+
+def test_standard_b_value_wins_and_is_found_in_functional_groups() -> None:
+    from pipeline.mri.bvalues import b_value
+
+    ds = _mr("SIEMENS")
+    ds.DiffusionBValue = 1000.0
+    ds.private_block(0x0019, "SIEMENS MR HEADER", create=True).add_new(0x0C, "IS", "50")
+    assert b_value(ds) == (1000.0, "DiffusionBValue (0018,9087)")
+    enhanced = _mr("Philips")
+    diffusion = pydicom.Dataset()
+    diffusion.DiffusionBValue = 400.0
+    item = pydicom.Dataset()
+    item.MRDiffusionSequence = [diffusion]
+    enhanced.PerFrameFunctionalGroupsSequence = [item]
+    assert b_value(enhanced) == (400.0, "DiffusionBValue (0018,9087)")
+    bad = _mr("GE")
+    bad.DiffusionBValue = -5.0
+    with pytest.raises(Exception, match="not a finite non-negative number"):
+        b_value(bad)
