@@ -199,3 +199,30 @@ def test_standard_b_value_wins_and_is_found_in_functional_groups() -> None:
     bad.DiffusionBValue = -5.0
     with pytest.raises(Exception, match="not a finite non-negative number"):
         b_value(bad)
+
+
+def test_maps_and_voi_fits_of_a_two_region_phantom() -> None:
+    """A 4D concentration phantom (extended Tofts): a tumour (Ktrans 0.25 /min, ve 0.30, vp 0.05) beside muscle
+    (0.05, 0.10, 0.02); the maps and the VOI fits return each region's truth; voxels outside the mask are NaN."""
+    from pipeline.mri.maps import fit_maps, fit_vois
+
+    t = T[::4]
+    cp = CP[::4]
+    tumour = model_curve("etm", cp, t, np.array([0.25 / 60, 0.30, 0.05]))
+    muscle = model_curve("etm", cp, t, np.array([0.05 / 60, 0.10, 0.02]))
+    conc = np.zeros((t.size, 1, 2, 3))
+    conc[:, 0, 0, :] = tumour[:, None]
+    conc[:, 0, 1, :2] = muscle[:, None]
+    mask = np.zeros((1, 2, 3), bool)
+    mask[0, 0, :] = True
+    mask[0, 1, :2] = True
+    maps = fit_maps(conc, t, cp, mask, model="etm")
+    assert maps.n_voxels == 5 and maps.n_not_converged == 0
+    assert maps.maps["ktrans_per_min"][0, 0, :] == pytest.approx([0.25] * 3, rel=1e-4)
+    assert maps.maps["ve"][0, 1, :2] == pytest.approx([0.10] * 2, rel=1e-3)
+    assert np.isnan(maps.maps["vp"][0, 1, 2])
+    rows = fit_vois(conc, t, cp, [mask & (np.arange(2)[None, :, None] == 0), mask & (np.arange(2)[None, :, None] == 1)],
+                    ["tumour", "muscle"], model="etm")
+    assert [r["n_voxels"] for r in rows] == [3, 2]
+    assert rows[0]["ktrans_per_min"] == pytest.approx(0.25, rel=1e-4)
+    assert rows[1]["vp"] == pytest.approx(0.02, rel=1e-3)
