@@ -226,3 +226,25 @@ def test_maps_and_voi_fits_of_a_two_region_phantom() -> None:
     assert [r["n_voxels"] for r in rows] == [3, 2]
     assert rows[0]["ktrans_per_min"] == pytest.approx(0.25, rel=1e-4)
     assert rows[1]["vp"] == pytest.approx(0.02, rel=1e-3)
+
+
+def test_zscore_normalisation_volumetry_and_the_mri_texture_parameters(repo: Path) -> None:
+    from pipeline.errors import InvalidInputError
+    from pipeline.metrics.texture import TextureParams
+    from pipeline.mri.normalise import volume_changes, volume_ml, zscore
+
+    rng = np.random.default_rng(0)
+    image = rng.normal(300.0, 20.0, (4, 10, 10))
+    region = np.zeros(image.shape, bool)
+    region[:2] = True
+    z = zscore(image, region)
+    assert z[region].mean() == pytest.approx(0.0, abs=1e-12) and z[region].std(ddof=1) == pytest.approx(1.0)
+    with pytest.raises(InvalidInputError, match="< 50"):
+        zscore(image, region & (np.arange(10)[None, None, :] < 2) & (np.arange(10)[None, :, None] < 2))
+    mask = np.zeros((4, 10, 10), bool)
+    mask[1:3, 2:7, 2:7] = True
+    assert volume_ml(mask, (0.5, 0.5, 2.0)) == pytest.approx(50 * 0.5 / 1000)
+    assert volume_changes({"baseline": 10.0, "on_treatment": 7.5}, "baseline") == {"baseline": 0.0,
+                                                                                   "on_treatment": -25.0}
+    params = TextureParams.from_yaml(repo / "configs" / "radiomics_mri.yaml")
+    assert params.name == "mri_zscore_fbs0.1"
