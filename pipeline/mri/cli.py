@@ -21,7 +21,12 @@ def register(sub: Any) -> None:
                                    "curve_id,model,ktrans_per_min,ve,vp,fp_ml_per_100ml_per_min,ps_per_min,delay_s,"
                                    "converged, standard errors and AICc.")
     p.add_argument("--curves", required=True, metavar="curves.csv")
-    p.add_argument("--aif", required=True, metavar="aif.csv")
+    aif = p.add_mutually_exclusive_group(required=True)
+    aif.add_argument("--aif", metavar="aif.csv", help="measured arterial input (time_s,concentration_mM)")
+    aif.add_argument("--population-aif", choices=["parker"],
+                     help="population AIF (Parker 2006, blood, 0.1 mmol/kg) on the curves' time grid")
+    p.add_argument("--bolus-arrival", type=float, default=0.0, metavar="S",
+                   help="bolus arrival time of the population AIF (s from the first sample; default 0)")
     p.add_argument("--model", required=True, choices=["tofts", "etm", "2cxm", "patlak"])
     p.add_argument("--fit-delay", action="store_true", help="fit a delay of the AIF (0-30 s) with the parameters")
     p.add_argument("--aif-kind", choices=["plasma", "blood"], default="plasma",
@@ -49,8 +54,9 @@ def register(sub: Any) -> None:
 def _dce(args: argparse.Namespace) -> None:
     from .tables import run_dce
 
-    table = run_dce(Path(args.curves), Path(args.aif), Path(args.output), model=args.model, fit_delay=args.fit_delay,
-                    aif_kind=args.aif_kind, hct=args.hct)
+    table = run_dce(Path(args.curves), Path(args.aif) if args.aif else None, Path(args.output), model=args.model,
+                    fit_delay=args.fit_delay, aif_kind=args.aif_kind, hct=args.hct,
+                    population_aif=args.population_aif, bolus_arrival_s=args.bolus_arrival)
     log.info("%d curves fitted (%s, %d converged) -> %s", len(table), args.model, int(table["converged"].sum()),
              args.output)
 

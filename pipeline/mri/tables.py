@@ -48,20 +48,36 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame:
     return table
 
 
-def run_dce(curves: Path, aif: Path, output: Path, *, model: str, fit_delay: bool = False, aif_kind: str = "plasma",
-            hct: float = 0.45) -> pd.DataFrame:
-    """Fit every curve of ``curves`` to ``model`` with the AIF of ``aif``; write and return the table."""
+def run_dce(curves: Path, aif: Path | None, output: Path, *, model: str, fit_delay: bool = False,
+            aif_kind: str = "plasma", hct: float = 0.45, population_aif: str | None = None,
+            bolus_arrival_s: float = 0.0) -> pd.DataFrame:
+    """Fit every curve of ``curves`` to ``model`` with the AIF of ``aif`` (or the population AIF
+    ``population_aif`` = ``parker``: Parker et al. 2006, blood, from dcmri, starting at ``bolus_arrival_s``, on the
+    curves' time grid); write and return the table."""
     if model not in MODELS:
         raise InvalidInputError(f"unknown model {model!r}", attribute="--model", remedy=f"use {', '.join(MODELS)}")
     if not 0.0 <= hct < 1.0:
         raise InvalidInputError(f"haematocrit {hct} is outside [0, 1)", attribute="--hct", remedy="give e.g. 0.45")
-    a = _read(aif, ["time_s", "concentration_mM"]).sort_values("time_s")
-    t = a["time_s"].to_numpy(float)
-    if np.any(np.diff(t) <= 0):
-        raise InvalidInputError("times are not strictly increasing", source=str(aif), attribute="time_s",
-                                remedy="one row per time, increasing")
-    cp = plasma_input(a["concentration_mM"].to_numpy(float), kind=aif_kind, hct=hct)
     c = _read(curves, ["curve_id", "time_s", "concentration_mM"])
+    if population_aif is not None:
+        if population_aif != "parker":
+            raise InvalidInputError(f"unknown population AIF {population_aif!r}", attribute="--population-aif",
+                                    remedy="use parker")
+        import dcmri
+
+        t = np.sort(c["time_s"].unique().astype(float))
+        cp = plasma_input(np.asarray(dcmri.aif_parker(t, BAT=bolus_arrival_s), dtype=float) * 1000.0, kind="blood",
+                          hct=hct)
+    elif aif is None:
+        raise InvalidInputError("no arterial input", attribute="--aif", remedy="give --aif aif.csv or "
+                                                                              "--population-aif parker")
+    else:
+        a = _read(aif, ["time_s", "concentration_mM"]).sort_values("time_s")
+        t = a["time_s"].to_numpy(float)
+        if np.any(np.diff(t) <= 0):
+            raise InvalidInputError("times are not strictly increasing", source=str(aif), attribute="time_s",
+                                    remedy="one row per time, increasing")
+        cp = plasma_input(a["concentration_mM"].to_numpy(float), kind=aif_kind, hct=hct)
     rows = []
     for curve_id, group in c.groupby("curve_id", sort=False):
         group = group.sort_values("time_s")

@@ -248,3 +248,17 @@ def test_zscore_normalisation_volumetry_and_the_mri_texture_parameters(repo: Pat
                                                                                    "on_treatment": -25.0}
     params = TextureParams.from_yaml(repo / "configs" / "radiomics_mri.yaml")
     assert params.name == "mri_zscore_fbs0.1"
+
+
+def test_population_parker_aif(tmp_path: Path) -> None:
+    """Curves made with the Parker AIF (bolus at 30 s, Hct 0.45) are fitted with --population-aif parker to their
+    truth; a curve file alone without any AIF is a one-line refusal."""
+    ct = model_curve("etm", CP, T, np.array([0.25 / 60, 0.30, 0.05]))
+    pd.DataFrame({"curve_id": "t", "time_s": T, "concentration_mM": ct}).to_csv(tmp_path / "c.csv", index=False)
+    assert main(["dce", "--curves", str(tmp_path / "c.csv"), "--population-aif", "parker", "--bolus-arrival", "30",
+                 "--model", "etm", "-o", str(tmp_path / "f.csv")]) == 0
+    fit = pd.read_csv(tmp_path / "f.csv").iloc[0]
+    assert (fit["ktrans_per_min"], fit["ve"], fit["vp"]) == pytest.approx((0.25, 0.30, 0.05), rel=1e-4)
+    with pytest.raises(SystemExit) as refused:  # argparse: one of --aif and --population-aif is required
+        main(["dce", "--curves", str(tmp_path / "c.csv"), "--model", "etm", "-o", str(tmp_path / "g.csv")])
+    assert refused.value.code == 2
