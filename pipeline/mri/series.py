@@ -1,0 +1,172 @@
+"""A dynamic (DCE) MR series as a (t, z, y, x) volume with the time of each phase (issue 19, item 2).
+
+Frames at the same position are phases. The phase of a frame is its TemporalPositionIdentifier (0020,0100) when
+the series has one, else the rank of its time among the frames at its position; the time of a phase comes from
+the first source that varies between phases, in the order vendors write it:
+
+* TriggerTime (0018,1060), ms from the start of the dynamic scan (GE, Philips);
+* AcquisitionDateTime, or AcquisitionDate + AcquisitionTime (0008,0022/0032) (Siemens: one per phase);
+* ContentTime (0008,0033).
+
+The source used is recorded. Every phase must hold every slice; phases are ordered by time. Flip angle (degrees)
+and RepetitionTime (converted from ms to s) are read for the signal model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from ..dicom.geometry import Geometry, sort_slices
+from ..dicom.pixels import decode_frames
+from ..dicom.series import volume_geometry
+from ..dicom.stack import read_stack
+from ..dicom.values import number_value
+from ..errors import DicomError
+
+__all__ = ["MrDynamic", "load_mr_dynamic", "MR_SOP_CLASSES"]
+
+MR_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.4", "1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.4")
+_POSITION_DECIMALS = 3
+
+
+@dataclass(frozen=True)
+class MrDynamic:
+    """A decoded dynamic MR series.
+
+    Attributes
+    ----------
+    volume : numpy.ndarray
+        (t, z, y, x) float32 signal (rescaled).
+    times_s : numpy.ndarray
+        Time of each phase (s) from the first.
+    time_source : str
+        The attribute the times came from.
+    geometry : Geometry
+        The grid of one phase (LPS).
+    flip_deg, tr_s : float or None
+        FlipAngle (0018,1314) in degrees and RepetitionTime (0018,0080) in s.
+    """
+
+    volume: np.ndarray
+    times_s: np.ndarray
+    time_source: str
+    geometry: Geometry
+    flip_deg: float | None
+    tr_s: float | None
+
+
+def _check_sop_class(sop_class_uid: str, label: str) -> None:
+    if sop_class_uid not in MR_SOP_CLASSES:
+        raise DicomError(f"SOP class {sop_class_uid or '<empty>'} is not an MR image", source=label,
+                         attribute="SOPClassUID (0008,0016)", remedy="give an MR series")
+
+
+def _seconds(ds: Dataset, keyword: str) -> float | None:
+    value = ds.get(keyword)
+    if value in (None, ""):
+        return None
+    if keyword == "TriggerTime":
+        return float(value) / 1000.0
+    text = str(value).strip()
+    try:
+        hh, mm, ss = int(text[0:2]), int(text[2:4]), float(text[4:] or 0)
+    except ValueError:
+        return None
+    return hh * 3600.0 + mm * 60.0 + ss
+
+
+def _acquisition_seconds(ds: Dataset) -> float | None:
+    dt_text = str(ds.get("AcquisitionDateTime") or "").strip()
+    if dt_text:
+        try:
+            when = datetime.strptime(dt_text[:14], "%Y%m%d%H%M%S")
+            fraction = float("0" + dt_text[14:].split("+")[0].split("-")[0]) if "." in dt_text else 0.0
+            return when.timestamp() + fraction
+        except ValueError:
+            return None
+    date, time_s = str(ds.get("AcquisitionDate") or ""), _seconds(ds, "AcquisitionTime")
+    if time_s is None:
+        return None
+    if date:
+        try:
+            return datetime.strptime(date, "%Y%m%d").timestamp() + time_s
+        except ValueError:
+            return time_s
+    return time_s
+
+
+def load_mr_dynamic(folder: str | Path, *, workers: int = 4) -> MrDynamic:
+    """Decode a dynamic MR series folder (see the module docstring).
+
+    Raises
+    ------
+    DicomError
+        Not an MR series, phases without times, a phase missing slices, or the checks of every image volume.
+    """
+    stack = read_stack(folder, workers=workers, modalities={"MR"}, check_sop_class=_check_sop_class)
+    label, headers, frames = stack.series.label, stack.series.headers, stack.frames
+    keys = [tuple(np.round(p, _POSITION_DECIMALS)) for p in stack.positions]
+    unique = sorted(set(keys))
+    first_of = {k: keys.index(k) for k in unique}
+    slice_positions = np.array([stack.positions[first_of[k]] for k in unique])
+    slice_orientations = np.array([stack.orientations[first_of[k]] for k in unique])
+    order = sort_slices(slice_positions, slice_orientations, source=label)
+    z_of = {unique[int(i)]: z for z, i in enumerate(order.order)}
+    frame_headers = [headers[f.file_index] for f in frames]
+    times, source = None, ""
+    for name, read in (("TriggerTime (0018,1060)", lambda d: _seconds(d, "TriggerTime")),
+                       ("AcquisitionDateTime / AcquisitionTime (0008,002A/0032)", _acquisition_seconds),
+                       ("ContentTime (0008,0033)", lambda d: _seconds(d, "ContentTime"))):
+        values = [read(d) for d in frame_headers]
+        if all(v is not None for v in values) and len({round(float(v), 3) for v in values}) > 1:  # type: ignore[arg-type]
+            times, source = np.array(values, dtype=float), name
+            break
+    if times is None:
+        raise DicomError("the phases have no times (TriggerTime, AcquisitionTime and ContentTime missing or equal)",
+                         source=label, attribute="TriggerTime (0018,1060) / AcquisitionTime (0008,0032)",
+                         remedy="re-export the dynamic series with its phase times")
+    temporal = [d.get("TemporalPositionIdentifier") for d in frame_headers]
+    if all(v is not None for v in temporal):
+        phase_key = [int(v) for v in temporal]
+    else:  # the k-th frame in time at each position is phase k (slices of one phase may differ by milliseconds)
+        phase_key = [0] * len(frames)
+        for key in unique:
+            members = sorted((i for i, k in enumerate(keys) if k == key), key=lambda i: times[i])
+            for rank, i in enumerate(members):
+                phase_key[i] = rank
+    phases = sorted(set(phase_key), key=lambda p: float(np.mean([t for t, k in zip(times, phase_key, strict=True)
+                                                                  if k == p])))
+    n_t, n_z = len(phases), len(unique)
+    slot = np.full((n_t, n_z), -1, dtype=int)
+    for i, (key, phase) in enumerate(zip(keys, phase_key, strict=True)):
+        t_index, z = phases.index(phase), z_of[key]
+        if slot[t_index, z] != -1:
+            raise DicomError(f"two frames at slice {z + 1} of phase {t_index + 1}", source=label,
+                             attribute="TemporalPositionIdentifier (0020,0100)",
+                             remedy="the folder mixes series; give one dynamic series")
+        slot[t_index, z] = i
+    if (slot < 0).any():
+        t_index, z = (int(v) for v in np.argwhere(slot < 0)[0])
+        raise DicomError(f"phase {t_index + 1} has no frame at slice {z + 1} ({int((slot < 0).sum())} missing)",
+                         source=label, attribute="ImagePositionPatient (0020,0032)",
+                         remedy="re-export the complete dynamic series")
+    fmt = stack.fmt
+    geometry = volume_geometry(slice_positions, slice_orientations[0], order, stack.pixel_spacing, fmt.rows,
+                               fmt.columns, source=label)
+    ordered = [frames[int(i)] for i in slot.ravel()]
+    out = np.empty((n_t * n_z, fmt.rows, fmt.columns), dtype=np.float32)
+    decode_frames(stack.series.files, np.array([f.file_index for f in ordered]), np.array([f.number for f in ordered]),
+                  out, np.array([f.info.rescale_slope for f in ordered]),
+                  np.array([f.info.rescale_intercept for f in ordered]), fmt=fmt, workers=workers)
+    phase_times = np.array([float(np.mean(times[slot[t]])) for t in range(n_t)])
+    ds0 = frame_headers[0]
+    flip = number_value(ds0.get("FlipAngle"), "FlipAngle (0018,1314)", label, low=0.0, high=180.0)
+    tr_ms = number_value(ds0.get("RepetitionTime"), "RepetitionTime (0018,0080)", label, low=0.0)
+    return MrDynamic(volume=out.reshape(n_t, n_z, fmt.rows, fmt.columns), times_s=phase_times - phase_times[0],
+                     time_source=source, geometry=geometry, flip_deg=flip,
+                     tr_s=None if tr_ms is None else tr_ms / 1000.0)
