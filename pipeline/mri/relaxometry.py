@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..errors import InvalidInputError
 
-__all__ = ["spgr_signal", "vfa_t1", "concentration", "SemiQuantitative", "semi_quantitative"]
+__all__ = ["spgr_signal", "vfa_t1", "t1_map", "concentration", "SemiQuantitative", "semi_quantitative"]
 
 FloatArray = NDArray[np.float64]
 
@@ -54,19 +54,45 @@ def vfa_t1(signals: ArrayLike, flip_deg: ArrayLike, tr_s: float, *, b1: float = 
     return float(-tr_s / math.log(slope)), float(intercept / (1.0 - slope))
 
 
-def concentration(signal: ArrayLike, *, tr_s: float, flip_deg: float, t10_s: float, r1_per_mm_s: float,
+def concentration(signal: ArrayLike, *, tr_s: float, flip_deg: float, t10_s: ArrayLike, r1_per_mm_s: float,
                   n_baseline: int = 1) -> FloatArray:
-    """Contrast concentration (mM) of an SPGR signal curve: exact inversion with S0 from the first ``n_baseline``
-    (pre-contrast) frames and the native T10 (s); ``r1_per_mm_s`` is the relaxivity in /mM/s."""
+    """Contrast concentration (mM) of SPGR signal: exact inversion with S0 from the first ``n_baseline``
+    (pre-contrast) frames and the native T10 (s); ``r1_per_mm_s`` is the relaxivity in /mM/s.
+
+    ``signal`` is (t,) for a curve or (t, z, y, x) for a volume, with ``t10_s`` a number or a (z, y, x) map; values
+    where the inversion has no solution (signal above the fully relaxed one) are NaN.
+    """
     s = np.asarray(signal, dtype=float)
+    t10 = np.asarray(t10_s, dtype=float)
     a = math.radians(flip_deg)
-    e10 = math.exp(-tr_s / t10_s)
-    s0 = float(np.mean(s[:n_baseline])) * (1 - math.cos(a) * e10) / (math.sin(a) * (1 - e10))
-    q = s / (s0 * math.sin(a))
-    e1 = (1 - q) / (1 - q * math.cos(a))
+    e10 = np.exp(-tr_s / t10)
+    s0 = np.mean(s[:n_baseline], axis=0) * (1 - math.cos(a) * e10) / (math.sin(a) * (1 - e10))
     with np.errstate(invalid="ignore", divide="ignore"):
+        q = s / (s0 * math.sin(a))
+        e1 = (1 - q) / (1 - q * math.cos(a))
         r1 = -np.log(e1) / tr_s
-    return np.asarray((r1 - 1.0 / t10_s) / r1_per_mm_s, dtype=float)
+        return np.asarray((r1 - 1.0 / t10) / r1_per_mm_s, dtype=float)
+
+
+def t1_map(signals: ArrayLike, flip_deg: ArrayLike, tr_s: float, *, b1: ArrayLike = 1.0,
+           mask: ArrayLike | None = None) -> tuple[FloatArray, FloatArray]:
+    """Voxel-wise DESPOT1: T1 (s) and S0 maps of (n_flip, z, y, x) signals; NaN outside ``mask`` and where the
+    regression gives no T1. ``b1`` is a number or a (z, y, x) map scaling the nominal angles."""
+    s = np.asarray(signals, dtype=float)
+    angles = np.deg2rad(np.asarray(flip_deg, dtype=float)).reshape((-1,) + (1,) * (s.ndim - 1))
+    a = angles * np.asarray(b1, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x, y = s / np.tan(a), s / np.sin(a)
+        xm, ym = x.mean(axis=0), y.mean(axis=0)
+        slope = ((x - xm) * (y - ym)).sum(axis=0) / ((x - xm) ** 2).sum(axis=0)
+        intercept = ym - slope * xm
+        valid = (slope > 0) & (slope < 1)
+        t1 = np.where(valid, -tr_s / np.log(np.where(valid, slope, 0.5)), np.nan)
+        s0 = np.where(valid, intercept / (1 - slope), np.nan)
+    if mask is not None:
+        keep = np.asarray(mask, dtype=bool)
+        t1, s0 = np.where(keep, t1, np.nan), np.where(keep, s0, np.nan)
+    return np.asarray(t1, dtype=float), np.asarray(s0, dtype=float)
 
 
 @dataclass(frozen=True)

@@ -262,3 +262,21 @@ def test_population_parker_aif(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as refused:  # argparse: one of --aif and --population-aif is required
         main(["dce", "--curves", str(tmp_path / "c.csv"), "--model", "etm", "-o", str(tmp_path / "g.csv")])
     assert refused.value.code == 2
+
+
+def test_t1_map_and_concentration_volume() -> None:
+    """Voxel-wise DESPOT1 of a two-tissue phantom returns each T1; the 4D inversion with the T10 map returns the
+    concentration put in."""
+    from pipeline.mri.relaxometry import concentration, spgr_signal, t1_map
+
+    flips = np.array([2.0, 5.0, 10.0, 15.0, 20.0])
+    truth = np.array([[[1.2, 0.8], [1.6, 1.2]]])  # (z, y, x) T1 in s
+    signals = np.stack([spgr_signal(1000.0, truth, 0.005, a) for a in flips])
+    t1, s0 = t1_map(signals, flips, 0.005)
+    assert t1 == pytest.approx(truth, rel=1e-9) and s0 == pytest.approx(np.full(truth.shape, 1000.0), rel=1e-9)
+    mask = np.array([[[True, False], [True, True]]])
+    assert np.isnan(t1_map(signals, flips, 0.005, mask=mask)[0][0, 0, 1])
+    c = np.array([0.0, 0.0, 1.0, 2.0, 0.5])[:, None, None, None] * np.ones((1,) + truth.shape)
+    s = spgr_signal(1000.0, 1.0 / (1.0 / truth + 4.5 * c), 0.005, 15.0)
+    assert concentration(s, tr_s=0.005, flip_deg=15.0, t10_s=truth, r1_per_mm_s=4.5, n_baseline=2) == \
+        pytest.approx(c, abs=1e-10)
