@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    """Add the ``dce``, ``ivim`` and ``dki`` commands."""
+    """Add the ``dce``, ``ivim``, ``dki`` and ``mri-dce`` commands."""
+    register_image(sub)
     p = sub.add_parser("dce", help="DCE-MRI tracer-kinetic fits (Tofts, extended Tofts, 2CXM, Patlak) of curves",
                        description="Fits tissue concentration curves (curves.csv: curve_id,time_s,concentration_mM, "
                                    "on the AIF's time grid) with the arterial input (aif.csv: time_s,"
@@ -49,6 +50,48 @@ def register(sub: Any) -> None:
                        help="b-values (s/mm²) of the ADC (default 0 1000)")
         p.add_argument("-o", "--output", required=True, metavar="fit.csv")
         p.set_defaults(func=_ivim if name == "ivim" else _dki)
+
+
+def register_image(sub: Any) -> None:
+    """Add ``mri-dce``: the image-level DCE stage."""
+    p = sub.add_parser("mri-dce", help="DCE-MRI from the DICOM series: concentration, AIF, parameter maps, VOI fits",
+                       description="Decodes the dynamic series (phase times from TriggerTime, AcquisitionTime or "
+                                   "ContentTime), converts signal to concentration (SPGR, native T1 and r1), takes "
+                                   "the Parker AIF or an arterial VOI, and writes dce.csv (per VOI: the fit and "
+                                   "semi-quantitative parameters), one NIfTI map per parameter and dce.json.")
+    p.add_argument("--dce", required=True, metavar="SERIES_DIR")
+    p.add_argument("--vois", required=True, metavar="vois.nii.gz", help="a petvoi VOI set on the DCE grid")
+    t10 = p.add_mutually_exclusive_group(required=True)
+    t10.add_argument("--t10", type=float, metavar="S", help="native T1 (s) of every voxel")
+    t10.add_argument("--t10-map", metavar="t1.nii.gz", help="native T1 map (s) on the DCE grid")
+    r1 = p.add_mutually_exclusive_group(required=True)
+    r1.add_argument("--r1", type=float, metavar="PER_MM_S", help="relaxivity (/mM/s)")
+    r1.add_argument("--agent", help="contrast agent for dcmri's relaxivity table (e.g. gadobutrol), with --field")
+    p.add_argument("--field", type=float, default=3.0, metavar="T", help="field strength for --agent (default 3)")
+    p.add_argument("--model", default="etm", choices=["tofts", "etm", "2cxm", "patlak"])
+    p.add_argument("--aif-voi", help="the arterial VOI (blood) instead of the Parker population AIF")
+    p.add_argument("--bolus-arrival", type=float, default=0.0, metavar="S", help="population AIF onset (s)")
+    p.add_argument("--hct", type=float, default=0.45)
+    p.add_argument("--baseline-phases", type=int, default=3, help="pre-contrast phases for S0 (default 3)")
+    p.add_argument("--no-maps", action="store_true", help="VOI fits only")
+    p.add_argument("--fit-delay", action="store_true")
+    p.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
+    p.set_defaults(func=_mri_dce)
+
+
+def _mri_dce(args: argparse.Namespace) -> None:
+    from .stage import relaxivity, run_mri_dce
+
+    r1 = args.r1 if args.r1 is not None else relaxivity(args.agent, args.field)
+    source = ("given (--r1)" if args.r1 is not None
+              else f"dcmri relaxivity table: {args.agent}, {args.field:g} T, plasma")
+    sidecar = run_mri_dce(Path(args.dce), Path(args.vois), Path(args.output),
+                          t10=Path(args.t10_map) if args.t10_map else args.t10, r1_per_mm_s=r1, model=args.model,
+                          bolus_arrival_s=args.bolus_arrival, aif_voi=args.aif_voi, hct=args.hct,
+                          n_baseline=args.baseline_phases, maps=not args.no_maps, fit_delay=args.fit_delay,
+                          r1_source=source)
+    log.info("DCE %s: %d phases (%s), maps %s -> %s", args.model, sidecar["n_phases"], sidecar["time_source"],
+             ", ".join(sidecar["maps"].get("files", {})) or "none", args.output)
 
 
 def _dce(args: argparse.Namespace) -> None:

@@ -95,3 +95,76 @@ def test_a_series_without_phase_times_is_refused(tmp_path: Path) -> None:
         ds.save_as(f)
     with pytest.raises(DicomError, match="the phases have no times"):
         load_mr_dynamic(folder, workers=1)
+
+
+def test_dce_stage_recovers_the_kinetics_from_dicom_signal(tmp_path: Path) -> None:
+    """An SPGR DCE series (2 slices of 6 x 6, a phase every 4 s for 240 s, Parker AIF at 20 s, T10 1.4 s, r1 4.5
+    /mM/s, FA 15, TR 4.5 ms) whose tumour follows the extended Tofts model (Ktrans 0.25 /min, ve 0.30, vp 0.05),
+    muscle (0.05, 0.10, 0.02), and an artery the blood AIF: `petvoi mri-dce` returns the truth, by the Parker AIF
+    and by the arterial VOI."""
+    import json
+
+    import dcmri
+    import pandas as pd
+
+    from pipeline.cli import main
+    from pipeline.dicom.geometry import read_nifti
+    from pipeline.mri.dce import model_curve
+    from pipeline.mri.relaxometry import spgr_signal
+    from pipeline.voi.catalogue import Voi, VoiSet, write_voiset
+
+    t = np.arange(0.0, 240.1, 4.0)
+    cb = dcmri.aif_parker(t, BAT=20.0) * 1000.0
+    cp = cb / (1 - 0.45)
+    tissue = {"tumour": model_curve("etm", cp, t, np.array([0.25 / 60, 0.30, 0.05])),
+              "muscle": model_curve("etm", cp, t, np.array([0.05 / 60, 0.10, 0.02])), "artery": cb}
+    regions = {"tumour": (slice(0, 2), slice(0, 3), slice(0, 3)), "muscle": (slice(0, 2), slice(3, 6), slice(0, 6)),
+               "artery": (slice(0, 2), slice(0, 3), slice(4, 6))}
+    conc = np.zeros((t.size, 2, 6, 6))
+    for name, region in regions.items():
+        conc[(slice(None), *region)] = tissue[name][:, None, None, None]
+    signal = spgr_signal(1000.0, 1.0 / (1.0 / 1.4 + 4.5 * conc), 0.0045, 15.0)
+    folder = tmp_path / "DCE"
+    folder.mkdir()
+    series, study, frame = generate_uid(), generate_uid(), generate_uid()
+    for k, seconds in enumerate(t):
+        for z in range(2):
+            ds = Dataset()
+            ds.SOPClassUID, ds.SOPInstanceUID = "1.2.840.10008.5.1.4.1.1.4", generate_uid()
+            ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
+            ds.Modality, ds.Manufacturer, ds.PatientID = "MR", "GE MEDICAL SYSTEMS", "X"
+            ds.ImagePositionPatient, ds.ImageOrientationPatient = [0.0, 0.0, 4.0 * z], [1, 0, 0, 0, 1, 0]
+            ds.PixelSpacing, ds.SliceThickness, ds.FlipAngle, ds.RepetitionTime = [2.0, 2.0], 4.0, 15.0, 4.5
+            ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = 6, 6, 1, "MONOCHROME2"
+            ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+            ds.RescaleSlope, ds.RescaleIntercept = 0.01, 0
+            ds.TriggerTime, ds.TemporalPositionIdentifier, ds.AcquisitionTime = seconds * 1000.0, k + 1, "101500"
+            ds.PixelData = np.round(signal[k, z] / 0.01).astype(np.uint16).tobytes()
+            ds.file_meta = FileMetaDataset()
+            ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = (ds.SOPClassUID,
+                                                                                            ds.SOPInstanceUID)
+            ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+            ds.save_as(folder / f"MR_{k:03d}_{z}.dcm", enforce_file_format=True)
+    geometry = load_mr_dynamic(folder, workers=1).geometry
+    masks = []
+    for name, region in regions.items():
+        mask = np.zeros((2, 6, 6), bool)
+        mask[region] = True
+        masks.append((mask, Voi(label=0, name=name, kind="tumour" if name == "tumour" else "organ")))
+    write_voiset(tmp_path / "vois.nii.gz", VoiSet.from_masks(geometry, masks))
+    common = ["--dce", str(folder), "--vois", str(tmp_path / "vois.nii.gz"), "--t10", "1.4", "--r1", "4.5",
+              "--model", "etm"]
+    assert main(["-q", "mri-dce", *common, "--bolus-arrival", "20", "-o", str(tmp_path / "parker")]) == 0
+    table = pd.read_csv(tmp_path / "parker" / "dce.csv").set_index("voi")
+    assert table.loc["tumour", ["ktrans_per_min", "ve", "vp"]].tolist() == pytest.approx([0.25, 0.30, 0.05], rel=0.01)
+    assert table.loc["muscle", ["ktrans_per_min", "ve", "vp"]].tolist() == pytest.approx([0.05, 0.10, 0.02], rel=0.02)
+    assert table.loc["tumour", "time_to_peak_s"] > 0 and table.loc["tumour", "iaugc60_mm_s"] > 0
+    ktrans, grid = read_nifti(tmp_path / "parker" / "ktrans_per_min.nii.gz")
+    assert grid.same_grid(geometry) and float(np.nanmedian(ktrans[0, :3, :3])) == pytest.approx(0.25, rel=0.01)
+    sidecar = json.loads((tmp_path / "parker" / "dce.json").read_text())
+    assert sidecar["time_source"].startswith("TriggerTime") and sidecar["aif"]["kind"] == "population"
+    assert sidecar["maps"]["n_not_converged"] == 0
+    assert main(["-q", "mri-dce", *common, "--aif-voi", "artery", "--no-maps", "-o", str(tmp_path / "voi")]) == 0
+    by_voi = pd.read_csv(tmp_path / "voi" / "dce.csv").set_index("voi")
+    assert "artery" not in by_voi.index
+    assert by_voi.loc["tumour", "ktrans_per_min"] == pytest.approx(0.25, rel=0.01)

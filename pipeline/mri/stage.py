@@ -1,0 +1,130 @@
+"""The image-level DCE stage (issue 19, item 2): a dynamic MR series to concentration, the AIF, voxel-wise maps and
+VOI-wise fits with semi-quantitative parameters, written as NIfTI, CSV and a JSON sidecar.
+
+Inputs: the DCE series folder (:func:`pipeline.mri.series.load_mr_dynamic`), the native T1 (a number in s, or a T1
+map on the DCE grid), the relaxivity (given, or from dcmri's table for an agent and field strength: plasma values
+of Rohrer 2005), the VOIs on the DCE grid (a petvoi VOI set), and the arterial input: the Parker population AIF at a
+bolus arrival time, or the mean concentration of an arterial VOI (blood; divided by 1 - Hct).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..dicom.geometry import read_nifti, write_nifti
+from ..errors import InvalidInputError
+from ..io import output_set, write_csv, write_json
+from ..voi.catalogue import read_voiset
+from .dce import MODELS, plasma_input
+from .maps import fit_maps, fit_vois
+from .relaxometry import concentration, semi_quantitative
+from .series import load_mr_dynamic
+
+__all__ = ["run_mri_dce", "relaxivity"]
+
+
+def relaxivity(agent: str, field_t: float) -> float:
+    """r1 (/mM/s) of a contrast agent in plasma at 37 °C from dcmri's table (Rohrer et al. 2005)."""
+    import dcmri
+
+    try:
+        value = float(dcmri.relaxivity(field_t, "plasma", agent)) / 1000.0  # dcmri: Hz/M
+    except Exception:  # noqa: BLE001 - dcmri raises several kinds for an unknown agent or field
+        raise InvalidInputError(f"no relaxivity for {agent!r} at {field_t:g} T in dcmri's table", attribute="--agent",
+                                remedy="give --r1 (in /mM/s) with its source") from None
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidInputError(f"no relaxivity for {agent!r} at {field_t:g} T", attribute="--agent",
+                                remedy="give --r1 (in /mM/s)")
+    return value
+
+
+def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | Path, r1_per_mm_s: float,
+                model: str = "etm", population_aif: str | None = "parker", bolus_arrival_s: float = 0.0,
+                aif_voi: str | None = None, hct: float = 0.45, n_baseline: int = 3, maps: bool = True,
+                fit_delay: bool = False, r1_source: str = "given") -> dict[str, Any]:
+    """Run the DCE stage; returns the sidecar written as ``out_dir/dce.json``.
+
+    Writes ``dce.csv`` (one row per VOI: the fit and IAUGC60, time to peak, initial slope, washout) and, with
+    ``maps``, one NIfTI per model parameter over the VOIs' voxels (NaN elsewhere and where a fit did not converge).
+
+    Raises
+    ------
+    InvalidInputError
+        VOIs not on the DCE grid, an unknown model or AIF VOI, or too few baseline phases.
+    """
+    if model not in MODELS:
+        raise InvalidInputError(f"unknown model {model!r}", attribute="--model", remedy=f"use {', '.join(MODELS)}")
+    dce = load_mr_dynamic(dce_dir)
+    if dce.flip_deg is None or dce.tr_s is None:
+        raise InvalidInputError("the DCE series has no FlipAngle or RepetitionTime", source=str(dce_dir),
+                                attribute="FlipAngle (0018,1314) / RepetitionTime (0018,0080)",
+                                remedy="re-export the series with its acquisition parameters")
+    if not 1 <= n_baseline < len(dce.times_s):
+        raise InvalidInputError(f"{n_baseline} baseline phases of {len(dce.times_s)}", attribute="--baseline-phases",
+                                remedy="give the number of pre-contrast phases (>= 1)")
+    voiset = read_voiset(vois_path)
+    if not voiset.geometry.same_grid(dce.geometry):
+        raise InvalidInputError("the VOIs are not on the grid of the DCE series", source=str(vois_path),
+                                remedy="build the VOIs on the DCE series' grid (petvoi vois --pet <DCE NIfTI>)")
+    if isinstance(t10, Path):
+        t10_map, grid = read_nifti(t10)
+        if not grid.same_grid(dce.geometry):
+            raise InvalidInputError("the T1 map is not on the grid of the DCE series", source=str(t10),
+                                    remedy="compute the T1 map on the DCE grid")
+        t10_value: Any = np.asarray(t10_map, dtype=float)
+    else:
+        t10_value = float(t10)
+    conc = concentration(dce.volume, tr_s=dce.tr_s, flip_deg=dce.flip_deg, t10_s=t10_value,
+                         r1_per_mm_s=r1_per_mm_s, n_baseline=n_baseline)
+    t = dce.times_s
+    if aif_voi is not None:
+        names = [v.name for v in voiset.vois]
+        if aif_voi not in names:
+            raise InvalidInputError(f"no VOI named {aif_voi!r} for the AIF (VOIs: {', '.join(names)})",
+                                    attribute="--aif-voi", remedy="name the arterial VOI")
+        cp = plasma_input(conc[:, voiset.masks[names.index(aif_voi)]].mean(axis=1), kind="blood", hct=hct)
+        aif_record = {"kind": "voi", "voi": aif_voi, "medium": "blood", "hct": hct}
+    else:
+        import dcmri
+
+        cp = plasma_input(np.asarray(dcmri.aif_parker(t, BAT=bolus_arrival_s)) * 1000.0, kind="blood", hct=hct)
+        aif_record = {"kind": "population", "name": population_aif or "parker", "bolus_arrival_s": bolus_arrival_s,
+                      "medium": "blood", "hct": hct, "source": "Parker et al. 2006 (dcmri.aif_parker)"}
+    tissue = [(v.name, voiset.masks[i]) for i, v in enumerate(voiset.vois) if v.name != aif_voi]
+    rows = fit_vois(conc, t, cp, [m for _, m in tissue], [n for n, _ in tissue], model=model, fit_delay=fit_delay)
+    onset = bolus_arrival_s if aif_voi is None else float(t[int(np.argmax(cp > 0.1 * cp.max()))])
+    for row, (_, mask) in zip(rows, tissue, strict=True):
+        if row["n_voxels"]:
+            sq = semi_quantitative(t, conc[:, mask].mean(axis=1), onset_s=onset)
+            row.update(asdict(sq))
+    table = pd.DataFrame(rows)
+    written: dict[str, str] = {}
+    files = [out_dir / "dce.csv", out_dir / "dce.json"]
+    with output_set(*files):
+        map_record: dict[str, Any] = {}
+        if maps:
+            union = np.any(np.stack([m for _, m in tissue]), axis=0) if tissue else np.zeros(dce.geometry.shape, bool)
+            result = fit_maps(conc, t, cp, union, model=model, fit_delay=fit_delay)
+            for name, values in result.maps.items():
+                path = out_dir / f"{name}.nii.gz"
+                files.append(path)
+                write_nifti(path, values.astype(np.float32), dce.geometry)
+                written[name] = path.name
+            map_record = {"n_voxels": result.n_voxels, "n_not_converged": result.n_not_converged, "files": written}
+        write_csv(out_dir / "dce.csv", table)
+        sidecar = {"petvoi_version": __version__, "model": model, "n_phases": int(len(t)), "times_s": t.tolist(),
+                   "time_source": dce.time_source, "flip_deg": dce.flip_deg, "tr_s": dce.tr_s,
+                   "t10": str(t10) if isinstance(t10, Path) else float(t10), "r1_per_mm_s": r1_per_mm_s,
+                   "r1_source": r1_source, "baseline_phases": n_baseline, "aif": aif_record, "fit_delay": fit_delay,
+                   "maps": map_record, "units": {"ktrans_per_min": "/min", "fp_ml_per_100ml_per_min": "mL/100 mL/min",
+                                                 "ps_per_min": "/min", "ve": "mL/mL", "vp": "mL/mL",
+                                                 "iaugc60_mm_s": "mM s"}}
+        write_json(out_dir / "dce.json", sidecar)
+    return sidecar
