@@ -13,8 +13,9 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    """Add the ``dce``, ``ivim``, ``dki`` and ``mri-dce`` commands."""
+    """Add the ``dce``, ``ivim``, ``dki``, ``mri-dce`` and ``mri-dwi`` commands."""
     register_image(sub)
+    register_dwi(sub)
     p = sub.add_parser("dce", help="DCE-MRI tracer-kinetic fits (Tofts, extended Tofts, 2CXM, Patlak) of curves",
                        description="Fits tissue concentration curves (curves.csv: curve_id,time_s,concentration_mM, "
                                    "on the AIF's time grid) with the arterial input (aif.csv: time_s,"
@@ -77,6 +78,31 @@ def register_image(sub: Any) -> None:
     p.add_argument("--fit-delay", action="store_true")
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
     p.set_defaults(func=_mri_dce)
+
+
+def register_dwi(sub: Any) -> None:
+    """Add ``mri-dwi``: the image-level diffusion stage."""
+    p = sub.add_parser("mri-dwi", help="IVIM, kurtosis and ADC from a DWI series: maps and VOI fits",
+                       description="Decodes the DWI series (b-values from (0018,9087) or the vendor's private tag; "
+                                   "directions combined into the trace image), fits each VOI's mean signal (dwi.csv) "
+                                   "and each VOI voxel (NIfTI maps), and writes dwi.json.")
+    p.add_argument("--dwi", required=True, metavar="SERIES_DIR")
+    p.add_argument("--vois", required=True, metavar="vois.nii.gz", help="a petvoi VOI set on the DWI grid")
+    p.add_argument("--ivim-method", default="segmented", choices=["segmented", "full"])
+    p.add_argument("--b-threshold", type=float, default=200.0)
+    p.add_argument("--adc-range", nargs=2, type=float, default=[0.0, 1000.0], metavar=("B_MIN", "B_MAX"))
+    p.add_argument("--no-maps", action="store_true")
+    p.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
+    p.set_defaults(func=_mri_dwi)
+
+
+def _mri_dwi(args: argparse.Namespace) -> None:
+    from .dwi import run_mri_dwi
+
+    sidecar = run_mri_dwi(Path(args.dwi), Path(args.vois), Path(args.output), ivim_method=args.ivim_method,
+                          b_threshold=args.b_threshold, adc_range=(args.adc_range[0], args.adc_range[1]),
+                          maps=not args.no_maps)
+    log.info("DWI: b-values %s (%s) -> %s", sidecar["b_values_s_per_mm2"], sidecar["b_source"], args.output)
 
 
 def _mri_dce(args: argparse.Namespace) -> None:

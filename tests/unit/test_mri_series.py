@@ -168,3 +168,70 @@ def test_dce_stage_recovers_the_kinetics_from_dicom_signal(tmp_path: Path) -> No
     by_voi = pd.read_csv(tmp_path / "voi" / "dce.csv").set_index("voi")
     assert "artery" not in by_voi.index
     assert by_voi.loc["tumour", "ktrans_per_min"] == pytest.approx(0.25, rel=0.01)
+
+
+@pytest.mark.parametrize("vendor", ["SIEMENS", "GE MEDICAL SYSTEMS"])
+def test_dwi_stage_recovers_ivim_kurtosis_and_adc(tmp_path: Path, vendor: str) -> None:
+    """A trace DWI (3 directions per b, b in the vendor's private tag: Siemens (0019,100C), GE (0043,1039) with the
+    10^9 offset) of a tumour (f 0.12, D* 0.020, D 1.0e-3 mm²/s) and a kurtosis region (D 1.0e-3, K 0.9): the VOI fits
+    of `petvoi mri-dwi` return them."""
+    import json
+
+    import pandas as pd
+
+    from pipeline.cli import main
+    from pipeline.voi.catalogue import Voi, VoiSet, write_voiset
+
+    b_ivim = np.array([0, 10, 20, 30, 50, 80, 100, 150, 200, 300, 400, 500, 600, 800, 1000], float)
+    b_all = np.concatenate([b_ivim, [1500.0, 2000.0, 2500.0]])
+    ivim = 1000 * (0.12 * np.exp(-b_all * 0.020) + 0.88 * np.exp(-b_all * 1.0e-3))
+    dki = 1000 * np.exp(-b_all * 1.0e-3 + b_all ** 2 * 1.0e-6 * 0.9 / 6)
+    folder = tmp_path / "DWI"
+    folder.mkdir()
+    series, study, frame = generate_uid(), generate_uid(), generate_uid()
+    n = 0
+    for k, b in enumerate(b_all):
+        for _direction in range(3 if b > 0 else 1):
+            for z in range(2):
+                image = np.zeros((4, 4))
+                image[:, :2] = ivim[k]
+                image[:, 2:] = dki[k]
+                ds = Dataset()
+                ds.SOPClassUID, ds.SOPInstanceUID = "1.2.840.10008.5.1.4.1.1.4", generate_uid()
+                ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
+                ds.Modality, ds.Manufacturer, ds.PatientID = "MR", vendor, "X"
+                ds.ImagePositionPatient, ds.ImageOrientationPatient = [0.0, 0.0, 5.0 * z], [1, 0, 0, 0, 1, 0]
+                ds.PixelSpacing, ds.SliceThickness = [2.0, 2.0], 5.0
+                ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = 4, 4, 1, "MONOCHROME2"
+                ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+                ds.RescaleSlope, ds.RescaleIntercept = 0.05, 0
+                if vendor == "SIEMENS":
+                    ds.private_block(0x0019, "SIEMENS MR HEADER", create=True).add_new(0x0C, "IS", str(int(b)))
+                else:
+                    ds.private_block(0x0043, "GEMS_PARM_01", create=True).add_new(
+                        0x39, "IS", [str(1_000_000_000 + int(b)), "8", "0", "0"])
+                ds.PixelData = np.round(image / 0.05).astype(np.uint16).tobytes()
+                ds.file_meta = FileMetaDataset()
+                ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = (ds.SOPClassUID,
+                                                                                                ds.SOPInstanceUID)
+                ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+                ds.save_as(folder / f"DWI_{n:04d}.dcm", enforce_file_format=True)
+                n += 1
+    from pipeline.mri.dwi import load_dwi
+
+    dwi = load_dwi(folder, workers=1)
+    assert dwi.b_values.tolist() == b_all.tolist() and dwi.volume.shape == (b_all.size, 2, 4, 4)
+    assert ("Siemens (0019,100C)" if vendor == "SIEMENS" else "GE (0043,1039)") == dwi.b_source
+    tumour, kurtosis = np.zeros((2, 4, 4), bool), np.zeros((2, 4, 4), bool)
+    tumour[:, :, :2], kurtosis[:, :, 2:] = True, True
+    write_voiset(tmp_path / "vois.nii.gz", VoiSet.from_masks(dwi.geometry, [
+        (tumour, Voi(label=0, name="tumour", kind="tumour")), (kurtosis, Voi(label=0, name="cortex", kind="organ"))]))
+    assert main(["-q", "mri-dwi", "--dwi", str(folder), "--vois", str(tmp_path / "vois.nii.gz"), "--ivim-method",
+                 "full", "--no-maps", "-o", str(tmp_path / "out")]) == 0
+    table = pd.read_csv(tmp_path / "out" / "dwi.csv").set_index("voi")
+    tumour_row = table.loc["tumour"]
+    assert (tumour_row["ivim_f"], tumour_row["ivim_dstar_mm2_per_s"], tumour_row["ivim_d_mm2_per_s"]) == \
+        pytest.approx((0.12, 0.020, 1.0e-3), rel=0.02)
+    cortex = table.loc["cortex"]
+    assert (cortex["dki_d_app_mm2_per_s"], cortex["dki_k_app"]) == pytest.approx((1.0e-3, 0.9), rel=0.01)
+    assert cortex["ivim_adc_mm2_per_s"] > 0 and json.loads((tmp_path / "out" / "dwi.json").read_text())["dki"]

@@ -1,0 +1,143 @@
+"""Diffusion-weighted MR series: (b, z, y, x) trace signal and the IVIM, kurtosis and ADC maps and VOI fits
+(issue 19, item 2).
+
+Each frame's b-value comes from :func:`pipeline.mri.bvalues.b_value` (standard attribute or the vendor's private
+one). Frames with the same b-value at one position (several diffusion directions) are combined by their geometric
+mean, the trace-weighted image; the b-values are sorted ascending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..dicom.geometry import Geometry, sort_slices, write_nifti
+from ..dicom.pixels import decode_frames
+from ..dicom.series import volume_geometry
+from ..dicom.stack import read_stack
+from ..errors import DicomError, InvalidInputError
+from ..io import output_set, write_csv, write_json
+from ..voi.catalogue import read_voiset
+from .bvalues import b_value
+from .diffusion import fit_adc, fit_dki, fit_ivim
+from .series import _POSITION_DECIMALS, _check_sop_class
+
+__all__ = ["MrDiffusion", "load_dwi", "run_mri_dwi"]
+
+
+@dataclass(frozen=True)
+class MrDiffusion:
+    """Trace-weighted signal (n_b, z, y, x), the b-values (s/mm²), where they came from, and the grid."""
+
+    volume: np.ndarray
+    b_values: np.ndarray
+    b_source: str
+    geometry: Geometry
+
+
+def load_dwi(folder: str | Path, *, workers: int = 4) -> MrDiffusion:
+    """Decode a DWI series folder to trace-weighted signal per b-value.
+
+    Raises
+    ------
+    DicomError
+        A frame without a b-value, a b-value missing at a slice, or the checks of every image volume.
+    """
+    stack = read_stack(folder, workers=workers, modalities={"MR"}, check_sop_class=_check_sop_class)
+    label, headers, frames = stack.series.label, stack.series.headers, stack.frames
+    keys = [tuple(np.round(p, _POSITION_DECIMALS)) for p in stack.positions]
+    unique = sorted(set(keys))
+    first_of = {k: keys.index(k) for k in unique}
+    positions = np.array([stack.positions[first_of[k]] for k in unique])
+    orientations = np.array([stack.orientations[first_of[k]] for k in unique])
+    order = sort_slices(positions, orientations, source=label)
+    z_of = {unique[int(i)]: z for z, i in enumerate(order.order)}
+    found = [b_value(headers[f.file_index], source=f"{label} ({stack.names[i]})") for i, f in enumerate(frames)]
+    b_of = [round(value, 3) for value, _ in found]
+    b_values = sorted(set(b_of))
+    fmt = stack.fmt
+    out = np.empty((len(frames), fmt.rows, fmt.columns), dtype=np.float32)
+    decode_frames(stack.series.files, np.array([f.file_index for f in frames]), np.array([f.number for f in frames]),
+                  out, np.array([f.info.rescale_slope for f in frames]),
+                  np.array([f.info.rescale_intercept for f in frames]), fmt=fmt, workers=workers)
+    volume = np.zeros((len(b_values), len(unique), fmt.rows, fmt.columns), dtype=np.float64)
+    counts = np.zeros((len(b_values), len(unique)), dtype=int)
+    for i, (key, b) in enumerate(zip(keys, b_of, strict=True)):
+        k, z = b_values.index(b), z_of[key]
+        volume[k, z] += np.log(np.maximum(out[i], 1e-6))
+        counts[k, z] += 1
+    if (counts == 0).any():
+        k, z = (int(v) for v in np.argwhere(counts == 0)[0])
+        raise DicomError(f"b = {b_values[k]:g} s/mm² has no frame at slice {z + 1}", source=label,
+                         attribute="DiffusionBValue (0018,9087)", remedy="re-export the complete DWI series")
+    volume = np.exp(volume / counts[:, :, None, None])  # geometric mean over directions: the trace image
+    geometry = volume_geometry(positions, orientations[0], order, stack.pixel_spacing, fmt.rows, fmt.columns,
+                               source=label)
+    sources = sorted({source for _, source in found})
+    return MrDiffusion(volume.astype(np.float32), np.array(b_values, dtype=float), "; ".join(sources), geometry)
+
+
+def run_mri_dwi(dwi_dir: Path, vois_path: Path, out_dir: Path, *, ivim_method: str = "segmented",
+                b_threshold: float = 200.0, adc_range: tuple[float, float] = (0.0, 1000.0),
+                dki_b_max: float | None = None, maps: bool = True) -> dict[str, Any]:
+    """IVIM, kurtosis and ADC of a DWI series: ``dwi.csv`` (one row per VOI, fits of its mean signal), maps of the
+    VOIs' voxels (``adc``, ``ivim_f``, ``ivim_d``, ``ivim_dstar``, ``dki_d``, ``dki_k``; NaN elsewhere) and
+    ``dwi.json``. DKI is fitted when the b-values reach 1500 s/mm² (up to ``dki_b_max``)."""
+    dwi = load_dwi(dwi_dir)
+    voiset = read_voiset(vois_path)
+    if not voiset.geometry.same_grid(dwi.geometry):
+        raise InvalidInputError("the VOIs are not on the grid of the DWI series", source=str(vois_path),
+                                remedy="build the VOIs on the DWI series' grid")
+    b = dwi.b_values
+    dki_ok = b.max() >= 1500.0
+    dki_b = b <= (dki_b_max or b.max())
+    rows = []
+    for i, voi in enumerate(voiset.vois):
+        mask = voiset.masks[i]
+        if not mask.any():
+            continue
+        s = dwi.volume[:, mask].mean(axis=1)
+        ivim = fit_ivim(b, s, method=ivim_method, b_threshold=b_threshold, adc_range=adc_range)
+        row: dict[str, Any] = {"voi": voi.name, "n_voxels": int(mask.sum()),
+                               **{f"ivim_{k}": v for k, v in asdict(ivim).items()}}
+        if dki_ok:
+            dki = fit_dki(b[dki_b], s[dki_b], adc_range=adc_range)
+            row.update({f"dki_{k}": v for k, v in asdict(dki).items() if k != "adc_mm2_per_s"})
+        rows.append(row)
+    files = [out_dir / "dwi.csv", out_dir / "dwi.json"]
+    written = []
+    with output_set(*files):
+        if maps:
+            union = np.any(voiset.masks, axis=0)
+            names = ["adc", "ivim_f", "ivim_d", "ivim_dstar"] + (["dki_d", "dki_k"] if dki_ok else [])
+            arrays = {name: np.full(dwi.geometry.shape, np.nan) for name in names}
+            for z, y, x in np.argwhere(union):
+                s = dwi.volume[:, z, y, x].astype(float)
+                arrays["adc"][z, y, x] = fit_adc(b, s, adc_range)
+                ivim = fit_ivim(b, s, method=ivim_method, b_threshold=b_threshold, adc_range=adc_range)
+                if ivim.converged:
+                    arrays["ivim_f"][z, y, x] = ivim.f
+                    arrays["ivim_d"][z, y, x] = ivim.d_mm2_per_s
+                    arrays["ivim_dstar"][z, y, x] = ivim.dstar_mm2_per_s
+                if dki_ok:
+                    dki = fit_dki(b[dki_b], s[dki_b], adc_range=adc_range)
+                    if dki.converged:
+                        arrays["dki_d"][z, y, x] = dki.d_app_mm2_per_s
+                        arrays["dki_k"][z, y, x] = dki.k_app
+            for name, values in arrays.items():
+                path = out_dir / f"{name}.nii.gz"
+                files.append(path)
+                write_nifti(path, values.astype(np.float32), dwi.geometry)
+                written.append(path.name)
+        write_csv(out_dir / "dwi.csv", pd.DataFrame(rows))
+        sidecar = {"petvoi_version": __version__, "b_values_s_per_mm2": b.tolist(), "b_source": dwi.b_source,
+                   "ivim_method": ivim_method, "b_threshold": b_threshold, "adc_range": list(adc_range),
+                   "dki": bool(dki_ok), "maps": written,
+                   "units": {"d": "mm2/s", "dstar": "mm2/s", "adc": "mm2/s", "f": "1", "k": "1"}}
+        write_json(out_dir / "dwi.json", sidecar)
+    return sidecar
