@@ -13,9 +13,10 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    """Add the ``dce``, ``ivim``, ``dki``, ``mri-dce`` and ``mri-dwi`` commands."""
+    """Add the ``dce``, ``ivim``, ``dki``, ``mri-dce``, ``mri-dwi`` and ``mri-normalise`` commands."""
     register_image(sub)
     register_dwi(sub)
+    register_normalise(sub)
     p = sub.add_parser("dce", help="DCE-MRI tracer-kinetic fits (Tofts, extended Tofts, 2CXM, Patlak) of curves",
                        description="Fits tissue concentration curves (curves.csv: curve_id,time_s,concentration_mM, "
                                    "on the AIF's time grid) with the arterial input (aif.csv: time_s,"
@@ -94,6 +95,38 @@ def register_dwi(sub: Any) -> None:
     p.add_argument("--no-maps", action="store_true")
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
     p.set_defaults(func=_mri_dwi)
+
+
+def register_normalise(sub: Any) -> None:
+    """Add ``mri-normalise``: z-scoring an MR image for texture."""
+    p = sub.add_parser("mri-normalise", help="z-score an MR image within a reference VOI (before texture)",
+                       description="Writes (I - mean) / SD of the reference region (a VOI of the set, e.g. the body "
+                                   "or muscle), the input of `petvoi texture --params configs/radiomics_mri.yaml`.")
+    p.add_argument("--image", required=True, metavar="mr.nii.gz")
+    p.add_argument("--vois", required=True, metavar="vois.nii.gz", help="a petvoi VOI set on the image's grid")
+    p.add_argument("--reference", required=True, metavar="VOI", help="the reference VOI's name (e.g. body, muscle)")
+    p.add_argument("-o", "--output", required=True, metavar="mr_z.nii.gz")
+    p.set_defaults(func=_mri_normalise)
+
+
+def _mri_normalise(args: argparse.Namespace) -> None:
+    from ..dicom.geometry import read_nifti, write_nifti
+    from ..errors import InvalidInputError
+    from ..voi.catalogue import read_voiset
+    from .normalise import zscore
+
+    image, geometry = read_nifti(Path(args.image))
+    voiset = read_voiset(Path(args.vois))
+    names = [v.name for v in voiset.vois]
+    if args.reference not in names:
+        raise InvalidInputError(f"no VOI named {args.reference!r} (VOIs: {', '.join(names)})",
+                                attribute="--reference", remedy="name a VOI of the set")
+    if not voiset.geometry.same_grid(geometry):
+        raise InvalidInputError("the VOIs are not on the image's grid", source=args.vois,
+                                remedy="build the VOIs on this image")
+    z = zscore(image, voiset.masks[names.index(args.reference)], region_name=args.reference)
+    write_nifti(Path(args.output), z.astype("float32"), geometry)
+    log.info("z-scored within %s -> %s", args.reference, args.output)
 
 
 def _mri_dwi(args: argparse.Namespace) -> None:

@@ -235,3 +235,37 @@ def test_dwi_stage_recovers_ivim_kurtosis_and_adc(tmp_path: Path, vendor: str) -
     cortex = table.loc["cortex"]
     assert (cortex["dki_d_app_mm2_per_s"], cortex["dki_k_app"]) == pytest.approx((1.0e-3, 0.9), rel=0.01)
     assert cortex["ivim_adc_mm2_per_s"] > 0 and json.loads((tmp_path / "out" / "dwi.json").read_text())["dki"]
+
+
+def test_mri_normalise_then_texture_with_the_mri_parameters(tmp_path: Path, repo: Path) -> None:
+    """An MR image z-scored within its muscle VOI (mean 0, SD 1 there) goes through `petvoi texture` with
+    configs/radiomics_mri.yaml; an unknown reference VOI is a one-line refusal."""
+    import pandas as pd
+
+    from pipeline.cli import main
+    from pipeline.dicom.geometry import Geometry, read_nifti, write_nifti
+    from pipeline.voi.catalogue import Voi, VoiSet, write_voiset
+
+    geometry = Geometry((12, 24, 24), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), np.eye(3))
+    rng = np.random.default_rng(2)
+    image = rng.normal(400.0, 30.0, geometry.shape)
+    tumour = np.zeros(geometry.shape, bool)
+    tumour[2:10, 4:12, 4:12] = True
+    image[tumour] += rng.normal(200.0, 60.0, int(tumour.sum()))
+    muscle = np.zeros(geometry.shape, bool)
+    muscle[2:10, 14:22, 14:22] = True
+    write_nifti(tmp_path / "mr.nii.gz", image.astype(np.float32), geometry)
+    write_voiset(tmp_path / "vois.nii.gz", VoiSet.from_masks(geometry, [
+        (tumour, Voi(label=0, name="tumour", kind="tumour")), (muscle, Voi(label=0, name="muscle", kind="organ"))]))
+    assert main(["-q", "mri-normalise", "--image", str(tmp_path / "mr.nii.gz"), "--vois", str(tmp_path / "vois.nii.gz"),
+                 "--reference", "muscle", "-o", str(tmp_path / "mr_z.nii.gz")]) == 0
+    z, _ = read_nifti(tmp_path / "mr_z.nii.gz")
+    assert float(z[muscle].mean()) == pytest.approx(0.0, abs=1e-4) and float(z[muscle].std(ddof=1)) == pytest.approx(
+        1.0, abs=1e-4)
+    assert main(["-q", "texture", "--image", str(tmp_path / "mr_z.nii.gz"), "--vois", str(tmp_path / "vois.nii.gz"),
+                 "--params", str(repo / "configs" / "radiomics_mri.yaml"), "--workers", "1",
+                 "-o", str(tmp_path / "texture.csv")]) == 0
+    texture = pd.read_csv(tmp_path / "texture.csv")
+    assert set(texture["name"]) >= {"tumour"} and texture["value"].notna().sum() > 50
+    assert main(["mri-normalise", "--image", str(tmp_path / "mr.nii.gz"), "--vois", str(tmp_path / "vois.nii.gz"),
+                 "--reference", "liver", "-o", str(tmp_path / "x.nii.gz")]) == 2
