@@ -16,16 +16,15 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..dicom.geometry import Geometry, sort_slices, write_nifti
+from ..dicom.geometry import Geometry, write_nifti
 from ..dicom.pixels import decode_frames
 from ..dicom.series import volume_geometry
-from ..dicom.stack import read_stack
 from ..errors import DicomError, InvalidInputError
 from ..io import output_set, write_csv, write_json
 from ..voi.catalogue import read_voiset
 from .bvalues import b_value
 from .diffusion import fit_adc, fit_dki, fit_ivim
-from .series import _POSITION_DECIMALS, _check_sop_class
+from .series import read_mr_stack
 
 __all__ = ["MrDiffusion", "load_dwi", "run_mri_dwi"]
 
@@ -48,15 +47,10 @@ def load_dwi(folder: str | Path, *, workers: int = 4) -> MrDiffusion:
     DicomError
         A frame without a b-value, a b-value missing at a slice, or the checks of every image volume.
     """
-    stack = read_stack(folder, workers=workers, modalities={"MR"}, check_sop_class=_check_sop_class)
+    mr = read_mr_stack(folder, workers=workers)
+    stack, keys, unique, z_of, order = mr.stack, mr.keys, mr.unique, mr.z_of, mr.order
+    positions, orientations = mr.positions, mr.orientations
     label, headers, frames = stack.series.label, stack.series.headers, stack.frames
-    keys = [tuple(np.round(p, _POSITION_DECIMALS)) for p in stack.positions]
-    unique = sorted(set(keys))
-    first_of = {k: keys.index(k) for k in unique}
-    positions = np.array([stack.positions[first_of[k]] for k in unique])
-    orientations = np.array([stack.orientations[first_of[k]] for k in unique])
-    order = sort_slices(positions, orientations, source=label)
-    z_of = {unique[int(i)]: z for z, i in enumerate(order.order)}
     found = [b_value(headers[f.file_index], source=f"{label} ({stack.names[i]})") for i, f in enumerate(frames)]
     b_of = [round(value, 3) for value, _ in found]
     b_values = sorted(set(b_of))

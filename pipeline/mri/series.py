@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset
 
-from ..dicom.geometry import Geometry, sort_slices
+from ..dicom.geometry import Geometry, SliceOrder, sort_slices
 from ..dicom.pixels import decode_frames
 from ..dicom.series import volume_geometry
-from ..dicom.stack import read_stack
+from ..dicom.stack import Stack, read_stack
 from ..dicom.values import number_value
 from ..errors import DicomError
 
-__all__ = ["MrDynamic", "load_mr_dynamic", "MR_SOP_CLASSES"]
+__all__ = ["MrDynamic", "MrStack", "read_mr_stack", "load_mr_dynamic", "MR_SOP_CLASSES"]
 
 MR_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.4", "1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.4")
 _POSITION_DECIMALS = 3
@@ -100,6 +100,33 @@ def _acquisition_seconds(ds: Dataset) -> float | None:
     return time_s
 
 
+@dataclass(frozen=True)
+class MrStack:
+    """An MR series' frames grouped by position: the stack, each frame's position key, the slice positions and
+    orientations in key order, their order along the normal and each key's slice index."""
+
+    stack: Stack
+    keys: list[tuple[float, ...]]
+    unique: list[tuple[float, ...]]
+    positions: np.ndarray
+    orientations: np.ndarray
+    order: SliceOrder
+    z_of: dict[tuple[float, ...], int]
+
+
+def read_mr_stack(folder: str | Path, *, workers: int = 4) -> MrStack:
+    """Read an MR series folder (several frames per position allowed) and order its slice positions."""
+    stack = read_stack(folder, workers=workers, modalities={"MR"}, check_sop_class=_check_sop_class)
+    keys = [tuple(np.round(p, _POSITION_DECIMALS)) for p in stack.positions]
+    unique = sorted(set(keys))
+    first_of = {k: keys.index(k) for k in unique}
+    positions = np.array([stack.positions[first_of[k]] for k in unique])
+    orientations = np.array([stack.orientations[first_of[k]] for k in unique])
+    order = sort_slices(positions, orientations, source=stack.series.label)
+    return MrStack(stack, keys, unique, positions, orientations, order,
+                   {unique[int(i)]: z for z, i in enumerate(order.order)})
+
+
 def load_mr_dynamic(folder: str | Path, *, workers: int = 4) -> MrDynamic:
     """Decode a dynamic MR series folder (see the module docstring).
 
@@ -108,15 +135,10 @@ def load_mr_dynamic(folder: str | Path, *, workers: int = 4) -> MrDynamic:
     DicomError
         Not an MR series, phases without times, a phase missing slices, or the checks of every image volume.
     """
-    stack = read_stack(folder, workers=workers, modalities={"MR"}, check_sop_class=_check_sop_class)
+    mr = read_mr_stack(folder, workers=workers)
+    stack, keys, unique, z_of, order = mr.stack, mr.keys, mr.unique, mr.z_of, mr.order
+    slice_positions, slice_orientations = mr.positions, mr.orientations
     label, headers, frames = stack.series.label, stack.series.headers, stack.frames
-    keys = [tuple(np.round(p, _POSITION_DECIMALS)) for p in stack.positions]
-    unique = sorted(set(keys))
-    first_of = {k: keys.index(k) for k in unique}
-    slice_positions = np.array([stack.positions[first_of[k]] for k in unique])
-    slice_orientations = np.array([stack.orientations[first_of[k]] for k in unique])
-    order = sort_slices(slice_positions, slice_orientations, source=label)
-    z_of = {unique[int(i)]: z for z, i in enumerate(order.order)}
     frame_headers = [headers[f.file_index] for f in frames]
     times, source = None, ""
     for name, read in (("TriggerTime (0018,1060)", lambda d: _seconds(d, "TriggerTime")),
