@@ -13,10 +13,11 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    """Add the ``dce``, ``ivim``, ``dki``, ``mri-dce``, ``mri-dwi`` and ``mri-normalise`` commands."""
+    """Add the ``dce``, ``ivim``, ``dki``, ``mri-dce``, ``mri-dwi``, ``mri-normalise`` and ``mri-t1`` commands."""
     register_image(sub)
     register_dwi(sub)
     register_normalise(sub)
+    register_t1(sub)
     p = sub.add_parser("dce", help="DCE-MRI tracer-kinetic fits (Tofts, extended Tofts, 2CXM, Patlak) of curves",
                        description="Fits tissue concentration curves (curves.csv: curve_id,time_s,concentration_mM, "
                                    "on the AIF's time grid) with the arterial input (aif.csv: time_s,"
@@ -107,6 +108,42 @@ def register_normalise(sub: Any) -> None:
     p.add_argument("--reference", required=True, metavar="VOI", help="the reference VOI's name (e.g. body, muscle)")
     p.add_argument("-o", "--output", required=True, metavar="mr_z.nii.gz")
     p.set_defaults(func=_mri_normalise)
+
+
+def register_t1(sub: Any) -> None:
+    """Add ``mri-t1``: a T1 map from variable-flip-angle series."""
+    p = sub.add_parser("mri-t1", help="T1 map (s) from variable-flip-angle series (DESPOT1, optional B1 map)",
+                       description="Reads one folder holding every flip angle or one folder per angle, fits DESPOT1 "
+                                   "voxel by voxel (nominal angles x the B1 map when given) and writes the T1 map "
+                                   "(s) with a JSON sidecar; the native T1 of petvoi mri-dce --t10-map.")
+    p.add_argument("--vfa", required=True, nargs="+", metavar="SERIES_DIR")
+    p.add_argument("--b1-map", metavar="b1.nii.gz", help="flip-angle scale map on the same grid (1 = nominal)")
+    p.add_argument("-o", "--output", required=True, metavar="t1.nii.gz")
+    p.set_defaults(func=_mri_t1)
+
+
+def _mri_t1(args: argparse.Namespace) -> None:
+    from ..dicom.geometry import read_nifti, write_nifti
+    from ..errors import InvalidInputError
+    from ..io import output_set, write_json
+    from ..outputs.sidecars import sidecar_path
+    from .relaxometry import t1_map
+    from .series import load_vfa
+
+    vfa = load_vfa([Path(f) for f in args.vfa])
+    b1: Any = 1.0
+    if args.b1_map:
+        b1, grid = read_nifti(Path(args.b1_map))
+        if not grid.same_grid(vfa.geometry):
+            raise InvalidInputError("the B1 map is not on the grid of the flip-angle series", source=args.b1_map,
+                                    remedy="resample the B1 map to the VFA grid")
+    t1, _ = t1_map(vfa.volume, vfa.flip_deg, vfa.tr_s, b1=b1)
+    output = Path(args.output)
+    with output_set(output, sidecar_path(output)):
+        write_nifti(output, t1.astype("float32"), vfa.geometry)
+        write_json(sidecar_path(output), {"units": "s", "method": "DESPOT1 (linear)", "flip_deg": vfa.flip_deg.tolist(),
+                                          "tr_s": vfa.tr_s, "b1_map": args.b1_map, "series": list(args.vfa)})
+    log.info("T1 map from flip angles %s (TR %.4g s) -> %s", vfa.flip_deg.tolist(), vfa.tr_s, output)
 
 
 def _mri_normalise(args: argparse.Namespace) -> None:

@@ -28,7 +28,7 @@ from ..dicom.stack import Stack, read_stack
 from ..dicom.values import number_value
 from ..errors import DicomError
 
-__all__ = ["MrDynamic", "MrStack", "read_mr_stack", "load_mr_dynamic", "MR_SOP_CLASSES"]
+__all__ = ["MrDynamic", "MrStack", "MrFlipAngles", "read_mr_stack", "load_mr_dynamic", "load_vfa", "MR_SOP_CLASSES"]
 
 MR_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.4", "1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.4")
 _POSITION_DECIMALS = 3
@@ -192,3 +192,68 @@ def load_mr_dynamic(folder: str | Path, *, workers: int = 4) -> MrDynamic:
     return MrDynamic(volume=out.reshape(n_t, n_z, fmt.rows, fmt.columns), times_s=phase_times - phase_times[0],
                      time_source=source, geometry=geometry, flip_deg=flip,
                      tr_s=None if tr_ms is None else tr_ms / 1000.0)
+
+
+@dataclass(frozen=True)
+class MrFlipAngles:
+    """Signals of a variable-flip-angle acquisition: (n_flip, z, y, x), the flip angles (degrees, ascending), TR (s)
+    and the grid."""
+
+    volume: np.ndarray
+    flip_deg: np.ndarray
+    tr_s: float
+    geometry: Geometry
+
+
+def load_vfa(folders: list[Path] | list[str], *, workers: int = 4) -> MrFlipAngles:
+    """Decode a variable-flip-angle acquisition: one folder holding every flip angle, or one folder per angle.
+
+    Raises
+    ------
+    DicomError
+        Fewer than two flip angles, different grids or TRs, or an angle missing a slice.
+    """
+    volumes: dict[float, np.ndarray] = {}
+    geometry: Geometry | None = None
+    tr_values = set()
+    for folder in folders:
+        mr = read_mr_stack(folder, workers=workers)
+        stack, label = mr.stack, mr.stack.series.label
+        headers = [stack.series.headers[f.file_index] for f in stack.frames]
+        flips = [number_value(d.get("FlipAngle"), "FlipAngle (0018,1314)", label, low=0.0, high=180.0)
+                 for d in headers]
+        if any(a is None for a in flips):
+            raise DicomError("a frame without its flip angle", source=label, attribute="FlipAngle (0018,1314)",
+                             remedy="re-export the series with its acquisition parameters")
+        tr_values |= {number_value(d.get("RepetitionTime"), "RepetitionTime (0018,0080)", label, low=0.0)
+                      for d in headers}
+        grid = volume_geometry(mr.positions, mr.orientations[0], mr.order, stack.pixel_spacing, stack.fmt.rows,
+                               stack.fmt.columns, source=label)
+        if geometry is not None and not grid.same_grid(geometry):
+            raise DicomError("the flip-angle series are on different grids", source=label,
+                             attribute="ImagePositionPatient (0020,0032)", remedy="give series of one acquisition")
+        geometry = grid
+        out = np.empty((len(stack.frames), stack.fmt.rows, stack.fmt.columns), dtype=np.float32)
+        decode_frames(stack.series.files, np.array([f.file_index for f in stack.frames]),
+                      np.array([f.number for f in stack.frames]), out,
+                      np.array([f.info.rescale_slope for f in stack.frames]),
+                      np.array([f.info.rescale_intercept for f in stack.frames]), fmt=stack.fmt, workers=workers)
+        for angle in sorted({round(float(a), 3) for a in flips}):
+            slots = np.full(len(mr.unique), -1)
+            for i, (key, a) in enumerate(zip(mr.keys, flips, strict=True)):
+                if round(float(a), 3) == angle:
+                    slots[mr.z_of[key]] = i
+            if (slots < 0).any() or angle in volumes:
+                raise DicomError(f"flip angle {angle:g} does not cover every slice exactly once", source=label,
+                                 attribute="FlipAngle (0018,1314)", remedy="give one complete series per flip angle")
+            volumes[angle] = out[slots]
+    if len(volumes) < 2 or geometry is None:
+        raise DicomError(f"{len(volumes)} flip angle(s): variable flip angle T1 needs at least two",
+                         source=str(folders[0]), attribute="FlipAngle (0018,1314)", remedy="give every flip angle")
+    if len(tr_values) != 1 or None in tr_values:
+        raise DicomError(f"RepetitionTime differs or is missing ({sorted(str(v) for v in tr_values)})",
+                         source=str(folders[0]), attribute="RepetitionTime (0018,0080)",
+                         remedy="give series of one VFA acquisition (one TR)")
+    angles = sorted(volumes)
+    return MrFlipAngles(np.stack([volumes[a] for a in angles]), np.array(angles), float(tr_values.pop()) / 1000.0,
+                        geometry)

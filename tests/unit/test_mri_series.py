@@ -269,3 +269,56 @@ def test_mri_normalise_then_texture_with_the_mri_parameters(tmp_path: Path, repo
     assert set(texture["name"]) >= {"tumour"} and texture["value"].notna().sum() > 50
     assert main(["mri-normalise", "--image", str(tmp_path / "mr.nii.gz"), "--vois", str(tmp_path / "vois.nii.gz"),
                  "--reference", "liver", "-o", str(tmp_path / "x.nii.gz")]) == 2
+
+
+def _vfa_series(folder: Path, flips: list[float], t1: np.ndarray, *, series_uid: str | None = None) -> None:
+    """Static SPGR MR frames (2 slices of 4 x 4, TR 5 ms) of ``t1`` (z, y, x), one per slice and flip angle."""
+    from pipeline.mri.relaxometry import spgr_signal
+
+    folder.mkdir(parents=True, exist_ok=True)
+    series = series_uid or generate_uid()
+    for a in flips:
+        for z in range(2):
+            ds = Dataset()
+            ds.SOPClassUID, ds.SOPInstanceUID = "1.2.840.10008.5.1.4.1.1.4", generate_uid()
+            ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = "1.2.3.4", series, "1.2.3.5"
+            ds.Modality, ds.Manufacturer, ds.PatientID = "MR", "Philips", "X"
+            ds.ImagePositionPatient, ds.ImageOrientationPatient = [0.0, 0.0, 4.0 * z], [1, 0, 0, 0, 1, 0]
+            ds.PixelSpacing, ds.SliceThickness, ds.FlipAngle, ds.RepetitionTime = [2.0, 2.0], 4.0, a, 5.0
+            ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = 4, 4, 1, "MONOCHROME2"
+            ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+            ds.RescaleSlope, ds.RescaleIntercept = 0.001, 0
+            ds.PixelData = np.round(spgr_signal(1000.0, t1[z], 0.005, a) / 0.001).astype(np.uint16).tobytes()
+            ds.file_meta = FileMetaDataset()
+            ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = (ds.SOPClassUID,
+                                                                                            ds.SOPInstanceUID)
+            ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+            ds.save_as(folder / f"VFA_{a:g}_{z}.dcm", enforce_file_format=True)
+
+
+@pytest.mark.parametrize("layout", ["one_folder", "folder_per_angle"])
+def test_mri_t1_from_variable_flip_angle_dicom(tmp_path: Path, layout: str) -> None:
+    """A two-tissue VFA acquisition (T1 1.2 and 0.8 s; 2, 5, 10, 15, 20 degrees) as DICOM: `petvoi mri-t1` gives
+    each T1; fewer than two angles are refused."""
+    import json
+
+    from pipeline.cli import main
+    from pipeline.dicom.geometry import read_nifti
+
+    flips = [2.0, 5.0, 10.0, 15.0, 20.0]
+    t1 = np.ones((2, 4, 4)) * 1.2
+    t1[:, :, 2:] = 0.8
+    if layout == "one_folder":
+        _vfa_series(tmp_path / "VFA", flips, t1)
+        folders = [str(tmp_path / "VFA")]
+    else:
+        folders = []
+        for a in flips:
+            _vfa_series(tmp_path / f"FA{a:g}", [a], t1)
+            folders.append(str(tmp_path / f"FA{a:g}"))
+    assert main(["-q", "mri-t1", "--vfa", *folders, "-o", str(tmp_path / "t1.nii.gz")]) == 0
+    t1_map, _ = read_nifti(tmp_path / "t1.nii.gz")
+    assert np.asarray(t1_map) == pytest.approx(t1, rel=2e-3)
+    assert json.loads((tmp_path / "t1.json").read_text())["flip_deg"] == flips
+    _vfa_series(tmp_path / "ONE", [10.0], t1)
+    assert main(["mri-t1", "--vfa", str(tmp_path / "ONE"), "-o", str(tmp_path / "x.nii.gz")]) == 2
