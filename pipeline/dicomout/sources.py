@@ -22,6 +22,9 @@ from ..errors import DicomError, InvalidInputError
 __all__ = ["pet_sources", "deidentified_sources", "PET_SOP_CLASS"]
 
 PET_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.128"
+#: Patient and study attributes of type 2 that highdicom copies from the sources.
+_TYPE2 = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "AccessionNumber", "StudyID", "StudyDate",
+          "StudyTime", "ReferringPhysicianName")
 #: Attributes a de-identified source keeps empty (type 2) or loses (type 3).
 _EMPTIED = ("PatientBirthDate", "AccessionNumber", "ReferringPhysicianName", "StudyID")
 _REMOVED = ("OtherPatientIDs", "OtherPatientIDsSequence", "OtherPatientNames", "InstitutionName",
@@ -37,7 +40,8 @@ def _start(ds: pydicom.Dataset) -> tuple[str, float, int]:
     return when, float(ds.get("FrameReferenceTime") or 0.0), int(ds.get("InstanceNumber") or 0)
 
 
-def pet_sources(series_dir: Path, geometry: Geometry, *, first_frame: bool = False) -> list[pydicom.Dataset]:
+def pet_sources(series_dir: Path, geometry: Geometry, *, first_frame: bool = False,
+                sop_classes: tuple[str, ...] = (PET_SOP_CLASS,)) -> list[pydicom.Dataset]:
     """The headers of a static PET series, one per slice of ``geometry`` (petvoi's z order); with
     ``first_frame``, of a dynamic series the instances of its first time frame (a parametric map's sources).
 
@@ -47,6 +51,8 @@ def pet_sources(series_dir: Path, geometry: Geometry, *, first_frame: bool = Fal
         The PET series folder the SUV volume was decoded from.
     geometry : Geometry
         The grid of ``suv.nii.gz``.
+    sop_classes : tuple of str
+        The SOP classes accepted (PET Image Storage; the MR ones for an MR map's sources).
 
     Raises
     ------
@@ -64,8 +70,8 @@ def pet_sources(series_dir: Path, geometry: Geometry, *, first_frame: bool = Fal
         except Exception as exc:  # noqa: BLE001 - any parse failure, named with its file
             raise DicomError(f"cannot be read ({type(exc).__name__})", source=str(f),
                              remedy="give the PET series the SUV was computed from") from None
-        if str(ds.get("SOPClassUID", "")) != PET_SOP_CLASS:
-            raise DicomError(f"not a PET Image Storage instance (SOPClassUID {ds.get('SOPClassUID', '')})",
+        if str(ds.get("SOPClassUID", "")) not in sop_classes:
+            raise DicomError(f"not an image of the expected kind (SOPClassUID {ds.get('SOPClassUID', '')})",
                              source=str(f), attribute="SOPClassUID (0008,0016)",
                              remedy="give the folder of the PET series alone")
         if series_uid is None:
@@ -88,6 +94,10 @@ def pet_sources(series_dir: Path, geometry: Geometry, *, first_frame: bool = Fal
                              source=str(f), attribute="ImagePositionPatient (0020,0032)",
                              remedy="export static studies only")
         by_slice[k] = ds
+    for source in by_slice.values():  # type 2 attributes highdicom copies: present, empty when the source lacks them
+        for keyword in _TYPE2:
+            if keyword not in source:
+                setattr(source, keyword, "")
     missing = [k for k in range(geometry.shape[0]) if k not in by_slice]
     if missing:
         raise DicomError(f"{len(missing)} of {geometry.shape[0]} slices have no instance (first: {missing[0]})",

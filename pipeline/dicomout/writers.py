@@ -25,10 +25,11 @@ from .. import __version__
 from ..voi.catalogue import VoiSet
 from .codes import PROCEDURE_PET, UNIT_G, UNIT_ML, organ_code, segment_codes, suv_quantity
 
-__all__ = ["build_seg", "build_sr", "build_pm", "build_map_pm", "tracking_uid", "SERIES_NUMBERS", "MAP_UNITS"]
+__all__ = ["build_seg", "build_sr", "build_pm", "build_map_pm", "build_mri_pm", "tracking_uid", "SERIES_NUMBERS",
+           "MAP_UNITS", "MRI_MAP_UNITS"]
 
 #: Series numbers of petvoi's DICOM outputs.
-SERIES_NUMBERS = {"seg": 9001, "sr": 9002, "pm": 9003, "logan_vt": 9004, "patlak_ki": 9005}
+SERIES_NUMBERS = {"seg": 9001, "sr": 9002, "pm": 9003, "logan_vt": 9004, "patlak_ki": 9005, "mri": 9010}
 #: Parametric maps of a dynamic study: (label, UCUM unit, explanation).
 MAP_UNITS = {"logan_vt": ("Logan VT", hd.sr.CodedConcept("ml/ml", "UCUM", "milliliter per milliliter"),
                           "total distribution volume, Logan plot with plasma input"),
@@ -227,6 +228,27 @@ def build_pm(sources: Sequence[pydicom.Dataset], suv: np.ndarray, *, suv_kind: s
                            content_label="SUV")
 
 
+#: MRI maps (file stem -> label, UCUM unit); the Fp unit follows the reference's spelling, unchecked by a validator.
+MRI_MAP_UNITS = {
+    "ktrans_per_min": ("Ktrans", "/min", "per minute"), "ps_per_min": ("PS", "/min", "per minute"),
+    "ve": ("ve", "1", "no units"), "vp": ("vp", "1", "no units"), "ivim_f": ("IVIM f", "1", "no units"),
+    "fp_ml_per_100ml_per_min": ("Fp", "ml/(100.ml.min)", "milliliter per 100 milliliter per minute"),
+    "ivim_d": ("IVIM D", "mm2/s", "square millimeter per second"),
+    "ivim_dstar": ("IVIM D*", "mm2/s", "square millimeter per second"),
+    "adc": ("ADC", "mm2/s", "square millimeter per second"),
+    "dki_d": ("DKI D", "mm2/s", "square millimeter per second"),
+    "dki_k": ("DKI K", "1", "no units"), "t1": ("T1", "s", "second"),
+}
+
+
+def build_mri_pm(sources: Sequence[pydicom.Dataset], values: np.ndarray, name: str) -> hd.pm.ParametricMap:
+    """An MRI parameter map (a stem of :data:`MRI_MAP_UNITS`) as a float32 Parametric Map with its unit."""
+    label, unit, meaning = MRI_MAP_UNITS[name]
+    return _parametric_map(sources, values, label=label, unit=hd.sr.CodedConcept(unit, "UCUM", meaning),
+                           quantity=None, explanation=f"{label} computed by petvoi {__version__}", key="mri",
+                           content_label=name.upper()[:16])
+
+
 def build_map_pm(sources: Sequence[pydicom.Dataset], values: np.ndarray, name: str) -> hd.pm.ParametricMap:
     """A kinetic parametric map (``logan_vt`` or ``patlak_ki``, (z, y, x), NaN outside the mask) as a float32
     Parametric Map with its unit (mL/mL, /min) in the Real World Value Mapping."""
@@ -246,7 +268,9 @@ def _parametric_map(sources: Sequence[pydicom.Dataset], data: np.ndarray, *, lab
         value_range=(low, high if high > low else low + 1.0), slope=1.0, intercept=0.0, quantity_definition=quantity)
     digest = hashlib.sha256(values.tobytes()).hexdigest()
     series = str(sources[0].SeriesInstanceUID)
-    window = hd.VOILUTTransformation(window_center=(low + high) / 2, window_width=max(high - low, 1e-6))
+    # LINEAR_EXACT: a window narrower than 1 (Ktrans in /min, D in mm²/s) is permitted only with it
+    window = hd.VOILUTTransformation(window_center=(low + high) / 2, window_width=max(high - low, 1e-6),
+                                     voi_lut_function="LINEAR_EXACT")
     pm = hd.pm.ParametricMap(
         source_images=list(sources), pixel_array=values, series_instance_uid=_uid(series, f"{key}-series", __version__),
         series_number=SERIES_NUMBERS[key], sop_instance_uid=_uid(series, key, digest, __version__),

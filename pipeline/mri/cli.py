@@ -13,11 +13,13 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    """Add the ``dce``, ``ivim``, ``dki``, ``mri-dce``, ``mri-dwi``, ``mri-normalise`` and ``mri-t1`` commands."""
+    """Add the ``dce``, ``ivim``, ``dki``, ``mri-dce``, ``mri-dwi``, ``mri-normalise``, ``mri-t1`` and
+    ``mri-export`` commands."""
     register_image(sub)
     register_dwi(sub)
     register_normalise(sub)
     register_t1(sub)
+    register_export(sub)
     p = sub.add_parser("dce", help="DCE-MRI tracer-kinetic fits (Tofts, extended Tofts, 2CXM, Patlak) of curves",
                        description="Fits tissue concentration curves (curves.csv: curve_id,time_s,concentration_mM, "
                                    "on the AIF's time grid) with the arterial input (aif.csv: time_s,"
@@ -144,6 +146,47 @@ def _mri_t1(args: argparse.Namespace) -> None:
         write_json(sidecar_path(output), {"units": "s", "method": "DESPOT1 (linear)", "flip_deg": vfa.flip_deg.tolist(),
                                           "tr_s": vfa.tr_s, "b1_map": args.b1_map, "series": list(args.vfa)})
     log.info("T1 map from flip angles %s (TR %.4g s) -> %s", vfa.flip_deg.tolist(), vfa.tr_s, output)
+
+
+def register_export(sub: Any) -> None:
+    """Add ``mri-export``: MRI maps as DICOM Parametric Maps."""
+    p = sub.add_parser("mri-export", help="MRI parameter maps (NIfTI) as DICOM Parametric Maps of their MR series",
+                       description="Writes OUT_DIR/<map>_pm.dcm for each map (ktrans_per_min, ve, vp, "
+                                   "fp_ml_per_100ml_per_min, ps_per_min, adc, ivim_f, ivim_d, ivim_dstar, dki_d, "
+                                   "dki_k, t1: named by its file), float values with the unit in the Real World "
+                                   "Value Mapping, referencing the series' first instance at each slice.")
+    p.add_argument("--series", required=True, metavar="SERIES_DIR", help="the MR series the maps were computed on")
+    p.add_argument("--map", required=True, nargs="+", metavar="MAP.nii.gz")
+    p.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
+    p.set_defaults(func=_mri_export)
+
+
+def _mri_export(args: argparse.Namespace) -> None:
+    from ..deid import active
+    from ..dicom.geometry import read_nifti
+    from ..dicomout.sources import deidentified_sources, pet_sources
+    from ..dicomout.writers import MRI_MAP_UNITS, build_mri_pm
+    from ..errors import InvalidInputError
+    from ..io import atomic_path, output_set
+    from .series import MR_SOP_CLASSES
+
+    objects = []
+    for path in (Path(m) for m in args.map):
+        name = path.name.removesuffix(".nii.gz").removesuffix(".nii")
+        if name not in MRI_MAP_UNITS:
+            raise InvalidInputError(f"unknown map {name!r}", source=str(path), attribute="--map",
+                                    remedy=f"name the file after its parameter: {', '.join(MRI_MAP_UNITS)}")
+        values, geometry = read_nifti(path)
+        sources = pet_sources(Path(args.series), geometry, first_frame=True, sop_classes=MR_SOP_CLASSES)
+        deid = active()
+        if deid is not None:
+            sources = deidentified_sources(sources, deid, deid.subject or "subject")
+        objects.append((build_mri_pm(sources, values, name), Path(args.output) / f"{name}_pm.dcm"))
+    with output_set(*(p for _, p in objects)):
+        for dataset, target in objects:
+            with atomic_path(target) as tmp:
+                dataset.save_as(tmp, enforce_file_format=True)
+    log.info("%d Parametric Maps -> %s", len(objects), args.output)
 
 
 def _mri_normalise(args: argparse.Namespace) -> None:

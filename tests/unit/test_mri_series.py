@@ -322,3 +322,31 @@ def test_mri_t1_from_variable_flip_angle_dicom(tmp_path: Path, layout: str) -> N
     assert json.loads((tmp_path / "t1.json").read_text())["flip_deg"] == flips
     _vfa_series(tmp_path / "ONE", [10.0], t1)
     assert main(["mri-t1", "--vfa", str(tmp_path / "ONE"), "-o", str(tmp_path / "x.nii.gz")]) == 2
+
+
+def test_mri_maps_as_dicom_parametric_maps(tmp_path: Path, dciodvfy: str) -> None:
+    """A Ktrans map on a DCE series' grid becomes a Parametric Map in /min referencing the series' first phase:
+    the values at each plane position equal the map, and dciodvfy finds no error."""
+    import subprocess
+
+    from pipeline.cli import main
+    from pipeline.dicom.geometry import write_nifti
+
+    folder = write_dce(tmp_path / "DCE", "trigger")
+    geometry = load_mr_dynamic(folder, workers=1).geometry
+    ktrans = np.linspace(0.0, 0.5, N_Z * ROWS * COLS, dtype=np.float32).reshape(N_Z, ROWS, COLS)
+    write_nifti(tmp_path / "ktrans_per_min.nii.gz", ktrans, geometry)
+    assert main(["-q", "mri-export", "--series", str(folder), "--map", str(tmp_path / "ktrans_per_min.nii.gz"),
+                 "-o", str(tmp_path / "dicom")]) == 0
+    pm = pydicom.dcmread(tmp_path / "dicom" / "ktrans_per_min_pm.dcm")
+    mapping = pm.SharedFunctionalGroupsSequence[0].RealWorldValueMappingSequence[0]
+    assert mapping.MeasurementUnitsCodeSequence[0].CodeValue == "/min" and mapping.LUTLabel == "Ktrans"
+    z = [geometry.lps_to_index(np.asarray(f.PlanePositionSequence[0].ImagePositionPatient, float))[2]
+         for f in pm.PerFrameFunctionalGroupsSequence]
+    np.testing.assert_array_equal(pm.pixel_array.astype(np.float32)[np.argsort(z)], ktrans)
+    check = subprocess.run([dciodvfy, str(tmp_path / "dicom" / "ktrans_per_min_pm.dcm")], capture_output=True,
+                           text=True, timeout=120, check=False)
+    assert [line for line in (check.stdout + check.stderr).splitlines() if line.startswith("Error")] == []
+    write_nifti(tmp_path / "unknown.nii.gz", ktrans, geometry)
+    assert main(["mri-export", "--series", str(folder), "--map", str(tmp_path / "unknown.nii.gz"),
+                 "-o", str(tmp_path / "x")]) == 2
