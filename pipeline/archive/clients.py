@@ -178,7 +178,8 @@ class DimseArchive:
         self.settings = settings
 
     @contextmanager
-    def _association(self, contexts: Sequence[str], what: str, *, get_roles: bool = False) -> Iterator[Any]:
+    def _association(self, contexts: Sequence[str], what: str, *, get_roles: bool = False,
+                     handlers: list[Any] | None = None) -> Iterator[Any]:
         from pynetdicom import AE, build_role
 
         ae = AE(ae_title=self.settings.calling_ae)
@@ -191,7 +192,7 @@ class DimseArchive:
             for uid in _STORAGE:
                 ae.add_requested_context(uid)
         assoc = ae.associate(str(self.settings.host), int(self.settings.port or 0), ae_title=self.settings.called_ae,
-                             ext_neg=roles or None, evt_handlers=getattr(self, "_handlers", None))
+                             ext_neg=roles or None, evt_handlers=handlers)
         if not assoc.is_established:
             why = "rejected (calling or called AE title?)" if assoc.is_rejected else "no association (unreachable?)"
             raise ArchiveError(f"{why} while asking {what}", source=self.settings.server,
@@ -254,20 +255,16 @@ class DimseArchive:
             _save(ds, folder, len(received))
             return 0x0000
 
-        self._handlers = [(evt.EVT_C_STORE, on_store)]
         what = f"the series {series.series_uid} of study {series.study_uid}"
-        try:
-            with self._association([Get], what, get_roles=True) as assoc:
-                query = pydicom.Dataset()
-                query.QueryRetrieveLevel = "SERIES"
-                query.StudyInstanceUID, query.SeriesInstanceUID = series.study_uid, series.series_uid
-                for status, _ in assoc.send_c_get(query, Get):
-                    code = int(getattr(status, "Status", 0xC000)) if status else 0xC000
-                    if code not in (0x0000, 0xFF00, 0xFF01, 0xB000):
-                        raise ArchiveError(f"C-GET of {what} failed (status 0x{code:04X})",
-                                           source=self.settings.server, remedy="see the peer's log")
-        finally:
-            self._handlers = []
+        with self._association([Get], what, get_roles=True, handlers=[(evt.EVT_C_STORE, on_store)]) as assoc:
+            query = pydicom.Dataset()
+            query.QueryRetrieveLevel = "SERIES"
+            query.StudyInstanceUID, query.SeriesInstanceUID = series.study_uid, series.series_uid
+            for status, _ in assoc.send_c_get(query, Get):
+                code = int(getattr(status, "Status", 0xC000)) if status else 0xC000
+                if code not in (0x0000, 0xFF00, 0xFF01, 0xB000):
+                    raise ArchiveError(f"C-GET of {what} failed (status 0x{code:04X})",
+                                       source=self.settings.server, remedy="see the peer's log")
         return len(received)
 
     def store(self, files: Sequence[Path]) -> int:

@@ -19,7 +19,7 @@ from ..deid import Deidentifier
 from ..dicom.geometry import Geometry
 from ..errors import DicomError, InvalidInputError
 
-__all__ = ["pet_sources", "deidentified_sources", "PET_SOP_CLASS"]
+__all__ = ["series_sources", "deidentified_sources", "PET_SOP_CLASS"]
 
 PET_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.128"
 #: Patient and study attributes of type 2 that highdicom copies from the sources.
@@ -40,9 +40,9 @@ def _start(ds: pydicom.Dataset) -> tuple[str, float, int]:
     return when, float(ds.get("FrameReferenceTime") or 0.0), int(ds.get("InstanceNumber") or 0)
 
 
-def pet_sources(series_dir: Path, geometry: Geometry, *, first_frame: bool = False,
-                sop_classes: tuple[str, ...] = (PET_SOP_CLASS,)) -> list[pydicom.Dataset]:
-    """The headers of a static PET series, one per slice of ``geometry`` (petvoi's z order); with
+def series_sources(series_dir: Path, geometry: Geometry, *, first_frame: bool = False,
+                   sop_classes: tuple[str, ...] = (PET_SOP_CLASS,)) -> list[pydicom.Dataset]:
+    """The headers of a static series (PET by default), one per slice of ``geometry`` (petvoi's z order); with
     ``first_frame``, of a dynamic series the instances of its first time frame (a parametric map's sources).
 
     Parameters
@@ -105,13 +105,22 @@ def pet_sources(series_dir: Path, geometry: Geometry, *, first_frame: bool = Fal
     return [by_slice[k] for k in range(geometry.shape[0])]
 
 
-def deidentified_sources(sources: list[pydicom.Dataset], deid: Deidentifier, subject: str) -> list[pydicom.Dataset]:
-    """Copies of ``sources`` without identity: name and ID the subject's, UIDs pseudonymised, dates shifted."""
+def deidentified_sources(sources: list[pydicom.Dataset], deid: Deidentifier,
+                         subject: str | None) -> list[pydicom.Dataset]:
+    """Copies of ``sources`` without identity: name and ID the subject's, UIDs pseudonymised, dates shifted.
+
+    Raises
+    ------
+    InvalidInputError
+        No subject (given, or the command's ``--as-subject``): the dates cannot be shifted.
+    """
+    deid.offset(subject)  # refused, with the --as-subject remedy, when no subject is known
+    who = subject or str(deid.subject)
     out = []
     for ds in sources:
         c = copy.deepcopy(ds)
-        c.PatientName = subject
-        c.PatientID = subject
+        c.PatientName = who
+        c.PatientID = who
         for keyword in _EMPTIED:
             if keyword in c:
                 setattr(c, keyword, "")
@@ -124,7 +133,7 @@ def deidentified_sources(sources: list[pydicom.Dataset], deid: Deidentifier, sub
             if element.VR == "UI":
                 element.value = deid.uid(str(element.value))
             elif element.VR in ("DA", "DT"):
-                element.value = deid.dicom_datetime(str(element.value), subject)
+                element.value = deid.dicom_datetime(str(element.value), who)
         if hasattr(c, "file_meta") and "MediaStorageSOPInstanceUID" in c.file_meta:
             c.file_meta.MediaStorageSOPInstanceUID = c.SOPInstanceUID
         out.append(c)

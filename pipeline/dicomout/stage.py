@@ -14,7 +14,7 @@ from ..errors import InvalidInputError
 from ..io import atomic_path, output_set
 from ..outputs import StudyPaths, SuvSidecar
 from ..voi.catalogue import read_voiset
-from .sources import deidentified_sources, pet_sources
+from .sources import deidentified_sources, series_sources
 from .writers import MAP_UNITS, build_map_pm, build_pm, build_seg, build_sr
 
 __all__ = ["run_export"]
@@ -65,15 +65,15 @@ def run_export(pet_dir: Path, study: StudyPaths, *, subject: str, timepoint: str
                                 remedy="build the VOIs with `petvoi vois --pet` on this SUV image")
     sidecar = SuvSidecar.read(study.suv_json)
     uptake = pd.read_csv(study.uptake)
-    sources = pet_sources(pet_dir, geometry)
+    sources = series_sources(pet_dir, geometry)
     deid = active()
     if deid is not None:
         sources = deidentified_sources(sources, deid, subject)
     kind = str(sidecar.get("suv_kind") or "bw")
     lbm_formula = _lbm_formula(study)
     seg = build_seg(sources, voiset, subject=subject)
-    radiopharmaceutical = (sources[0].get("RadiopharmaceuticalInformationSequence") or [Any])[0]
-    activity: dict[str, Any] = {"tracer": getattr(radiopharmaceutical, "Radiopharmaceutical", None),
+    items = sources[0].get("RadiopharmaceuticalInformationSequence") or []
+    activity: dict[str, Any] = {"tracer": items[0].get("Radiopharmaceutical") if items else None,
                                 "nuclide": sidecar.get("nuclide"), "injected_dose_bq": sidecar.get("injected_dose_bq"),
                                 "uptake_time_s": sidecar.get("uptake_time_s"), "modality": sidecar.get("modality")}
     sr = build_sr(sources, seg, voiset, uptake, subject=subject, timepoint=timepoint,
@@ -97,7 +97,7 @@ def _export_maps(pet_dir: Path, study: StudyPaths, geometry: Any, *, subject: st
     if not maps:
         raise InvalidInputError("a dynamic study without parametric maps", source=str(study.parametric),
                                 remedy="run petvoi parametric for this study first")
-    sources = pet_sources(pet_dir, geometry, first_frame=True)
+    sources = series_sources(pet_dir, geometry, first_frame=True)
     deid = active()
     if deid is not None:
         sources = deidentified_sources(sources, deid, subject)

@@ -164,23 +164,30 @@ def register_export(sub: Any) -> None:
 def _mri_export(args: argparse.Namespace) -> None:
     from ..deid import active
     from ..dicom.geometry import read_nifti
-    from ..dicomout.sources import deidentified_sources, pet_sources
+    from ..dicomout.sources import deidentified_sources, series_sources
     from ..dicomout.writers import MRI_MAP_UNITS, build_mri_pm
     from ..errors import InvalidInputError
     from ..io import atomic_path, output_set
     from .series import MR_SOP_CLASSES
 
     objects = []
+    sources: list[Any] = []
+    grid = None
     for path in (Path(m) for m in args.map):
         name = path.name.removesuffix(".nii.gz").removesuffix(".nii")
         if name not in MRI_MAP_UNITS:
             raise InvalidInputError(f"unknown map {name!r}", source=str(path), attribute="--map",
                                     remedy=f"name the file after its parameter: {', '.join(MRI_MAP_UNITS)}")
         values, geometry = read_nifti(path)
-        sources = pet_sources(Path(args.series), geometry, first_frame=True, sop_classes=MR_SOP_CLASSES)
-        deid = active()
-        if deid is not None:
-            sources = deidentified_sources(sources, deid, deid.subject or "subject")
+        if grid is None:  # the series' headers once, for every map on its grid
+            grid = geometry
+            sources = series_sources(Path(args.series), geometry, first_frame=True, sop_classes=MR_SOP_CLASSES)
+            deid = active()
+            if deid is not None:  # dates shifted by the subject's offset: refused without --as-subject
+                sources = deidentified_sources(sources, deid, deid.subject)
+        elif not geometry.same_grid(grid):
+            raise InvalidInputError("the maps are on different grids", source=str(path), attribute="--map",
+                                    remedy="give the maps of one series")
         objects.append((build_mri_pm(sources, values, name), Path(args.output) / f"{name}_pm.dcm"))
     with output_set(*(p for _, p in objects)):
         for dataset, target in objects:

@@ -236,8 +236,11 @@ def reference_candidates(header: SeriesHeader, times: Sequence[FrameTime], clock
         Candidate("earliest_acquisition", min(starts) if starts else None,
                   f"earliest {label('AcquisitionDateTime')} (or AcquisitionDate/Time) over {len(starts)} frames"),
     ]
+    attributes = {"ge_scan_datetime": GE_SCAN_DATETIME.label,  # the DT candidates a date-only value can blank
+                  "decay_correction_datetime": label("DecayCorrectionDateTime"),
+                  "siemens_decay_correction_datetime": SIEMENS_DECAY_DATETIME.label}
     for cand in cands:
-        written = header.date_only_value(cand.note.split(";")[0])
+        written = header.date_only_value(attributes.get(cand.name, ""))
         if cand.datetime is None and written is not None:
             cand.note += f"; {written!r} has a date but no time of day: not used"
     for name, formula in CONVENTIONS.items():

@@ -350,3 +350,22 @@ def test_mri_maps_as_dicom_parametric_maps(tmp_path: Path, dciodvfy: str) -> Non
     write_nifti(tmp_path / "unknown.nii.gz", ktrans, geometry)
     assert main(["mri-export", "--series", str(folder), "--map", str(tmp_path / "unknown.nii.gz"),
                  "-o", str(tmp_path / "x")]) == 2
+
+
+def test_deidentified_mri_export_needs_the_subject(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """With --deidentify the sources' dates move by the subject's offset: without --as-subject the export is refused
+    (it used to shift them by the offset of a placeholder subject); with it, the map carries the subject id."""
+    from pipeline.cli import main
+    from pipeline.dicom.geometry import write_nifti
+
+    monkeypatch.setenv("PETVOI_DEID_SECRET", "0123456789abcdef0123456789abcdef")
+    folder = write_dce(tmp_path / "DCE", "trigger")
+    geometry = load_mr_dynamic(folder, workers=1).geometry
+    write_nifti(tmp_path / "ve.nii.gz", np.full((N_Z, ROWS, COLS), 0.3, np.float32), geometry)
+    args = ["mri-export", "--series", str(folder), "--map", str(tmp_path / "ve.nii.gz"), "-o", str(tmp_path / "d")]
+    capsys.readouterr()
+    assert main(["--deidentify", "-", *args]) == 2
+    assert "--as-subject" in capsys.readouterr().err and not (tmp_path / "d" / "ve_pm.dcm").exists()
+    assert main(["-q", "--deidentify", "-", "--as-subject", "P07", *args]) == 0
+    assert str(pydicom.dcmread(tmp_path / "d" / "ve_pm.dcm").PatientID) == "P07"
