@@ -50,6 +50,7 @@ rule all:
          for m in CFG["kinetics"]["parametric"]] if EXPORT else [],
         [path("cohort_table", table="kinetics")] if DYNAMIC else [],
         [path("pk")] if MULTI_SCAN_SUBJECTS else [],
+        [path("mri_table")] if MRI_STUDIES else [],
 
 
 include: "rules/synth.smk"
@@ -64,6 +65,7 @@ include: "rules/archive.smk"
 include: "rules/response.smk"
 include: "rules/report.smk"
 include: "rules/kinetics.smk"
+include: "rules/mri.smk"
 
 
 # Second-long table rules run on the host of the snakemake run (the login node of a cluster), not as SLURM jobs:
@@ -75,6 +77,7 @@ localrules:
     cohort_deltas,
     cohort_kinetics,
     pk,
+    mri_cohort,
 
 
 # every jobs.resources key names a rule (checked once all rules exist)

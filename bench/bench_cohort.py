@@ -148,7 +148,8 @@ def _config(data: Path, work: Path, jobs: dict[str, object] | None) -> Path:
         "samples": str(data / "samples.tsv"), "data_root": str(data), "results": str(work / "results"),
         "synth": {"generate": False}, "suv": {"dosing": str(data / "dosing.csv")},
         "recist": {"measurements": str(data / "recist.csv")},
-        "clinical": {name: str(data / f"{name}.csv") for name in ("ihc", "histology", "outcomes")}}
+        "clinical": {name: str(data / f"{name}.csv") for name in ("ihc", "histology", "outcomes")},
+        "mri": {"samples": ""}}  # the PET cohort's scaling (MRI: its own stages)
     if jobs:
         config["jobs"] = jobs
     path = work / "config.yaml"

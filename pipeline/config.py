@@ -185,6 +185,60 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
 
 
+def _read_sheet(path: str | Path, schema_name: str, *, key: str, allow_empty: bool = False) -> pd.DataFrame:
+    """A TSV sheet validated row by row against the schema ``schema_name``; (subject_id, timepoint) unique.
+    ``key`` is the configuration key that names it (in the remedy of a missing file); ``allow_empty``: a sheet
+    of its header alone is valid (no studies)."""
+    p = Path(path)
+    source = str(p)
+    if not p.is_file():
+        raise SampleSheetError("file not found", source=source,
+                               remedy=f"set `{key}:` in the config to the sheet")
+    try:
+        table = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, comment=None)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SampleSheetError(f"cannot be parsed as TSV ({exc})", source=source,
+                               remedy="use tab-separated columns") from None
+    sheet_schema = schema(schema_name)
+    unknown = [c for c in table.columns if c not in sheet_schema["properties"]]
+    if unknown:
+        raise SampleSheetError("unknown column", source=source, attribute=unknown[0],
+                               remedy=f"allowed columns: {', '.join(sheet_schema['properties'])}")
+    missing = [c for c in sheet_schema["required"] if c not in table.columns]
+    if missing:
+        raise SampleSheetError("required column missing", source=source, attribute=missing[0],
+                               remedy=f"add the columns {', '.join(sheet_schema['required'])}")
+    if table.empty and not allow_empty:
+        raise SampleSheetError("no rows", source=source, remedy="add one row per subject and timepoint")
+    validator = jsonschema.Draft202012Validator(sheet_schema)
+    for i, row in enumerate(table.to_dict(orient="records"), start=1):
+        present = {k: v for k, v in row.items() if v != ""}
+        for err in sorted(validator.iter_errors(present), key=lambda e: e.message):
+            column = err.absolute_path[0] if err.absolute_path else (
+                err.message.split("'")[1] if err.validator == "required" else None)
+            raise SampleSheetError(err.message, source=source, attribute=f"row {i}, column {column}",
+                                   remedy=f"see configs/{schema_name}.schema.yaml")
+    dup = table.duplicated(subset=["subject_id", "timepoint"], keep=False)
+    if dup.any():
+        first = table[dup].iloc[0]
+        raise SampleSheetError(
+            f"subject {first['subject_id']} timepoint {first['timepoint']} appears more than once",
+            source=source, attribute="subject_id, timepoint", remedy="keep one row per subject and timepoint")
+    return table
+
+
+def load_mri_sheet(path: str | Path) -> pd.DataFrame:
+    """Read and validate the MR sample sheet (``configs/mri_samples.schema.yaml``): one row per MR study (a sheet
+    of its header alone: none, as the synthetic generator writes it for a cohort without CD8-trial subjects).
+
+    Raises
+    ------
+    SampleSheetError
+        Naming the row and column at fault, or a duplicated (subject_id, timepoint).
+    """
+    return _read_sheet(path, "mri_samples", key="mri.samples", allow_empty=True)
+
+
 def load_sample_sheet(path: str | Path, acquisition: str | None = None) -> pd.DataFrame:
     """Read and validate a sample sheet (TSV).
 
@@ -208,41 +262,7 @@ def load_sample_sheet(path: str | Path, acquisition: str | None = None) -> pd.Da
         Naming the row (1-based, after the header) and column at fault, or a
         duplicated (subject_id, timepoint).
     """
-    p = Path(path)
-    source = str(p)
-    if not p.is_file():
-        raise SampleSheetError("file not found", source=source,
-                               remedy="set `samples:` in the config to the sample sheet")
-    try:
-        table = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, comment=None)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise SampleSheetError(f"cannot be parsed as TSV ({exc})", source=source,
-                               remedy="use tab-separated columns") from None
-    sheet_schema = schema("samples")
-    unknown = [c for c in table.columns if c not in sheet_schema["properties"]]
-    if unknown:
-        raise SampleSheetError("unknown column", source=source, attribute=unknown[0],
-                               remedy=f"allowed columns: {', '.join(sheet_schema['properties'])}")
-    missing = [c for c in sheet_schema["required"] if c not in table.columns]
-    if missing:
-        raise SampleSheetError("required column missing", source=source, attribute=missing[0],
-                               remedy=f"add the columns {', '.join(sheet_schema['required'])}")
-    if table.empty:
-        raise SampleSheetError("no rows", source=source, remedy="add one row per subject and timepoint")
-    validator = jsonschema.Draft202012Validator(sheet_schema)
-    for i, row in enumerate(table.to_dict(orient="records"), start=1):
-        present = {k: v for k, v in row.items() if v != ""}
-        for err in sorted(validator.iter_errors(present), key=lambda e: e.message):
-            column = err.absolute_path[0] if err.absolute_path else (
-                err.message.split("'")[1] if err.validator == "required" else None)
-            raise SampleSheetError(err.message, source=source, attribute=f"row {i}, column {column}",
-                                   remedy="see configs/samples.schema.yaml")
-    dup = table.duplicated(subset=["subject_id", "timepoint"], keep=False)
-    if dup.any():
-        first = table[dup].iloc[0]
-        raise SampleSheetError(
-            f"subject {first['subject_id']} timepoint {first['timepoint']} appears more than once",
-            source=source, attribute="subject_id, timepoint", remedy="keep one row per subject and timepoint")
+    table = _read_sheet(path, "samples", key="samples")
     if "acquisition" not in table:
         table["acquisition"] = ""
     table["acquisition"] = table["acquisition"].replace("", "static")

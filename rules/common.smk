@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pandas as pd
 import yaml
 
-from pipeline.config import check_dynamic_studies, config_hash, load_sample_sheet
+from pipeline.config import check_dynamic_studies, config_hash, load_mri_sheet, load_sample_sheet
 from pipeline.dicom.folders import study_folders
 from pipeline.dicom.select import select_series
 from pipeline.failures import read_failures
@@ -58,6 +58,10 @@ MULTI_SCAN_STUDIES = [(s, t) for s, t in STUDIES if s in MULTI_SCAN_SUBJECTS]
 BLOOD = {(r.subject_id, r.timepoint): r.blood for r in _dynamic.itertuples() if r.blood}
 NUCLIDE = {(r.subject_id, r.timepoint): r.nuclide for r in SHEET.itertuples()}
 DYNAMIC_WITH_BLOOD = [study for study in DYNAMIC if study in BLOOD]
+# MR studies (config mri.samples; rules/mri.smk): their sheet rows by (subject, timepoint)
+MRI_SHEET = load_mri_sheet(CFG["mri"]["samples"]) if CFG["mri"]["samples"] else None
+MRI_ROW = {} if MRI_SHEET is None else {(r["subject_id"], r["timepoint"]): r for r in MRI_SHEET.to_dict("records")}
+MRI_STUDIES = list(MRI_ROW)
 
 # The console script of the interpreter running Snakemake (works without an activated venv and on SLURM nodes),
 # with the configuration's bad-value policy as global options.
@@ -205,6 +209,10 @@ def subject_report_inputs(wc):
             files += [path(n, subject=s, timepoint=t) for n in ("tacs", "kinetics", "kinetics_json")]
     if wc.subject in MULTI_SCAN_SUBJECTS:  # the multi-day PK section
         files += [path("pk"), path("pk_points")]
+    for s, t in MRI_STUDIES:  # the MRI section
+        if s == wc.subject:
+            files += [path(n, subject=s, timepoint=t) for n in ("mri_vois", "mri_t1", "mri_dce", "mri_dce_curves",
+                                                                "mri_dwi")]
     return files
 
 

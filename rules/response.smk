@@ -48,6 +48,7 @@ rule stats:
         heterogeneity=path("cohort_table", table="heterogeneity"),
         inter_lesion=path("cohort_table", table="inter_lesion"),
         clinical=[repo_path(p) for p in CFG["clinical"].values() if p],
+        mri=[path("mri_table")] if MRI_STUDIES else [],
     output:
         stats=report(path("stats"), caption="../report/stats.rst", category="Statistics"),
         biodistribution=[report(path("biodistribution"), category="Statistics")]
@@ -58,6 +59,7 @@ rule stats:
         config=RESOLVED_CONFIG,
         digest=CONFIG_DIGEST,  # reruns when the configuration changes
         clinical=" ".join(f"--{k} {shlex.quote(repo_path(v))}" for k, v in CFG["clinical"].items() if v),
+        mri=f" --mri {shlex.quote(path('mri_table'))}" if MRI_STUDIES else "",
     resources:
         **job_resources("stats"),
     log:
@@ -67,4 +69,4 @@ rule stats:
     shell:
         "{PETVOI} stats --config {params.config:q} --uptake {input.uptake:q} --deltas {input.deltas:q}"
         " --bor {input.bor:q} --heterogeneity {input.heterogeneity:q} --inter-lesion {input.inter_lesion:q}"
-        " {params.clinical} --figures {output.figures:q} -o {output.stats:q} > {log:q} 2>&1"
+        " {params.clinical}{params.mri} --figures {output.figures:q} -o {output.stats:q} > {log:q} 2>&1"

@@ -9,6 +9,7 @@ if CFG["synth"]["generate"]:
             done=touch(SYNTH_DONE),
             truth=[str(DATA_ROOT / "dicom" / s / t / "truth.json") for s, t in ALL_STUDIES],
             blood=[str(DATA_ROOT / value) for value in BLOOD.values()],  # blood tables of the dynamic studies
+            mri=[str(DATA_ROOT / row["dicom"] / "truth.json") for row in MRI_ROW.values()],  # the MR studies
         params:
             out=str(DATA_ROOT),
             subjects=CFG["synth"]["subjects"],

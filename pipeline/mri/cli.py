@@ -13,13 +13,15 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    """Add the ``dce``, ``ivim``, ``dki``, ``mri-dce``, ``mri-dwi``, ``mri-normalise``, ``mri-t1`` and
-    ``mri-export`` commands."""
+    """Add the ``dce``, ``ivim``, ``dki``, ``mri-dce``, ``mri-dwi``, ``mri-normalise``, ``mri-t1``, ``mri-vois``
+    and ``mri-export`` commands."""
     register_image(sub)
     register_dwi(sub)
     register_normalise(sub)
     register_t1(sub)
     register_export(sub)
+    register_vois(sub)
+    register_cohort(sub)
     p = sub.add_parser("dce", help="DCE-MRI tracer-kinetic fits (Tofts, extended Tofts, 2CXM, Patlak) of curves",
                        description="Fits tissue concentration curves (curves.csv: curve_id,time_s,concentration_mM, "
                                    "on the AIF's time grid) with the arterial input (aif.csv: time_s,"
@@ -72,13 +74,16 @@ def register_image(sub: Any) -> None:
     r1 = p.add_mutually_exclusive_group(required=True)
     r1.add_argument("--r1", type=float, metavar="PER_MM_S", help="relaxivity (/mM/s)")
     r1.add_argument("--agent", help="contrast agent for dcmri's relaxivity table (e.g. gadobutrol), with --field")
-    p.add_argument("--field", type=float, default=3.0, metavar="T", help="field strength for --agent (default 3)")
+    p.add_argument("--field", type=float, metavar="T",
+                   help="field strength for --agent (default: the series' MagneticFieldStrength)")
     p.add_argument("--model", default="etm", choices=["tofts", "etm", "2cxm", "patlak"])
     p.add_argument("--aif-voi", help="the arterial VOI (blood) instead of the Parker population AIF")
     p.add_argument("--bolus-arrival", type=float, default=0.0, metavar="S", help="population AIF onset (s)")
     p.add_argument("--hct", type=float, default=0.45)
     p.add_argument("--baseline-phases", type=int, default=3, help="pre-contrast phases for S0 (default 3)")
     p.add_argument("--no-maps", action="store_true", help="VOI fits only")
+    p.add_argument("--map-kinds", nargs="+", metavar="KIND", help="map the voxels of VOIs of these kinds only "
+                   "(e.g. tumour; default: every VOI)")
     p.add_argument("--fit-delay", action="store_true")
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
     p.set_defaults(func=_mri_dce)
@@ -92,10 +97,12 @@ def register_dwi(sub: Any) -> None:
                                    "and each VOI voxel (NIfTI maps), and writes dwi.json.")
     p.add_argument("--dwi", required=True, metavar="SERIES_DIR")
     p.add_argument("--vois", required=True, metavar="vois.nii.gz", help="a petvoi VOI set on the DWI grid")
-    p.add_argument("--ivim-method", default="segmented", choices=["segmented", "full"])
+    p.add_argument("--ivim-method", default="segmented", choices=["segmented", "full", "ivim-dki"],
+                   help="ivim-dki: IVIM with a kurtosis tissue term on every b (b up to >= 1500)")
     p.add_argument("--b-threshold", type=float, default=200.0)
     p.add_argument("--adc-range", nargs=2, type=float, default=[0.0, 1000.0], metavar=("B_MIN", "B_MAX"))
     p.add_argument("--no-maps", action="store_true")
+    p.add_argument("--map-kinds", nargs="+", metavar="KIND", help="map the voxels of VOIs of these kinds only")
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
     p.set_defaults(func=_mri_dwi)
 
@@ -118,7 +125,8 @@ def register_t1(sub: Any) -> None:
                        description="Reads one folder holding every flip angle or one folder per angle, fits DESPOT1 "
                                    "voxel by voxel (nominal angles x the B1 map when given) and writes the T1 map "
                                    "(s) with a JSON sidecar; the native T1 of petvoi mri-dce --t10-map.")
-    p.add_argument("--vfa", required=True, nargs="+", metavar="SERIES_DIR")
+    p.add_argument("--vfa", required=True, nargs="+", metavar="SERIES_DIR",
+                   help="the series folder(s); a folder holding only series folders stands for them")
     p.add_argument("--b1-map", metavar="b1.nii.gz", help="flip-angle scale map on the same grid (1 = nominal)")
     p.add_argument("-o", "--output", required=True, metavar="t1.nii.gz")
     p.set_defaults(func=_mri_t1)
@@ -132,7 +140,11 @@ def _mri_t1(args: argparse.Namespace) -> None:
     from .relaxometry import t1_map
     from .series import load_vfa
 
-    vfa = load_vfa([Path(f) for f in args.vfa])
+    folders: list[Path] = []
+    for folder in (Path(f) for f in args.vfa):
+        children = sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+        folders.extend(children if children and all(c.is_dir() for c in children) else [folder])
+    vfa = load_vfa(folders)
     b1: Any = 1.0
     if args.b1_map:
         b1, grid = read_nifti(Path(args.b1_map))
@@ -146,6 +158,56 @@ def _mri_t1(args: argparse.Namespace) -> None:
         write_json(sidecar_path(output), {"units": "s", "method": "DESPOT1 (linear)", "flip_deg": vfa.flip_deg.tolist(),
                                           "tr_s": vfa.tr_s, "b1_map": args.b1_map, "series": list(args.vfa)})
     log.info("T1 map from flip angles %s (TR %.4g s) -> %s", vfa.flip_deg.tolist(), vfa.tr_s, output)
+
+
+def register_vois(sub: Any) -> None:
+    """Add ``mri-vois``: VOIs on an MR series' grid."""
+    from ..voi.options import VoiSources
+
+    p = sub.add_parser("mri-vois", help="VOIs on an MR series' grid (RTSTRUCT, SEG, mask; PET VOIs resampled)",
+                       description="Builds vois.nii.gz and vois.json on the grid of the MR series from an RTSTRUCT, "
+                                   "SEG or mask drawn on the MR, and PET VOIs (a petvoi VOI set) resampled when PET "
+                                   "and MR share their frame of reference or --registration is given.")
+    p.add_argument("--series", required=True, metavar="SERIES_DIR", help="the MR series whose grid the VOIs take")
+    VoiSources.add_arguments(p)
+    p.add_argument("--pet-vois", metavar="vois.nii.gz", help="a PET VOI set to resample onto the MR grid")
+    p.add_argument("--registration", metavar="T.tfm",
+                   help="ITK transform mapping MR points to PET points (needed unless the frames of reference match)")
+    p.add_argument("-o", "--output", required=True, metavar="vois.nii.gz")
+    p.set_defaults(func=_mri_vois)
+
+
+def _mri_vois(args: argparse.Namespace) -> None:
+    from ..voi.options import VoiSources
+    from .vois import run_mri_vois
+
+    voiset = run_mri_vois(Path(args.series), Path(args.output), VoiSources.from_args(args),
+                          pet_vois=Path(args.pet_vois) if args.pet_vois else None,
+                          registration=Path(args.registration) if args.registration else None)
+    log.info("%d VOIs on the MR grid -> %s", len(voiset), args.output)
+
+
+def register_cohort(sub: Any) -> None:
+    """Add ``mri-cohort``: the cohort MRI table."""
+    p = sub.add_parser("mri-cohort", help="the cohort MRI table: one row per MR study and VOI (results/cohort/mri.csv)",
+                       description="Stacks each MR study's VOI volumes, T1 medians, DCE and DWI fits (the results of "
+                                   "mri-vois, mri-t1, mri-dce and mri-dwi under RESULTS) and adds the volume change "
+                                   "from the subject's first MR timepoint.")
+    p.add_argument("--mri-samples", required=True, metavar="mri.tsv", help="the MR sample sheet")
+    p.add_argument("--results", required=True, metavar="RESULTS", help="the results folder of the MR stages")
+    p.add_argument("-o", "--output", required=True, metavar="mri.csv")
+    p.set_defaults(func=_mri_cohort)
+
+
+def _mri_cohort(args: argparse.Namespace) -> None:
+    from ..config import load_mri_sheet
+    from ..io import write_csv
+    from .cohort import build_mri_table
+
+    table = build_mri_table(load_mri_sheet(args.mri_samples), Path(args.results))
+    write_csv(Path(args.output), table)
+    log.info("%d MR studies, %d rows -> %s", table[["subject_id", "timepoint"]].drop_duplicates().shape[0],
+             len(table), args.output)
 
 
 def register_export(sub: Any) -> None:
@@ -221,21 +283,25 @@ def _mri_dwi(args: argparse.Namespace) -> None:
 
     sidecar = run_mri_dwi(Path(args.dwi), Path(args.vois), Path(args.output), ivim_method=args.ivim_method,
                           b_threshold=args.b_threshold, adc_range=(args.adc_range[0], args.adc_range[1]),
-                          maps=not args.no_maps)
+                          maps=not args.no_maps, map_kinds=tuple(args.map_kinds) if args.map_kinds else None)
     log.info("DWI: b-values %s (%s) -> %s", sidecar["b_values_s_per_mm2"], sidecar["b_source"], args.output)
 
 
 def _mri_dce(args: argparse.Namespace) -> None:
     from .stage import relaxivity, run_mri_dce
 
-    r1 = args.r1 if args.r1 is not None else relaxivity(args.agent, args.field)
+    r1 = args.r1
+    if r1 is None and args.field is not None:
+        r1 = relaxivity(args.agent, args.field)
     source = ("given (--r1)" if args.r1 is not None
-              else f"dcmri relaxivity table: {args.agent}, {args.field:g} T, plasma")
+              else f"dcmri relaxivity table: {args.agent}, {args.field:g} T, plasma" if args.field is not None
+              else "")
     sidecar = run_mri_dce(Path(args.dce), Path(args.vois), Path(args.output),
                           t10=Path(args.t10_map) if args.t10_map else args.t10, r1_per_mm_s=r1, model=args.model,
                           bolus_arrival_s=args.bolus_arrival, aif_voi=args.aif_voi, hct=args.hct,
                           n_baseline=args.baseline_phases, maps=not args.no_maps, fit_delay=args.fit_delay,
-                          r1_source=source)
+                          r1_source=source, agent=args.agent,
+                          map_kinds=tuple(args.map_kinds) if args.map_kinds else None)
     log.info("DCE %s: %d phases (%s), maps %s -> %s", args.model, sidecar["n_phases"], sidecar["time_source"],
              ", ".join(sidecar["maps"].get("files", {})) or "none", args.output)
 

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import least_squares
 
-__all__ = ["MODELS", "DceFit", "plasma_input", "fit_curve", "model_curve", "MAX_DELAY_S"]
+__all__ = ["MODELS", "DceFit", "plasma_input", "fit_curve", "model_curve", "table_curve", "MAX_DELAY_S"]
 
 FloatArray = NDArray[np.float64]
 MAX_DELAY_S = 30.0
@@ -90,6 +90,20 @@ def _shifted(cp: FloatArray, t: FloatArray, delay_s: float) -> FloatArray:
 def model_curve(model: str, cp: FloatArray, t: FloatArray, params: FloatArray, delay_s: float = 0.0) -> FloatArray:
     """The tissue curve of ``model`` with internal-unit ``params`` for the plasma input ``cp`` on ``t`` (s)."""
     return MODELS[model].forward(_shifted(cp, t, delay_s), t, np.asarray(params, dtype=float))
+
+
+def table_curve(model: str, row: dict[str, object], cp: FloatArray, t: FloatArray) -> FloatArray:
+    """The tissue curve (mM) of a fitted row in the table's units (``petvoi dce`` columns) for ``cp`` on ``t``."""
+    def value(name: str) -> float:
+        v = row.get(name)
+        return float(v) if v is not None and v == v else math.nan  # type: ignore[arg-type]
+
+    flow = value("ktrans_per_min") if math.isfinite(value("ktrans_per_min")) else value("ps_per_min")
+    params = {"tofts": [flow / 60, value("ve")], "etm": [flow / 60, value("ve"), value("vp")],
+              "2cxm": [value("fp_ml_per_100ml_per_min") / 6000, value("ps_per_min") / 60, value("vp"), value("ve")],
+              "patlak": [flow / 60, value("vp")]}[model]
+    delay = value("delay_s")
+    return model_curve(model, cp, t, np.array(params), delay_s=delay if math.isfinite(delay) else 0.0)
 
 
 def fit_curve(model: str, t: FloatArray, ct: FloatArray, cp: FloatArray, *, fit_delay: bool = False) -> DceFit:

@@ -23,7 +23,7 @@ from ..errors import DicomError, InvalidInputError
 from ..io import output_set, write_csv, write_json
 from ..voi.catalogue import read_voiset
 from .bvalues import b_value
-from .diffusion import fit_adc, fit_dki, fit_ivim
+from .diffusion import IVIM_METHODS, fit_dki, fit_ivim, fit_ivim_dki
 from .series import read_mr_stack
 
 __all__ = ["MrDiffusion", "load_dwi", "run_mri_dwi"]
@@ -76,12 +76,43 @@ def load_dwi(folder: str | Path, *, workers: int = 4) -> MrDiffusion:
     return MrDiffusion(volume.astype(np.float32), np.array(b_values, dtype=float), "; ".join(sources), geometry)
 
 
+def _fit_curve(b: np.ndarray, s: np.ndarray, *, ivim_method: str, b_threshold: float,
+               adc_range: tuple[float, float], dki_b: np.ndarray | None) -> dict[str, Any]:
+    """The IVIM (``ivim_*``) and kurtosis (``dki_*``) columns of one signal curve: the joint IVIM-kurtosis fit for
+    ``ivim-dki`` (its D and K as the kurtosis columns), else IVIM and, with ``dki_b``, Jensen's model on those b."""
+    if ivim_method == "ivim-dki":
+        joint = fit_ivim_dki(b, s, b_threshold=b_threshold, adc_range=adc_range)
+        row = {f"ivim_{k}": v for k, v in asdict(joint.ivim).items()}
+        row.update({"dki_d_app_mm2_per_s": joint.ivim.d_mm2_per_s, "dki_k_app": joint.k, "dki_s0": joint.ivim.s0,
+                    "dki_converged": joint.ivim.converged})
+        return row
+    ivim = fit_ivim(b, s, method=ivim_method, b_threshold=b_threshold, adc_range=adc_range)
+    row = {f"ivim_{k}": v for k, v in asdict(ivim).items()}
+    if dki_b is not None:
+        dki = fit_dki(b[dki_b], s[dki_b], adc_range=adc_range)
+        row.update({f"dki_{k}": v for k, v in asdict(dki).items() if k != "adc_mm2_per_s"})
+    return row
+
+
+#: Map file -> the column of :func:`_fit_curve` it holds, and the column saying whether that fit converged.
+_MAP_COLUMNS = {"adc": ("ivim_adc_mm2_per_s", None), "ivim_f": ("ivim_f", "ivim_converged"),
+                "ivim_d": ("ivim_d_mm2_per_s", "ivim_converged"),
+                "ivim_dstar": ("ivim_dstar_mm2_per_s", "ivim_converged"),
+                "dki_d": ("dki_d_app_mm2_per_s", "dki_converged"), "dki_k": ("dki_k_app", "dki_converged")}
+
+
 def run_mri_dwi(dwi_dir: Path, vois_path: Path, out_dir: Path, *, ivim_method: str = "segmented",
                 b_threshold: float = 200.0, adc_range: tuple[float, float] = (0.0, 1000.0),
-                dki_b_max: float | None = None, maps: bool = True) -> dict[str, Any]:
+                dki_b_max: float | None = None, maps: bool = True,
+                map_kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
     """IVIM, kurtosis and ADC of a DWI series: ``dwi.csv`` (one row per VOI, fits of its mean signal), maps of the
-    VOIs' voxels (``adc``, ``ivim_f``, ``ivim_d``, ``ivim_dstar``, ``dki_d``, ``dki_k``; NaN elsewhere) and
-    ``dwi.json``. DKI is fitted when the b-values reach 1500 s/mm² (up to ``dki_b_max``)."""
+    VOIs' voxels (``adc``, ``ivim_f``, ``ivim_d``, ``ivim_dstar``, ``dki_d``, ``dki_k``; NaN elsewhere and where
+    the fit did not converge) and ``dwi.json``. DKI is fitted when the b-values reach 1500 s/mm² (up to
+    ``dki_b_max``); ``ivim-dki`` fits IVIM and kurtosis jointly on every b. ``map_kinds``: the VOI kinds whose
+    voxels are mapped (all when None)."""
+    if ivim_method not in IVIM_METHODS:
+        raise InvalidInputError(f"unknown IVIM method {ivim_method!r}", attribute="--ivim-method",
+                                remedy=f"use {', '.join(IVIM_METHODS)}")
     dwi = load_dwi(dwi_dir)
     voiset = read_voiset(vois_path)
     if not voiset.geometry.same_grid(dwi.geometry):
@@ -89,40 +120,34 @@ def run_mri_dwi(dwi_dir: Path, vois_path: Path, out_dir: Path, *, ivim_method: s
                                 remedy="build the VOIs on the DWI series' grid")
     b = dwi.b_values
     dki_ok = b.max() >= 1500.0
-    dki_b = b <= (dki_b_max or b.max())
+    if ivim_method == "ivim-dki" and not dki_ok:
+        raise InvalidInputError(f"IVIM-kurtosis needs b-values up to >= 1500 s/mm² (the highest is {b.max():g})",
+                                source=str(dwi_dir), attribute="--ivim-method",
+                                remedy="use segmented or full for this series")
+    dki_b = (b <= (dki_b_max or b.max())) if dki_ok else None
+    fit_options: dict[str, Any] = {"ivim_method": ivim_method, "b_threshold": b_threshold, "adc_range": adc_range,
+                                   "dki_b": dki_b}
     rows = []
     for i, voi in enumerate(voiset.vois):
         mask = voiset.masks[i]
         if not mask.any():
             continue
-        s = dwi.volume[:, mask].mean(axis=1)
-        ivim = fit_ivim(b, s, method=ivim_method, b_threshold=b_threshold, adc_range=adc_range)
-        row: dict[str, Any] = {"voi": voi.name, "n_voxels": int(mask.sum()),
-                               **{f"ivim_{k}": v for k, v in asdict(ivim).items()}}
-        if dki_ok:
-            dki = fit_dki(b[dki_b], s[dki_b], adc_range=adc_range)
-            row.update({f"dki_{k}": v for k, v in asdict(dki).items() if k != "adc_mm2_per_s"})
-        rows.append(row)
+        s = dwi.volume[:, mask].mean(axis=1).astype(float)
+        rows.append({"voi": voi.name, "n_voxels": int(mask.sum()), **_fit_curve(b, s, **fit_options)})
     files = [out_dir / "dwi.csv", out_dir / "dwi.json"]
     written = []
     with output_set(*files):
         if maps:
-            union = np.any(voiset.masks, axis=0)
+            chosen = [i for i, v in enumerate(voiset.vois) if map_kinds is None or v.kind in map_kinds]
+            union = np.any(voiset.masks[chosen], axis=0) if chosen else np.zeros(dwi.geometry.shape, bool)
             names = ["adc", "ivim_f", "ivim_d", "ivim_dstar"] + (["dki_d", "dki_k"] if dki_ok else [])
             arrays = {name: np.full(dwi.geometry.shape, np.nan) for name in names}
             for z, y, x in np.argwhere(union):
-                s = dwi.volume[:, z, y, x].astype(float)
-                arrays["adc"][z, y, x] = fit_adc(b, s, adc_range)
-                ivim = fit_ivim(b, s, method=ivim_method, b_threshold=b_threshold, adc_range=adc_range)
-                if ivim.converged:
-                    arrays["ivim_f"][z, y, x] = ivim.f
-                    arrays["ivim_d"][z, y, x] = ivim.d_mm2_per_s
-                    arrays["ivim_dstar"][z, y, x] = ivim.dstar_mm2_per_s
-                if dki_ok:
-                    dki = fit_dki(b[dki_b], s[dki_b], adc_range=adc_range)
-                    if dki.converged:
-                        arrays["dki_d"][z, y, x] = dki.d_app_mm2_per_s
-                        arrays["dki_k"][z, y, x] = dki.k_app
+                fit = _fit_curve(b, dwi.volume[:, z, y, x].astype(float), **fit_options)
+                for name in names:
+                    column, converged = _MAP_COLUMNS[name]
+                    if converged is None or fit[converged]:
+                        arrays[name][z, y, x] = fit[column]
             for name, values in arrays.items():
                 path = out_dir / f"{name}.nii.gz"
                 files.append(path)
@@ -131,7 +156,7 @@ def run_mri_dwi(dwi_dir: Path, vois_path: Path, out_dir: Path, *, ivim_method: s
         write_csv(out_dir / "dwi.csv", pd.DataFrame(rows))
         sidecar = {"petvoi_version": __version__, "b_values_s_per_mm2": b.tolist(), "b_source": dwi.b_source,
                    "ivim_method": ivim_method, "b_threshold": b_threshold, "adc_range": list(adc_range),
-                   "dki": bool(dki_ok), "maps": written,
+                   "dki": bool(dki_ok), "maps": written, "map_kinds": list(map_kinds) if map_kinds else "all",
                    "units": {"d": "mm2/s", "dstar": "mm2/s", "adc": "mm2/s", "f": "1", "k": "1"}}
         write_json(out_dir / "dwi.json", sidecar)
     return sidecar

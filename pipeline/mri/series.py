@@ -50,6 +50,8 @@ class MrDynamic:
         The grid of one phase (LPS).
     flip_deg, tr_s : float or None
         FlipAngle (0018,1314) in degrees and RepetitionTime (0018,0080) in s.
+    field_t : float or None
+        MagneticFieldStrength (0018,0087) in T.
     """
 
     volume: np.ndarray
@@ -58,6 +60,7 @@ class MrDynamic:
     geometry: Geometry
     flip_deg: float | None
     tr_s: float | None
+    field_t: float | None = None
 
 
 def _check_sop_class(sop_class_uid: str, label: str) -> None:
@@ -189,9 +192,11 @@ def load_mr_dynamic(folder: str | Path, *, workers: int = 4) -> MrDynamic:
     ds0 = frame_headers[0]
     flip = number_value(ds0.get("FlipAngle"), "FlipAngle (0018,1314)", label, low=0.0, high=180.0)
     tr_ms = number_value(ds0.get("RepetitionTime"), "RepetitionTime (0018,0080)", label, low=0.0)
+    field = number_value(ds0.get("MagneticFieldStrength"), "MagneticFieldStrength (0018,0087)", label, low=0.0,
+                         high=20.0)
     return MrDynamic(volume=out.reshape(n_t, n_z, fmt.rows, fmt.columns), times_s=phase_times - phase_times[0],
                      time_source=source, geometry=geometry, flip_deg=flip,
-                     tr_s=None if tr_ms is None else tr_ms / 1000.0)
+                     tr_s=None if tr_ms is None else tr_ms / 1000.0, field_t=field)
 
 
 @dataclass(frozen=True)

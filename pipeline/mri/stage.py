@@ -22,7 +22,7 @@ from ..dicom.geometry import read_nifti, write_nifti
 from ..errors import InvalidInputError
 from ..io import output_set, write_csv, write_json
 from ..voi.catalogue import read_voiset
-from .dce import MODELS, plasma_input
+from .dce import MODELS, plasma_input, table_curve
 from .maps import fit_maps, fit_vois
 from .relaxometry import concentration, semi_quantitative
 from .series import load_mr_dynamic
@@ -45,14 +45,18 @@ def relaxivity(agent: str, field_t: float) -> float:
     return value
 
 
-def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | Path, r1_per_mm_s: float,
+def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | Path, r1_per_mm_s: float | None,
                 model: str = "etm", population_aif: str | None = "parker", bolus_arrival_s: float = 0.0,
                 aif_voi: str | None = None, hct: float = 0.45, n_baseline: int = 3, maps: bool = True,
-                fit_delay: bool = False, r1_source: str = "given") -> dict[str, Any]:
+                fit_delay: bool = False, r1_source: str = "given", agent: str | None = None,
+                map_kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Run the DCE stage; returns the sidecar written as ``out_dir/dce.json``.
 
-    Writes ``dce.csv`` (one row per VOI: the fit and IAUGC60, time to peak, initial slope, washout) and, with
-    ``maps``, one NIfTI per model parameter over the VOIs' voxels (NaN elsewhere and where a fit did not converge).
+    Writes ``dce.csv`` (one row per VOI: the fit and IAUGC60, time to peak, initial slope, washout), ``curves.csv``
+    (each VOI's mean concentration and fitted curve, and the plasma AIF, per phase, mM) and, with
+    ``maps``, one NIfTI per model parameter over the voxels of the VOIs of ``map_kinds`` (all when None; NaN
+    elsewhere and where a fit did not converge). With ``agent``, ``r1_per_mm_s`` may be None: the agent's plasma
+    relaxivity at the series' MagneticFieldStrength (dcmri's table).
 
     Raises
     ------
@@ -62,6 +66,13 @@ def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | P
     if model not in MODELS:
         raise InvalidInputError(f"unknown model {model!r}", attribute="--model", remedy=f"use {', '.join(MODELS)}")
     dce = load_mr_dynamic(dce_dir)
+    if r1_per_mm_s is None:
+        if agent is None or dce.field_t is None:
+            raise InvalidInputError("no relaxivity: give --r1, or --agent with --field when the series has no "
+                                    "MagneticFieldStrength", source=str(dce_dir),
+                                    attribute="MagneticFieldStrength (0018,0087)", remedy="give --r1 or --field")
+        r1_per_mm_s = relaxivity(agent, dce.field_t)
+        r1_source = f"dcmri relaxivity table: {agent}, {dce.field_t:g} T (MagneticFieldStrength), plasma"
     if dce.flip_deg is None or dce.tr_s is None:
         raise InvalidInputError("the DCE series has no FlipAngle or RepetitionTime", source=str(dce_dir),
                                 attribute="FlipAngle (0018,1314) / RepetitionTime (0018,0080)",
@@ -105,12 +116,20 @@ def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | P
             sq = semi_quantitative(t, conc[:, mask].mean(axis=1), onset_s=onset)
             row.update(asdict(sq))
     table = pd.DataFrame(rows)
+    curves = [pd.DataFrame({"voi": "aif_plasma", "time_s": t, "concentration_mm": cp, "fit_mm": np.nan})]
+    for row, (name, mask) in zip(rows, tissue, strict=True):
+        if row["n_voxels"]:
+            fitted = table_curve(model, row, cp, t) if row["converged"] else np.full(t.size, np.nan)
+            curves.append(pd.DataFrame({"voi": name, "time_s": t, "concentration_mm": conc[:, mask].mean(axis=1),
+                                        "fit_mm": fitted}))
     written: dict[str, str] = {}
-    files = [out_dir / "dce.csv", out_dir / "dce.json"]
+    files = [out_dir / "dce.csv", out_dir / "dce.json", out_dir / "curves.csv"]
     with output_set(*files):
         map_record: dict[str, Any] = {}
         if maps:
-            union = np.any(np.stack([m for _, m in tissue]), axis=0) if tissue else np.zeros(dce.geometry.shape, bool)
+            mapped = [mask for (name, mask), voi in zip(tissue, [v for v in voiset.vois if v.name != aif_voi],
+                                                        strict=True) if map_kinds is None or voi.kind in map_kinds]
+            union = np.any(np.stack(mapped), axis=0) if mapped else np.zeros(dce.geometry.shape, bool)
             result = fit_maps(conc, t, cp, union, model=model, fit_delay=fit_delay)
             for name, values in result.maps.items():
                 path = out_dir / f"{name}.nii.gz"
@@ -119,11 +138,14 @@ def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | P
                 written[name] = path.name
             map_record = {"n_voxels": result.n_voxels, "n_not_converged": result.n_not_converged, "files": written}
         write_csv(out_dir / "dce.csv", table)
+        write_csv(out_dir / "curves.csv", pd.concat(curves, ignore_index=True))
         sidecar = {"petvoi_version": __version__, "model": model, "n_phases": int(len(t)), "times_s": t.tolist(),
                    "time_source": dce.time_source, "flip_deg": dce.flip_deg, "tr_s": dce.tr_s,
                    "t10": str(t10) if isinstance(t10, Path) else float(t10), "r1_per_mm_s": r1_per_mm_s,
                    "r1_source": r1_source, "baseline_phases": n_baseline, "aif": aif_record, "fit_delay": fit_delay,
-                   "maps": map_record, "units": {"ktrans_per_min": "/min", "fp_ml_per_100ml_per_min": "mL/100 mL/min",
+                   "field_t": dce.field_t, "maps": map_record,
+                   "map_kinds": list(map_kinds) if map_kinds else "all",
+                   "units": {"ktrans_per_min": "/min", "fp_ml_per_100ml_per_min": "mL/100 mL/min",
                                                  "ps_per_min": "/min", "ve": "mL/mL", "vp": "mL/mL",
                                                  "iaugc60_mm_s": "mM s"}}
         write_json(out_dir / "dce.json", sidecar)

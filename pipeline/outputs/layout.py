@@ -53,6 +53,15 @@ TEMPLATES: dict[str, str] = {
     "dicom_sr": f"{STUDY_FOLDER}/dicom/sr.dcm",
     "dicom_pm": f"{STUDY_FOLDER}/dicom/suv_pm.dcm",
     "dicom_map": f"{STUDY_FOLDER}/dicom/{{map}}_pm.dcm",  # a dynamic study's parametric map (logan_vt, patlak_ki)
+    # per MR study (the MR sample sheet, config mri.samples): {subject}/mri_{timepoint}
+    "mri_vois": "{subject}/mri_{timepoint}/mr_vois.nii.gz",
+    "mri_vois_json": "{subject}/mri_{timepoint}/mr_vois.json",
+    "mri_t1": "{subject}/mri_{timepoint}/t1.nii.gz",
+    "mri_dce": "{subject}/mri_{timepoint}/dce/dce.csv",
+    "mri_dce_json": "{subject}/mri_{timepoint}/dce/dce.json",
+    "mri_dce_curves": "{subject}/mri_{timepoint}/dce/curves.csv",  # VOI and AIF concentration, fitted curves
+    "mri_dwi": "{subject}/mri_{timepoint}/dwi/dwi.csv",
+    "mri_dwi_json": "{subject}/mri_{timepoint}/dwi/dwi.json",
     # per subject
     "deltas": "{subject}/deltas.csv",
     # the cohort
@@ -73,6 +82,7 @@ TEMPLATES: dict[str, str] = {
     "stats_json": "cohort/stats.json",
     "biodistribution": "cohort/biodistribution.csv",
     "pk": "cohort/pk.csv",  # multi-day PK: subjects with several scans after one injection
+    "mri_table": "cohort/mri.csv",  # one row per MR study and VOI: volume, T1, DCE and diffusion parameters
     "pk_points": "cohort/pk_points.csv",
     "pk_json": "cohort/pk.json",
     "figures": "cohort/figures",

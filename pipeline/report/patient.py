@@ -2,7 +2,7 @@
 
 The report is the list :data:`SECTIONS` (:mod:`pipeline.report.sections`): header (SUV provenance),
 quality control, MIPs, lesions, organs, changes, uptake over time (subjects with more than one scan), response,
-heterogeneity, pathology, kinetics and multi-day pharmacokinetics (scans after one injection). It
+heterogeneity, pathology, kinetics, multi-day pharmacokinetics (scans after one injection) and MRI. It
 reads the subject's study outputs once (:class:`~pipeline.report.inputs.PatientInputs`); each section
 builds its part of the context and renders its template fragment.
 """
@@ -26,6 +26,7 @@ from .sections import (
     kinetics,
     lesions,
     mips,
+    mri,
     organs,
     pathology,
     pk,
@@ -41,7 +42,7 @@ __all__ = ["SECTIONS", "build_patient_report", "write_patient_report", "fmt", "L
 #: The sections of the patient report, in page order.
 SECTIONS: tuple[Section, ...] = (header.SECTION, quality.SECTION, mips.SECTION, lesions.SECTION, organs.SECTION,
                                  changes.SECTION, time_course.SECTION, response.SECTION, heterogeneity.SECTION,
-                                 pathology.SECTION, kinetics.SECTION, pk.SECTION, dicom_files.SECTION)
+                                 pathology.SECTION, kinetics.SECTION, pk.SECTION, mri.SECTION, dicom_files.SECTION)
 
 
 def build_patient_report(subject_id: str, *, results_dir: str | Path, samples: pd.DataFrame | str | Path,

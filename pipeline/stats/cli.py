@@ -28,6 +28,7 @@ def register(sub: Any) -> None:
     p.add_argument("--ihc", metavar="ihc.csv", help="default: the config's clinical.ihc")
     p.add_argument("--histology", metavar="histology.csv", help="default: the config's clinical.histology")
     p.add_argument("--outcomes", metavar="outcomes.csv", help="default: the config's clinical.outcomes")
+    p.add_argument("--mri", metavar="mri.csv", help="the cohort MRI table (petvoi mri-cohort)")
     p.add_argument("--figures", metavar="DIR", help="figure folder (default: figures/ beside the output)")
     p.add_argument("-o", "--output", required=True, metavar="stats.csv")
     p.set_defaults(func=_stats)

@@ -21,7 +21,7 @@ from .ihc import score_ihc, validate_ihc
 __all__ = ["run_stats", "load_cohort", "TABLES", "CLINICAL_TABLES"]
 
 #: The cohort tables an analysis may use, in the order of ``stats.json``'s inputs.
-TABLES = ("uptake", "deltas", "bor", "heterogeneity", "inter_lesion", "ihc", "histology", "outcomes")
+TABLES = ("uptake", "deltas", "bor", "heterogeneity", "inter_lesion", "ihc", "histology", "outcomes", "mri")
 #: Clinical tables whose default path is the configuration's ``clinical`` section.
 CLINICAL_TABLES = ("ihc", "histology", "outcomes")
 

@@ -36,7 +36,7 @@ from .protocol import DYNAMIC_TIMEPOINT, STREAM_CLINICAL, DynamicPlan, StudyPlan
 __all__ = ["SubjectRecord", "build_tables", "TABLE_FILES", "COLUMNS"]
 
 TABLE_FILES = {"samples": "samples.tsv", "dosing": "dosing.csv", "ihc": "ihc.csv", "recist": "recist.csv",
-               "histology": "histology.csv", "outcomes": "outcomes.csv"}
+               "histology": "histology.csv", "outcomes": "outcomes.csv", "mri": "mri.tsv"}
 COLUMNS = {
     "samples": ["subject_id", "timepoint", "tracer", "nuclide", "dicom", "study_uid", "arm", "route", "acquisition",
                 "blood"],
@@ -48,6 +48,7 @@ COLUMNS = {
                "diameter_mm", "non_target_status"],
     "histology": ["subject_id", "lesion_id", "malignant", "method"],
     "outcomes": ["subject_id", "os_months", "os_event", "pfs_months", "pfs_event"],
+    "mri": ["subject_id", "timepoint", "dicom", "study_uid", "agent", "hct"],
 }
 
 
@@ -137,6 +138,16 @@ def _ihc_row(rec: SubjectRecord, lesion: Lesion, rng: np.random.Generator) -> di
             "pattern": pattern}
 
 
+def _mri_rows(rec: SubjectRecord) -> list[dict[str, Any]]:
+    """The MR sample-sheet rows of a CD8-trial subject (:mod:`.mri`); none for the others."""
+    from .mri import AGENT, HCT, MR_TIMEPOINTS, mri_folder, mri_study_uid, mri_subject
+
+    if not mri_subject(rec):
+        return []
+    return [{"subject_id": rec.subject.subject_id, "timepoint": tp, "dicom": mri_folder(rec.subject.subject_id, tp),
+             "study_uid": mri_study_uid(rec, tp), "agent": AGENT, "hct": HCT} for tp in MR_TIMEPOINTS]
+
+
 def _outcome_row(rec: SubjectRecord, rng: np.random.Generator) -> dict[str, Any]:
     malignant = [les for les in rec.phantom.lesions if les.malignant and "baseline" in les.shapes]
     suv_max = max(les.suvs["baseline"] for les in malignant)
@@ -190,4 +201,5 @@ def build_tables(records: Sequence[SubjectRecord]) -> dict[str, pd.DataFrame]:
             {"subject_id": subject.subject_id, "lesion_id": les.lesion_id, "malignant": int(les.malignant),
              "method": "biopsy" if les is biopsied else "follow_up"} for les in rec.phantom.lesions)
         rows["outcomes"].append(_outcome_row(rec, rng))
+        rows["mri"].extend(_mri_rows(rec))
     return {name: pd.DataFrame(table, columns=COLUMNS[name]) for name, table in rows.items()}

@@ -8,8 +8,9 @@ Layout written under ``out_dir``::
     dicom/<subject_id>/<timepoint>/truth.json              see :mod:`pipeline.synthetic.truth`
     dicom/<subject_id>/dynamic/PT/, SEG/, blood.csv, truth.json   18F subjects: see :mod:`.kinetic`
     dicom/<P{n+1}>/day2|day4|day7/..., pk_truth.json         with ``multiday``: see :mod:`.multiday`
+    dicom/<subject_id>/mri_<timepoint>/VFA/, DCE/, DWI/, RTSTRUCT/, truth.json   CD8 subjects: see :mod:`.mri`
     dicom/.synth.json                                      the complete cohort's manifest: see :mod:`.manifest`
-    samples.tsv dosing.csv ihc.csv recist.csv histology.csv outcomes.csv   see :mod:`.clinical`
+    samples.tsv dosing.csv ihc.csv recist.csv histology.csv outcomes.csv mri.tsv   see :mod:`.clinical`
 
 The same arguments give byte-identical files. Subject ids are ``P01``..``P99``, and ``P001``... in a cohort
 of more than 99 subjects (:func:`~.protocol.subject_id`). The tables are a cheap function of the arguments
@@ -42,6 +43,7 @@ from .dicom_ct import AIR_HU, ct_uids, write_ct
 from .dicom_pet import encode_pet, write_pet
 from .dicom_rtstruct import write_rtstruct
 from .manifest import CohortKey, read_manifest, remove_manifest, remove_stale, write_manifest
+from .mri import MR_TIMEPOINTS, mri_folder, mri_subject, mri_vendor, write_mri_study
 from .protocol import (
     DYNAMIC_NUCLIDES,
     DYNAMIC_TIMEPOINT,
@@ -244,6 +246,8 @@ def _write_subject(out_dir: Path, record: SubjectRecord, noise_sd: float) -> lis
         study_dir = out_dir / "dicom" / subject.subject_id / DYNAMIC_TIMEPOINT
         _write_dynamic(study_dir, record.dynamic)
         study_dirs.append(study_dir)
+    if mri_subject(record):
+        study_dirs.extend(write_mri_study(out_dir, record, tp, mri_vendor(record, tp)) for tp in MR_TIMEPOINTS)
     return study_dirs
 
 
@@ -328,7 +332,9 @@ def generate_cohort(out_dir: Path, n_subjects: int = 6, seed: int = 0, noise_sd:
     out_dir = Path(out_dir)
     dicom_root, key = out_dir / "dicom", CohortKey(n_subjects, seed, bool(multiday), noise)
     records = _records(subjects, seed, extra)
-    studies = {r.subject.subject_id: [*r.studies, *([DYNAMIC_TIMEPOINT] if r.dynamic else [])] for r in records}
+    studies = {r.subject.subject_id: [*r.studies, *([DYNAMIC_TIMEPOINT] if r.dynamic else []),
+                                      *(Path(mri_folder(r.subject.subject_id, tp)).name for tp in MR_TIMEPOINTS
+                                        if mri_subject(r))] for r in records}
     old = read_manifest(dicom_root)
     if subjects_filter is None:
         remove_stale(dicom_root, studies, extra.subject_id if extra else None)
@@ -380,7 +386,8 @@ def ensure_sheets(data_root: Path, n_subjects: int, seed: int, *, multiday: bool
 
 #: Configuration keys that name a table of the synthetic cohort (TABLE_FILES name).
 WORKFLOW_TABLE_KEYS = {"samples": "samples", "suv.dosing": "dosing", "recist.measurements": "recist",
-                       "clinical.ihc": "ihc", "clinical.histology": "histology", "clinical.outcomes": "outcomes"}
+                       "clinical.ihc": "ihc", "clinical.histology": "histology", "clinical.outcomes": "outcomes",
+                       "mri.samples": "mri"}
 
 
 def ensure_workflow_sheets(cfg: Mapping[str, Any], *, done_marker: Path | None = None,

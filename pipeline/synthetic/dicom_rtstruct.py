@@ -20,7 +20,7 @@ from .dicom_ct import CT_IMAGE_STORAGE
 from .protocol import StudyPlan
 from .raster import Grid
 
-__all__ = ["RT_STRUCTURE_SET_STORAGE", "write_rtstruct", "contour_points"]
+__all__ = ["RT_STRUCTURE_SET_STORAGE", "write_rtstruct", "write_structure_set", "contour_points"]
 
 RT_STRUCTURE_SET_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 _STUDY_COMPONENT = "1.2.840.10008.3.1.2.3.1"  # referenced study SOP class (as PS3.3 prescribes)
@@ -35,40 +35,54 @@ def contour_points(structure: Structure) -> int:
     return 128 if structure.kind == "body" else 64
 
 
-def _image_ref(uid: str) -> Dataset:
+def _image_ref(uid: str, sop_class_uid: str = CT_IMAGE_STORAGE) -> Dataset:
     ref = Dataset()
-    ref.ReferencedSOPClassUID = CT_IMAGE_STORAGE
+    ref.ReferencedSOPClassUID = sop_class_uid
     ref.ReferencedSOPInstanceUID = uid
     return ref
 
 
 def write_rtstruct(path: Path, study: StudyHeader, plan: StudyPlan, ct_grid: Grid, ct_uids: Sequence[str],
                    structures: Sequence[Structure]) -> Path:
-    """Write the RTSTRUCT of one study.
+    """Write the RTSTRUCT of one PET/CT study, contoured on its CT slices (:func:`write_structure_set`)."""
+    series = SeriesHeader("RTSTRUCT", plan.rtstruct_series_uid, 3, "synthetic truth contours", plan.ct_start)
+    sop_uid = make_uid(plan.seed, plan.subject.subject_id, plan.timepoint, "RTSTRUCT", 0)
+    return write_structure_set(path, study, series, sop_uid, CT_IMAGE_STORAGE, plan.ct_series_uid, ct_grid, ct_uids,
+                               structures)
+
+
+def write_structure_set(path: Path, study: StudyHeader, series: SeriesHeader, sop_uid: str, image_class_uid: str,
+                        image_series_uid: str, grid: Grid, image_uids: Sequence[str],
+                        structures: Sequence[Structure]) -> Path:
+    """Write an RT Structure Set of ``structures`` contoured on the slice planes of an axial image series.
 
     Parameters
     ----------
     path : Path
         Output file.
     study : StudyHeader
-        Shared study values.
-    plan : StudyPlan
-        Identifiers and timing.
-    ct_grid : Grid
-        CT grid whose slice planes carry the contours.
-    ct_uids : sequence of str
-        CT SOPInstanceUIDs, ascending z.
+        Shared study values (its frame of reference is that of the images).
+    series : SeriesHeader
+        The structure set's series.
+    sop_uid : str
+        Its SOPInstanceUID.
+    image_class_uid, image_series_uid : str
+        SOP class and series of the images the contours lie on (CT; MR).
+    grid : Grid
+        The images' grid, whose slice planes carry the contours.
+    image_uids : sequence of str
+        The image SOPInstanceUID of each slice, ascending z.
     structures : sequence of Structure
-        Structures in ROI order (ROI number = position + 1, equal to the truth label).
+        Structures in ROI order (ROI number = position + 1). A structure with no section on any slice plane
+        is left out (an ROI without contours says nothing).
 
     Returns
     -------
     Path
     """
-    when = plan.ct_start
-    series = SeriesHeader("RTSTRUCT", plan.rtstruct_series_uid, 3, "synthetic truth contours", when)
+    when = series.series_datetime
     ds = base_dataset(RT_STRUCTURE_SET_STORAGE, study, series)
-    ds.SOPInstanceUID = make_uid(plan.seed, plan.subject.subject_id, plan.timepoint, "RTSTRUCT", 0)
+    ds.SOPInstanceUID = sop_uid
     ds.ManufacturerModelName = "petvoi synthetic phantom"
     ds.OperatorsName = ""
     ds.InstanceNumber = 1
@@ -76,39 +90,42 @@ def write_rtstruct(path: Path, study: StudyHeader, plan: StudyPlan, ct_grid: Gri
     ds.StructureSetDate, ds.StructureSetTime = da_str(when), tm_str(when)
 
     rt_series = Dataset()
-    rt_series.SeriesInstanceUID = plan.ct_series_uid
-    rt_series.ContourImageSequence = [_image_ref(uid) for uid in ct_uids]
+    rt_series.SeriesInstanceUID = image_series_uid
+    rt_series.ContourImageSequence = [_image_ref(uid, image_class_uid) for uid in image_uids]
     rt_study = Dataset()
     rt_study.ReferencedSOPClassUID = _STUDY_COMPONENT
-    rt_study.ReferencedSOPInstanceUID = plan.study_uid
+    rt_study.ReferencedSOPInstanceUID = study.study_uid
     rt_study.RTReferencedSeriesSequence = [rt_series]
     frame = Dataset()
-    frame.FrameOfReferenceUID = plan.frame_of_reference_uid
+    frame.FrameOfReferenceUID = study.frame_of_reference_uid
     frame.RTReferencedStudySequence = [rt_study]
     ds.ReferencedFrameOfReferenceSequence = [frame]
 
     rois, contours, observations = [], [], []
-    for number, structure in enumerate(structures, start=1):
-        roi = Dataset()
-        roi.ROINumber = number
-        roi.ReferencedFrameOfReferenceUID = plan.frame_of_reference_uid
-        roi.ROIName = structure.name
-        roi.ROIGenerationAlgorithm = "AUTOMATIC"
-        rois.append(roi)
-
+    number = 0
+    for structure in structures:
         items = []
-        for z, uid in zip(ct_grid.axis(2), ct_uids, strict=True):
+        for z, uid in zip(grid.axis(2), image_uids, strict=True):
             polygon = structure.shape.section_polygon(float(z), contour_points(structure))
             if polygon is None:
                 continue
             item = Dataset()
-            item.ContourImageSequence = [_image_ref(uid)]
+            item.ContourImageSequence = [_image_ref(uid, image_class_uid)]
             item.ContourGeometricType = "CLOSED_PLANAR"
             item.NumberOfContourPoints = len(polygon)
             # "%.4f" of |v| < 1e4 mm is always a valid DS: skip per-value validation (speed)
             item.add(DataElement(0x30060050, "DS", [f"{v:.4f}" for v in polygon.ravel()],
                                  validation_mode=config.IGNORE))
             items.append(item)
+        if not items:
+            continue
+        number += 1
+        roi = Dataset()
+        roi.ROINumber = number
+        roi.ReferencedFrameOfReferenceUID = study.frame_of_reference_uid
+        roi.ROIName = structure.name
+        roi.ROIGenerationAlgorithm = "AUTOMATIC"
+        rois.append(roi)
         roi_contour = Dataset()
         roi_contour.ROIDisplayColor = _COLOURS.get(structure.name, _LESION_COLOUR)
         roi_contour.ContourSequence = items

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from ..deid import active
-from ..dicom.geometry import read_nifti
+from ..dicom.geometry import Geometry, read_nifti
 from ..errors import InvalidInputError
 from ..outputs import read_suv_sidecar
 from .catalogue import VoiSet, write_voiset
 from .names import DEFAULT_NAME_RULES
 from .options import VoiSources
 
-__all__ = ["build_voiset", "run_vois"]
+__all__ = ["build_voiset", "build_voiset_on", "run_vois"]
 
 
 def _raw_frame(recorded: str | None, dicom_file: Path) -> str | None:
@@ -56,6 +56,28 @@ def _single_dicom(path: Path, what: str) -> Path:
 def build_voiset(suv_path: Path, sources: VoiSources) -> tuple[VoiSet, Any]:
     """Build the VOI set on the grid of ``suv_path`` from ``sources``; returns (voiset, suv array)."""
     from ..suv.sul import sul_factor
+
+    suv, geometry = read_nifti(suv_path)
+    if suv.ndim == 4:
+        suv = suv[-1]  # dynamic: VOIs are defined on the grid; thresholds use the last frame
+    for_uid = sources.frame_of_reference_uid
+    sidecar = read_suv_sidecar(suv_path)
+    if for_uid is None and sidecar:
+        for_uid = sidecar.frame_of_reference_uid
+    sul_per_suv = sul_factor(sidecar)[0] if sidecar else None  # the SUL of uptake.csv, for PERCIST
+    voiset = build_voiset_on(suv, geometry, sources, frame_of_reference_uid=for_uid, sul_per_suv=sul_per_suv,
+                             image_name=Path(suv_path).name)
+    return voiset, suv
+
+
+def build_voiset_on(image: Any, geometry: Geometry, sources: VoiSources, *, frame_of_reference_uid: str | None,
+                    sul_per_suv: float | None = None, image_name: str = "", image_key: str = "pet") -> VoiSet:
+    """Build the VOI set on ``geometry`` (an image's grid: PET, or an MR series') from ``sources``.
+
+    ``frame_of_reference_uid`` is the image's, as outputs record it (its pseudonym in a de-identified run), and is
+    recorded in the provenance; thresholds act on
+    ``image``; ``image_key`` names the image in the provenance.
+    """
     from .masks import mask_to_voiset
     from .rtstruct import rtstruct_to_voiset
     from .seg import seg_to_voiset
@@ -64,14 +86,8 @@ def build_voiset(suv_path: Path, sources: VoiSources) -> tuple[VoiSet, Any]:
     if not sources.any():
         raise InvalidInputError("no VOI source given", attribute=sources.named(),
                                 remedy="give at least one source of VOIs")
-    suv, geometry = read_nifti(suv_path)
-    if suv.ndim == 4:
-        suv = suv[-1]  # dynamic: VOIs are defined on the grid; thresholds use the last frame
     rules = [*sources.name_rules, *DEFAULT_NAME_RULES]
-    for_uid = sources.frame_of_reference_uid
-    sidecar = read_suv_sidecar(suv_path)
-    if for_uid is None and sidecar:
-        for_uid = sidecar.frame_of_reference_uid
+    for_uid = frame_of_reference_uid
     parts: list[tuple[str, VoiSet]] = []
     if sources.rtstruct:
         rtstruct = _single_dicom(Path(sources.rtstruct), "RTSTRUCT")
@@ -92,8 +108,7 @@ def build_voiset(suv_path: Path, sources: VoiSources) -> tuple[VoiSet, Any]:
         part.provenance = {key: part.provenance}  # each source's provenance under its own key
         voiset = voiset.extend(part)
     if sources.thresholds:  # last: may refer to the VOIs above (within=, liver=)
-        sul_per_suv = sul_factor(sidecar)[0] if sidecar else None  # the SUL of uptake.csv, for PERCIST
-        part = build_threshold_vois(parse_threshold_specs(sources.thresholds), suv, geometry, voiset,
+        part = build_threshold_vois(parse_threshold_specs(sources.thresholds), image, geometry, voiset,
                                     sul_per_suv=sul_per_suv, rules=rules)
         part.provenance = {"thresholds": part.provenance}
         voiset = voiset.extend(part)
@@ -102,9 +117,9 @@ def build_voiset(suv_path: Path, sources: VoiSources) -> tuple[VoiSet, Any]:
     if duplicated:
         raise InvalidInputError(f"VOI name {duplicated[0]!r} appears more than once", attribute="VOI names",
                                 remedy="rename one of them (names identify VOIs in every table)")
-    voiset.provenance.update({"pet": Path(suv_path).name, "frame_of_reference_uid": for_uid,
+    voiset.provenance.update({image_key: image_name, "frame_of_reference_uid": for_uid,
                               "inclusion": sources.inclusion, "policy": sources.policy.record()})
-    return voiset, suv
+    return voiset
 
 
 def run_vois(suv_path: Path, output: Path, sources: VoiSources) -> VoiSet:

@@ -153,7 +153,7 @@ def test_workflow_from_the_archive_pushes_its_seg_and_sr(orthanc: object, upload
     archive = _dimse(orthanc, fetch=True, push=True)
     config = _config(tmp_path, cohort_1, archive, deidentify=False, threads=1,
                      suv={"dosing": str(cohort_1 / "dosing.csv")},
-                     recist={"measurements": str(cohort_1 / "recist.csv")},
+                     recist={"measurements": str(cohort_1 / "recist.csv")}, mri={"samples": ""},
                      clinical={name: str(cohort_1 / f"{name}.csv") for name in ("ihc", "histology", "outcomes")})
     snakemake = Path(sys.executable).with_name("snakemake")
     proc = subprocess.run([str(snakemake), "--snakefile", str(repo / "Snakefile"), "--configfile", str(config),

@@ -46,7 +46,7 @@ def cohort_config(cohort: Path, results: Path) -> dict[str, object]:
     """The workflow configuration of a synthetic cohort folder (its sheet and tables), results in ``results``."""
     return {"samples": str(cohort / "samples.tsv"), "data_root": str(cohort), "results": str(results),
             "threads": 1, "synth": {"generate": False}, "suv": {"dosing": str(cohort / "dosing.csv")},
-            "recist": {"measurements": str(cohort / "recist.csv")},
+            "recist": {"measurements": str(cohort / "recist.csv")}, "mri": {"samples": str(cohort / "mri.tsv")},
             "clinical": {name: str(cohort / f"{name}.csv") for name in ("ihc", "histology", "outcomes")}}
 
 
@@ -136,7 +136,7 @@ def test_dry_run_from_nothing_plans_synth_before_kinetics(repo: Path, tmp_path: 
     sample = repo / "sample_data"
     config = {"samples": str(sample / "samples.tsv"), "data_root": str(tmp_path / "data"),
               "results": str(tmp_path / "results"), "suv": {"dosing": str(sample / "dosing.csv")},
-              "recist": {"measurements": str(sample / "recist.csv")},
+              "recist": {"measurements": str(sample / "recist.csv")}, "mri": {"samples": str(sample / "mri.tsv")},
               "clinical": {name: str(sample / f"{name}.csv") for name in ("ihc", "histology", "outcomes")}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(repo, tmp_path, "--dry-run", "--quiet", "rules")
@@ -367,7 +367,7 @@ def test_dry_run_of_a_synthetic_cohort_follows_synth_subjects(repo: Path, tmp_pa
     data = tmp_path / "data"
     config = {"samples": str(data / "samples.tsv"), "data_root": str(data), "results": str(tmp_path / "results"),
               "synth": {"generate": True, "subjects": 120}, "suv": {"dosing": str(data / "dosing.csv")},
-              "recist": {"measurements": str(data / "recist.csv")},
+              "recist": {"measurements": str(data / "recist.csv")}, "mri": {"samples": str(data / "mri.tsv")},
               "clinical": {name: str(data / f"{name}.csv") for name in ("ihc", "histology", "outcomes")}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     proc = snakemake(repo, tmp_path, "--dry-run", "--quiet", "rules")

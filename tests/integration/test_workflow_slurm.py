@@ -25,7 +25,7 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 def _config(cohort: Path, results: Path, **extra: object) -> dict[str, object]:
     return {"samples": str(cohort / "samples.tsv"), "data_root": str(cohort), "results": str(results),
             "threads": 1, "synth": {"generate": False}, "suv": {"dosing": str(cohort / "dosing.csv")},
-            "recist": {"measurements": str(cohort / "recist.csv")},
+            "recist": {"measurements": str(cohort / "recist.csv")}, "mri": {"samples": str(cohort / "mri.tsv")},
             "clinical": {name: str(cohort / f"{name}.csv") for name in ("ihc", "histology", "outcomes")},
             # one de-identification secret for the local and the SLURM run (the pytest session folder): the same
             # pseudonymised UIDs and shifted dates in both

@@ -35,7 +35,7 @@ def cohort(cohort_3: Path) -> Path:
 
 def _studies(*roots: Path) -> list[Path]:
     return [study for root in roots for study in sorted(root.glob("dicom/*/*"))
-            if study.is_dir() and study.name != "dynamic"]  # static studies
+            if study.is_dir() and study.name != "dynamic" and not study.name.startswith("mri_")]  # static PET
 
 
 def _truth(study: Path) -> dict:

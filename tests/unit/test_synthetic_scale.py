@@ -129,6 +129,7 @@ def test_workflow_sheets_of_150_subjects_under_data_root(tmp_path: Path, repo: P
     cfg["suv"]["dosing"] = str(data / "dosing.csv")
     cfg["recist"]["measurements"] = str(data / "recist.csv")
     cfg["clinical"] = {name: str(data / f"{name}.csv") for name in ("ihc", "histology", "outcomes")}
+    cfg["mri"] = {**cfg.get("mri", {}), "samples": str(data / "mri.tsv")}
     sheet = load_sample_sheet(ensure_workflow_sheets(cfg))
     assert sheet["subject_id"].nunique() == 151 and sheet["subject_id"].iloc[-1] == "P151"
     cfg["synth"]["subjects"] = 1000  # past the schema's maximum: named by its key

@@ -46,6 +46,8 @@ class CohortData:
     deltas, bor, heterogeneity, inter_lesion, ihc, histology, outcomes : DataFrame, optional
         Changes from baseline, best overall response, heterogeneity, inter-lesion spread, IHC scores,
         histology, survival outcomes.
+    mri : DataFrame, optional
+        The cohort MRI table (one row per MR study and VOI: pipeline/mri/cohort.py).
     warnings : list of str
         Warnings of the analyses (written to ``stats.json``).
     policy : Policy
@@ -60,6 +62,7 @@ class CohortData:
     ihc: pd.DataFrame | None = None
     histology: pd.DataFrame | None = None
     outcomes: pd.DataFrame | None = None
+    mri: pd.DataFrame | None = None
     warnings: list[str] = field(default_factory=list)
     policy: Policy = field(default_factory=Policy)
 
