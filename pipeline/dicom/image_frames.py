@@ -169,8 +169,11 @@ def extract_frames(series: SeriesFiles, *, label: str | None = None) -> list[Ima
                             "re-export the series from the scanner or PACS")
             spacing = required_value(look, "PixelSpacing", "(0028,0030)", where, "the image has no pixel spacing; "
                                 "re-export the series from the scanner or PACS")
-            slope = required_value(look, "RescaleSlope", "(0028,1053)", where,
-                              "the stored values cannot be rescaled; re-export the series with its rescale values")
+            if look.get("RescaleSlope") is None and look.get("Modality") == "MR":
+                slope = 1.0  # the classic MR Image IOD has no Modality LUT: the stored values are the image's
+            else:
+                slope = required_value(look, "RescaleSlope", "(0028,1053)", where, "the stored values cannot be "
+                                       "rescaled; re-export the series with its rescale values")
             intercept = look.get("RescaleIntercept")
             try:
                 position = tuple(float(v) for v in pos)

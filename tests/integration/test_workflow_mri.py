@@ -1,0 +1,102 @@
+"""The MRI stages of the workflow (issue 19, item 4) on a synthetic cohort with a CD8-trial subject: the mri rules
+from the MR sample sheet to results/cohort/mri.csv, the truth of every tumour lesion recovered end to end (VOI fits
+and voxel maps), volumes and their change, no raw UID in the de-identified outputs, and the patient report's MRI
+section built from them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from test_workflow import cohort_config, snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def mri_run(repo: Path, cohort_3: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("workflow_mri")
+    config = {**cohort_config(cohort_3, work / "results"), "deidentify_secret": str(work / "secret")}
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(repo, work, "mri_cohort")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work
+
+
+def test_mri_rules_recover_the_truth_end_to_end(mri_run: Path, cohort_3: Path) -> None:
+    sheet = pd.read_csv(cohort_3 / "mri.tsv", sep="\t", dtype=str)
+    assert len(sheet) == 2 and set(sheet["timepoint"]) == {"baseline", "on_treatment"}
+    table = pd.read_csv(mri_run / "results" / "cohort" / "mri.csv")
+    results = mri_run / "results"
+    for row in sheet.itertuples():
+        truth = json.loads((cohort_3 / row.dicom / "truth.json").read_text())
+        study = table[(table["subject_id"] == row.subject_id) & (table["timepoint"] == row.timepoint)]
+        for name, t in truth["structures"].items():
+            if t["kind"] != "tumour":
+                continue
+            got = study[study["voi"] == name].iloc[0]
+            assert got["lesion_id"] == name and got["kind"] == "tumour"
+            for column, key in (("ktrans_per_min", "ktrans_per_min"), ("ve", "ve"), ("vp", "vp"), ("ivim_f", "f"),
+                                ("ivim_d_mm2_per_s", "d_mm2_per_s"), ("ivim_dstar_mm2_per_s", "dstar_mm2_per_s"),
+                                ("dki_k_app", "k"), ("t1_median_s", "t1_s")):
+                assert got[column] == pytest.approx(t[key], rel=1e-3), (row.timepoint, name, column)
+            # the voxel maps: every voxel of the lesion's VOI fitted to the truth
+            folder = results / row.subject_id / f"mri_{row.timepoint}"
+            from pipeline.dicom.geometry import read_nifti
+            from pipeline.voi.catalogue import read_voiset
+
+            vois = read_voiset(folder / "mr_vois.nii.gz")
+            mask = vois.masks[[v.name for v in vois.vois].index(name)]
+            ktrans, _ = read_nifti(folder / "dce" / "ktrans_per_min.nii.gz")
+            kurtosis, _ = read_nifti(folder / "dwi" / "dki_k.nii.gz")
+            assert np.nanmedian(ktrans[mask]) == pytest.approx(t["ktrans_per_min"], rel=1e-3)
+            assert np.nanmedian(kurtosis[mask]) == pytest.approx(t["k"], rel=1e-3)
+            assert np.isnan(ktrans[~np.any(vois.masks[[v.kind == "tumour" for v in vois.vois]], axis=0)]).all()
+    # volume change from baseline, per lesion
+    tumours = table[table["kind"] == "tumour"].pivot(index="voi", columns="timepoint", values="volume_ml")
+    change = table[(table["kind"] == "tumour") & (table["timepoint"] == "on_treatment")].set_index("voi")
+    for voi in change.index:
+        expected = 100 * (tumours.loc[voi, "on_treatment"] / tumours.loc[voi, "baseline"] - 1)
+        assert change.loc[voi, "volume_change_pct"] == pytest.approx(expected)
+    assert table.loc[table["timepoint"] == "baseline", "volume_change_pct"].isna().all()
+
+
+def test_mri_outputs_are_deidentified(mri_run: Path, cohort_3: Path) -> None:
+    import pydicom
+
+    sheet = pd.read_csv(cohort_3 / "mri.tsv", sep="\t", dtype=str)
+    raw = set()
+    for row in sheet.itertuples():
+        for series in ("DCE", "RTSTRUCT"):
+            ds = pydicom.dcmread(next((cohort_3 / row.dicom / series).iterdir()), stop_before_pixels=True)
+            raw |= {str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.FrameOfReferenceUID),
+                    str(ds.SOPInstanceUID), str(ds.PatientID)}
+    texts = [p.read_text(errors="ignore") for p in (mri_run / "results").rglob("*")
+             if p.is_file() and p.suffix in (".json", ".csv", ".log")]
+    assert texts and not any(uid in text for uid in raw for text in texts)
+
+
+def test_patient_report_mri_section(mri_run: Path, cohort_3: Path) -> None:
+    from pipeline.report.render import data_uri  # noqa: F401 - the section's images are data URIs
+    from pipeline.report.sections import mri
+
+    class Inputs:  # the section reads the subject and the results folder only
+        subject_id = "P03"
+
+        class layout:  # noqa: N801
+            root = mri_run / "results"
+
+    built = mri.build(Inputs())  # type: ignore[arg-type]
+    assert [m["timepoint"] for m in built["mri"]] == ["baseline", "on_treatment"]
+    first = built["mri"][0]
+    assert first["curves"].startswith("data:image/png;base64,") and first["map"].startswith("data:image/png")
+    assert first["rows"] and not first["not_converged"]
+    table = pd.read_csv(mri_run / "results" / "cohort" / "mri.csv")
+    lesion = first["rows"][0]
+    ktrans = table[(table["timepoint"] == "baseline") & (table["voi"] == lesion["name"])]["ktrans_per_min"].iloc[0]
+    assert float(lesion["cells"][2]["value"]) == pytest.approx(ktrans)
+    assert mri.build(type("I", (), {"subject_id": "P01", "layout": Inputs.layout})())["mri"] == []  # type: ignore[arg-type]
