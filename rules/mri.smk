@@ -11,13 +11,13 @@ def _mri_folder(wc, series=None):
     return str(folder / MRI["series"][series]) if series else str(folder)
 
 
-def _mri_dce_args(wc):
+def _mri_dce_args(wc, threads):
     row, dce = MRI_ROW[(wc.subject, wc.timepoint)], MRI["dce"]
     aif = (f"--bolus-arrival {dce['bolus_arrival_s']}" if dce["aif"] == "parker"
            else f"--aif-voi {shlex.quote(dce['aif'])}")
     return (f"--agent {shlex.quote(row.get('agent') or dce['agent'])} --hct {row.get('hct') or dce['hct']}"
             f" --model {dce['model']} --baseline-phases {dce['baseline_phases']} {aif}"
-            f" --map-kinds {' '.join(shlex.quote(k) for k in dce['map_kinds'])}")
+            f" --map-kinds {' '.join(shlex.quote(k) for k in dce['map_kinds'])} --workers {threads}")
 
 
 def _mri_synth(wc):
@@ -81,6 +81,7 @@ rule mri_dce:
         series=lambda wc: _mri_folder(wc, "dce"),
         args=_mri_dce_args,
         subject=lambda wc: study_subject(wc.subject),
+    threads: MRI["workers"]
     resources:
         **job_resources("mri_dce"),
     log:
@@ -107,6 +108,7 @@ rule mri_dwi:
         adc=" ".join(str(v) for v in MRI["dwi"]["adc_range"]),
         kinds=" ".join(shlex.quote(k) for k in MRI["dwi"]["map_kinds"]),
         subject=lambda wc: study_subject(wc.subject),
+    threads: MRI["workers"]
     resources:
         **job_resources("mri_dwi"),
     log:
@@ -115,7 +117,7 @@ rule mri_dwi:
         benchmark_file("mri_dwi/{subject}_{timepoint}")
     shell:
         "{PETVOI} {params.subject}mri-dwi --dwi {params.series:q} --vois {input.vois:q} --ivim-method {params.method}"
-        " --b-threshold {params.b_threshold} --adc-range {params.adc} --map-kinds {params.kinds}"
+        " --b-threshold {params.b_threshold} --adc-range {params.adc} --map-kinds {params.kinds} --workers {threads}"
         " -o $(dirname {output.table:q}) > {log:q} 2>&1"
 
 

@@ -50,7 +50,8 @@ def register(sub: Any) -> None:
         p.add_argument("--signals", required=True, metavar="signals.csv")
         if name == "ivim":
             p.add_argument("--method", default="segmented", choices=["segmented", "full", "bayesian"],
-                           help="segmented (default), full (all four, started from segmented)")
+                           help="segmented (default), full (all four, started from segmented), bayesian (grid "
+                                "posterior means, with SDs and 95 %% credible intervals)")
             p.add_argument("--b-threshold", type=float, default=200.0,
                            help="segmented: b (s/mm²) from which perfusion is ignored (default 200)")
         p.add_argument("--adc-range", nargs=2, type=float, default=[0.0, 1000.0], metavar=("B_MIN", "B_MAX"),
@@ -85,6 +86,7 @@ def register_image(sub: Any) -> None:
     p.add_argument("--map-kinds", nargs="+", metavar="KIND", help="map the voxels of VOIs of these kinds only "
                    "(e.g. tumour; default: every VOI)")
     p.add_argument("--fit-delay", action="store_true")
+    p.add_argument("--workers", type=int, default=1, help="processes fitting the voxels (default 1)")
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
     p.set_defaults(func=_mri_dce)
 
@@ -97,12 +99,14 @@ def register_dwi(sub: Any) -> None:
                                    "and each VOI voxel (NIfTI maps), and writes dwi.json.")
     p.add_argument("--dwi", required=True, metavar="SERIES_DIR")
     p.add_argument("--vois", required=True, metavar="vois.nii.gz", help="a petvoi VOI set on the DWI grid")
-    p.add_argument("--ivim-method", default="segmented", choices=["segmented", "full", "ivim-dki"],
-                   help="ivim-dki: IVIM with a kurtosis tissue term on every b (b up to >= 1500)")
+    p.add_argument("--ivim-method", default="segmented", choices=["segmented", "full", "bayesian", "ivim-dki"],
+                   help="bayesian: grid posterior means; ivim-dki: IVIM with a kurtosis tissue term on every b "
+                        "(b up to >= 1500)")
     p.add_argument("--b-threshold", type=float, default=200.0)
     p.add_argument("--adc-range", nargs=2, type=float, default=[0.0, 1000.0], metavar=("B_MIN", "B_MAX"))
     p.add_argument("--no-maps", action="store_true")
     p.add_argument("--map-kinds", nargs="+", metavar="KIND", help="map the voxels of VOIs of these kinds only")
+    p.add_argument("--workers", type=int, default=1, help="processes fitting the voxels (default 1)")
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR")
     p.set_defaults(func=_mri_dwi)
 
@@ -283,7 +287,8 @@ def _mri_dwi(args: argparse.Namespace) -> None:
 
     sidecar = run_mri_dwi(Path(args.dwi), Path(args.vois), Path(args.output), ivim_method=args.ivim_method,
                           b_threshold=args.b_threshold, adc_range=(args.adc_range[0], args.adc_range[1]),
-                          maps=not args.no_maps, map_kinds=tuple(args.map_kinds) if args.map_kinds else None)
+                          maps=not args.no_maps, map_kinds=tuple(args.map_kinds) if args.map_kinds else None,
+                          workers=args.workers)
     log.info("DWI: b-values %s (%s) -> %s", sidecar["b_values_s_per_mm2"], sidecar["b_source"], args.output)
 
 
@@ -301,7 +306,7 @@ def _mri_dce(args: argparse.Namespace) -> None:
                           bolus_arrival_s=args.bolus_arrival, aif_voi=args.aif_voi, hct=args.hct,
                           n_baseline=args.baseline_phases, maps=not args.no_maps, fit_delay=args.fit_delay,
                           r1_source=source, agent=args.agent,
-                          map_kinds=tuple(args.map_kinds) if args.map_kinds else None)
+                          map_kinds=tuple(args.map_kinds) if args.map_kinds else None, workers=args.workers)
     log.info("DCE %s: %d phases (%s), maps %s -> %s", args.model, sidecar["n_phases"], sidecar["time_source"],
              ", ".join(sidecar["maps"].get("files", {})) or "none", args.output)
 

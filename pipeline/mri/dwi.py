@@ -21,9 +21,11 @@ from ..dicom.pixels import decode_frames
 from ..dicom.series import volume_geometry
 from ..errors import DicomError, InvalidInputError
 from ..io import output_set, write_csv, write_json
+from ..parallel import executor
 from ..voi.catalogue import read_voiset
 from .bvalues import b_value
-from .diffusion import IVIM_METHODS, fit_dki, fit_ivim, fit_ivim_dki
+from .diffusion import DWI_METHODS, fit_dki, fit_ivim, fit_ivim_dki
+from .maps import voxel_chunks
 from .series import read_mr_stack
 
 __all__ = ["MrDiffusion", "load_dwi", "run_mri_dwi"]
@@ -101,18 +103,31 @@ _MAP_COLUMNS = {"adc": ("ivim_adc_mm2_per_s", None), "ivim_f": ("ivim_f", "ivim_
                 "dki_d": ("dki_d_app_mm2_per_s", "dki_converged"), "dki_k": ("dki_k_app", "dki_converged")}
 
 
+def _map_chunk(b: np.ndarray, curves: np.ndarray, names: tuple[str, ...], fit_options: dict[str, Any]) -> np.ndarray:
+    """The map values (``names``) of each row of ``curves`` (n, b); NaN where that fit did not converge (a
+    module-level function: the workers import it)."""
+    out = np.full((curves.shape[0], len(names)), np.nan)
+    for i, s in enumerate(curves):
+        fit = _fit_curve(b, s, **fit_options)
+        for k, name in enumerate(names):
+            column, converged = _MAP_COLUMNS[name]
+            if converged is None or fit[converged]:
+                out[i, k] = fit[column]
+    return out
+
+
 def run_mri_dwi(dwi_dir: Path, vois_path: Path, out_dir: Path, *, ivim_method: str = "segmented",
                 b_threshold: float = 200.0, adc_range: tuple[float, float] = (0.0, 1000.0),
                 dki_b_max: float | None = None, maps: bool = True,
-                map_kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
+                map_kinds: tuple[str, ...] | None = None, workers: int = 1) -> dict[str, Any]:
     """IVIM, kurtosis and ADC of a DWI series: ``dwi.csv`` (one row per VOI, fits of its mean signal), maps of the
     VOIs' voxels (``adc``, ``ivim_f``, ``ivim_d``, ``ivim_dstar``, ``dki_d``, ``dki_k``; NaN elsewhere and where
     the fit did not converge) and ``dwi.json``. DKI is fitted when the b-values reach 1500 s/mm² (up to
     ``dki_b_max``); ``ivim-dki`` fits IVIM and kurtosis jointly on every b. ``map_kinds``: the VOI kinds whose
     voxels are mapped (all when None)."""
-    if ivim_method not in IVIM_METHODS:
+    if ivim_method not in DWI_METHODS:
         raise InvalidInputError(f"unknown IVIM method {ivim_method!r}", attribute="--ivim-method",
-                                remedy=f"use {', '.join(IVIM_METHODS)}")
+                                remedy=f"use {', '.join(DWI_METHODS)}")
     dwi = load_dwi(dwi_dir)
     voiset = read_voiset(vois_path)
     if not voiset.geometry.same_grid(dwi.geometry):
@@ -142,12 +157,16 @@ def run_mri_dwi(dwi_dir: Path, vois_path: Path, out_dir: Path, *, ivim_method: s
             union = np.any(voiset.masks[chosen], axis=0) if chosen else np.zeros(dwi.geometry.shape, bool)
             names = ["adc", "ivim_f", "ivim_d", "ivim_dstar"] + (["dki_d", "dki_k"] if dki_ok else [])
             arrays = {name: np.full(dwi.geometry.shape, np.nan) for name in names}
-            for z, y, x in np.argwhere(union):
-                fit = _fit_curve(b, dwi.volume[:, z, y, x].astype(float), **fit_options)
-                for name in names:
-                    column, converged = _MAP_COLUMNS[name]
-                    if converged is None or fit[converged]:
-                        arrays[name][z, y, x] = fit[column]
+            voxels = np.argwhere(union)
+            curves = dwi.volume[:, union].T.astype(float)
+            items = [(b, np.ascontiguousarray(curves[c]), tuple(names), fit_options)
+                     for c in voxel_chunks(len(voxels), workers)]
+            with executor(workers=workers, local="processes") as ex:
+                parts = ex.map(_map_chunk, items, label="DWI voxels", unit="chunks")
+            values = np.concatenate(parts) if parts else np.zeros((0, len(names)))
+            z, y, x = voxels.T
+            for k, name in enumerate(names):
+                arrays[name][z, y, x] = values[:, k]
             for name, values in arrays.items():
                 path = out_dir / f"{name}.nii.gz"
                 files.append(path)

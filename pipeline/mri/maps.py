@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 
 from .dce import fit_curve
 
-__all__ = ["MAP_PARAMETERS", "DceMaps", "fit_maps", "fit_vois"]
+__all__ = ["MAP_PARAMETERS", "DceMaps", "fit_maps", "fit_vois", "voxel_chunks"]
 
 FloatArray = NDArray[np.float64]
 #: The map of each model parameter (the table's column names).
@@ -34,22 +34,48 @@ class DceMaps:
     n_not_converged: int
 
 
+def _fit_chunk(model: str, t_s: FloatArray, cp: FloatArray, curves: FloatArray, fit_delay: bool) -> FloatArray:
+    """Fit each row of ``curves`` (n, t); (n, parameters) in :data:`MAP_PARAMETERS` order, NaN where a fit did not
+    converge (a module-level function: the workers import it)."""
+    names = MAP_PARAMETERS[model]
+    out = np.full((curves.shape[0], len(names)), np.nan)
+    for i, curve in enumerate(curves):
+        fit = fit_curve(model, t_s, curve, cp, fit_delay=fit_delay)
+        if fit.converged:
+            out[i] = [np.nan if getattr(fit, n) is None else getattr(fit, n) for n in names]
+    return out
+
+
+def voxel_chunks(n_voxels: int, workers: int, *, per_worker: int = 4, max_chunk: int = 20_000) -> list[slice]:
+    """Slices of ``range(n_voxels)``: about ``per_worker`` chunks per worker (even load), at most ``max_chunk``
+    voxels each (bounded memory per task); one chunk with one worker."""
+    if n_voxels == 0:
+        return []
+    n = 1 if workers <= 1 and n_voxels <= max_chunk else max(workers * per_worker, -(-n_voxels // max_chunk))
+    edges = np.linspace(0, n_voxels, min(n, n_voxels) + 1).astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
 def fit_maps(conc: FloatArray, t_s: FloatArray, cp: FloatArray, mask: NDArray[np.bool_], *, model: str,
-             fit_delay: bool = False) -> DceMaps:
-    """Fit every voxel of ``mask`` of the (t, z, y, x) concentration volume ``conc`` (mM) on ``t_s`` (s)."""
+             fit_delay: bool = False, workers: int = 1) -> DceMaps:
+    """Fit every voxel of ``mask`` of the (t, z, y, x) concentration volume ``conc`` (mM) on ``t_s`` (s); with
+    ``workers`` > 1 the voxels are fitted in chunks by that many processes (the maps do not depend on it)."""
+    from ..parallel import executor
+
     conc = np.asarray(conc, dtype=float)
     names = MAP_PARAMETERS[model]
     maps = {name: np.full(conc.shape[1:], np.nan) for name in names}
-    failed = 0
     voxels = np.argwhere(mask)
-    for z, y, x in voxels:
-        fit = fit_curve(model, t_s, conc[:, z, y, x], cp, fit_delay=fit_delay)
-        if not fit.converged:
-            failed += 1
-            continue
-        for name in names:
-            value = getattr(fit, name)
-            maps[name][z, y, x] = np.nan if value is None else value
+    curves = conc[:, mask].T  # (n, t) in argwhere order
+    chunks = voxel_chunks(len(voxels), workers)
+    items = [(model, t_s, cp, np.ascontiguousarray(curves[c]), fit_delay) for c in chunks]
+    with executor(workers=workers, local="processes") as ex:
+        parts = ex.map(_fit_chunk, items, label=f"DCE {model} voxels", unit="chunks")
+    values = np.concatenate(parts) if parts else np.zeros((0, len(names)))
+    failed = int(np.isnan(values).all(axis=1).sum()) if len(values) else 0
+    z, y, x = voxels.T
+    for k, name in enumerate(names):
+        maps[name][z, y, x] = values[:, k]
     return DceMaps(model, maps, int(len(voxels)), failed)
 
 

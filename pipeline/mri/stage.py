@@ -49,7 +49,7 @@ def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | P
                 model: str = "etm", population_aif: str | None = "parker", bolus_arrival_s: float = 0.0,
                 aif_voi: str | None = None, hct: float = 0.45, n_baseline: int = 3, maps: bool = True,
                 fit_delay: bool = False, r1_source: str = "given", agent: str | None = None,
-                map_kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
+                map_kinds: tuple[str, ...] | None = None, workers: int = 1) -> dict[str, Any]:
     """Run the DCE stage; returns the sidecar written as ``out_dir/dce.json``.
 
     Writes ``dce.csv`` (one row per VOI: the fit and IAUGC60, time to peak, initial slope, washout), ``curves.csv``
@@ -130,7 +130,7 @@ def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | P
             mapped = [mask for (name, mask), voi in zip(tissue, [v for v in voiset.vois if v.name != aif_voi],
                                                         strict=True) if map_kinds is None or voi.kind in map_kinds]
             union = np.any(np.stack(mapped), axis=0) if mapped else np.zeros(dce.geometry.shape, bool)
-            result = fit_maps(conc, t, cp, union, model=model, fit_delay=fit_delay)
+            result = fit_maps(conc, t, cp, union, model=model, fit_delay=fit_delay, workers=workers)
             for name, values in result.maps.items():
                 path = out_dir / f"{name}.nii.gz"
                 files.append(path)

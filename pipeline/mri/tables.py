@@ -17,7 +17,7 @@ import pandas as pd
 from ..errors import InvalidInputError
 from ..io import write_csv
 from .dce import MODELS, fit_curve, plasma_input
-from .diffusion import IVIM_METHODS, fit_dki, fit_ivim
+from .diffusion import IVIM_METHODS, fit_dki, fit_ivim, ivim_posterior
 
 __all__ = ["DCE_COLUMNS", "IVIM_COLUMNS", "DKI_COLUMNS", "run_dce", "run_ivim", "run_dki"]
 
@@ -114,12 +114,20 @@ def run_ivim(signals: Path, output: Path, *, method: str = "segmented", b_thresh
         raise InvalidInputError(f"IVIM method {method!r} is not available", attribute="--method",
                                 remedy=f"use {' or '.join(IVIM_METHODS)}")
     rows = []
+    extra: list[str] = []
     for curve_id, b, s in _signals(signals):
         fit = fit_ivim(b, s, method=method, b_threshold=b_threshold, adc_range=adc_range)
-        rows.append({"curve_id": curve_id, "f": fit.f, "d_mm2_per_s": fit.d_mm2_per_s,
-                     "dstar_mm2_per_s": fit.dstar_mm2_per_s, "s0": fit.s0, "converged": fit.converged,
-                     "adc_mm2_per_s": fit.adc_mm2_per_s})
-    table = pd.DataFrame(rows, columns=IVIM_COLUMNS)
+        row = {"curve_id": curve_id, "f": fit.f, "d_mm2_per_s": fit.d_mm2_per_s,
+               "dstar_mm2_per_s": fit.dstar_mm2_per_s, "s0": fit.s0, "converged": fit.converged,
+               "adc_mm2_per_s": fit.adc_mm2_per_s}
+        if method == "bayesian":  # the posterior's spread: SD and 95 % credible interval of each parameter
+            post = ivim_posterior(b, s)
+            for key, name in (("f", "f"), ("d", "d_mm2_per_s"), ("dstar", "dstar_mm2_per_s")):
+                low, high = post.interval[key]
+                row.update({f"{name}_sd": post.sd[key], f"{name}_ci_low": low, f"{name}_ci_high": high})
+            extra = [k for k in row if k not in IVIM_COLUMNS]
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=IVIM_COLUMNS + extra)
     write_csv(output, table)
     return table
 

@@ -172,3 +172,56 @@ def test_mri_endpoint_known_answers() -> None:
     assert "cluster bootstrap" in pet["method"]
     assert ("paired_log_ratio", "not_a_column") not in table.index
     assert run_analyses(CohortData(uptake=uptake), analyses).empty  # no MRI table: no rows
+
+
+B_IVIM = np.array([0, 10, 20, 30, 50, 80, 100, 150, 200, 300, 400, 500, 600, 800, 1000], float)
+
+
+def _ivim(f: float, d: float, dstar: float) -> np.ndarray:
+    return 1000 * (f * np.exp(-B_IVIM * dstar) + (1 - f) * np.exp(-B_IVIM * d))
+
+
+def test_bayesian_ivim_recovers_noise_free_truth() -> None:
+    from pipeline.mri.diffusion import ivim_posterior
+
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        truth = (rng.uniform(0.03, 0.4), rng.uniform(0.5e-3, 2e-3), rng.uniform(0.008, 0.1))
+        post = ivim_posterior(B_IVIM, _ivim(*truth))
+        assert post.converged and (post.f, post.d_mm2_per_s, post.dstar_mm2_per_s) == pytest.approx(truth, rel=1e-3)
+        assert post.s0 == pytest.approx(1000.0, rel=1e-3)
+
+
+def test_bayesian_ivim_credible_intervals_cover_the_truth() -> None:
+    """SNR 50 (noise SD 20 of S0 1000), 200 curves of f 0.12, D 1.0e-3, D* 0.02: each 95 % credible interval
+    covers the truth in 90-99 % of the curves (measured with seed 1: 94 %, 93 %, 94 % over 300 curves); the
+    posterior mean of D is within 10 % of the truth on average (a uniform prior on f pulls f up at this SNR)."""
+    from pipeline.mri.diffusion import ivim_posterior
+
+    rng = np.random.default_rng(1)
+    truth = {"f": 0.12, "d": 1.0e-3, "dstar": 0.02}
+    hits = dict.fromkeys(truth, 0)
+    d_means = []
+    for _ in range(200):
+        post = ivim_posterior(B_IVIM, _ivim(0.12, 1.0e-3, 0.02) + rng.normal(0.0, 20.0, B_IVIM.size))
+        for key, value in truth.items():
+            low, high = post.interval[key]
+            hits[key] += low <= value <= high
+        d_means.append(post.d_mm2_per_s)
+    assert all(0.90 <= n / 200 <= 0.99 for n in hits.values()), hits
+    assert float(np.mean(d_means)) == pytest.approx(1.0e-3, rel=0.1)
+
+
+def test_ivim_command_bayesian_writes_the_posterior_spread(tmp_path: Path) -> None:
+    from pipeline.cli import main
+
+    rows = [{"curve_id": "c1", "b_s_per_mm2": b, "signal": s} for b, s in zip(B_IVIM, _ivim(0.1, 1.2e-3, 0.03),
+                                                                               strict=True)]
+    pd.DataFrame(rows).to_csv(tmp_path / "signals.csv", index=False)
+    assert main(["-q", "ivim", "--signals", str(tmp_path / "signals.csv"), "--method", "bayesian",
+                 "-o", str(tmp_path / "fit.csv")]) == 0
+    fit = pd.read_csv(tmp_path / "fit.csv").iloc[0]
+    assert (fit["f"], fit["d_mm2_per_s"], fit["dstar_mm2_per_s"]) == pytest.approx((0.1, 1.2e-3, 0.03), rel=1e-3)
+    assert fit["f_ci_low"] <= 0.1 <= fit["f_ci_high"] and fit["d_mm2_per_s_sd"] >= 0 and bool(fit["converged"])
+    with pytest.raises(ValueError, match="unknown IVIM method"):
+        fit_ivim(B_IVIM, _ivim(0.1, 1.2e-3, 0.03), method="ivim-dki")
