@@ -31,8 +31,9 @@ def register(sub: Any) -> None:
     p.add_argument("--curves", required=True, metavar="curves.csv")
     aif = p.add_mutually_exclusive_group(required=True)
     aif.add_argument("--aif", metavar="aif.csv", help="measured arterial input (time_s,concentration_mM)")
-    aif.add_argument("--population-aif", choices=["parker"],
-                     help="population AIF (Parker 2006, blood, 0.1 mmol/kg) on the curves' time grid")
+    aif.add_argument("--population-aif", choices=["parker", "tristan"],
+                     help="population AIF of dcmri on the curves' time grid (blood): parker (Parker 2006, 0.1 "
+                          "mmol/kg) or tristan (whole-body model, 0.2 mL/kg gadoterate, 73 kg)")
     p.add_argument("--bolus-arrival", type=float, default=0.0, metavar="S",
                    help="bolus arrival time of the population AIF (s from the first sample; default 0)")
     p.add_argument("--model", required=True, choices=["tofts", "etm", "2cxm", "patlak"])
@@ -78,7 +79,11 @@ def register_image(sub: Any) -> None:
     p.add_argument("--field", type=float, metavar="T",
                    help="field strength for --agent (default: the series' MagneticFieldStrength)")
     p.add_argument("--model", default="etm", choices=["tofts", "etm", "2cxm", "patlak"])
-    p.add_argument("--aif-voi", help="the arterial VOI (blood) instead of the Parker population AIF")
+    p.add_argument("--aif-voi", help="the arterial VOI (blood) instead of a population AIF")
+    p.add_argument("--population-aif", choices=["parker", "tristan"], default="parker",
+                   help="population AIF of dcmri (blood; default parker); tristan uses --agent, --dose, --weight")
+    p.add_argument("--dose", type=float, default=0.2, metavar="ML_PER_KG", help="tristan: agent dose (mL/kg)")
+    p.add_argument("--weight", type=float, default=73.0, metavar="KG", help="tristan: the subject's weight (kg)")
     p.add_argument("--bolus-arrival", type=float, default=0.0, metavar="S", help="population AIF onset (s)")
     p.add_argument("--hct", type=float, default=0.45)
     p.add_argument("--baseline-phases", type=int, default=3, help="pre-contrast phases for S0 (default 3)")
@@ -306,7 +311,8 @@ def _mri_dce(args: argparse.Namespace) -> None:
                           bolus_arrival_s=args.bolus_arrival, aif_voi=args.aif_voi, hct=args.hct,
                           n_baseline=args.baseline_phases, maps=not args.no_maps, fit_delay=args.fit_delay,
                           r1_source=source, agent=args.agent,
-                          map_kinds=tuple(args.map_kinds) if args.map_kinds else None, workers=args.workers)
+                          map_kinds=tuple(args.map_kinds) if args.map_kinds else None, workers=args.workers,
+                          population_aif=args.population_aif, dose_ml_per_kg=args.dose, weight_kg=args.weight)
     log.info("DCE %s: %d phases (%s), maps %s -> %s", args.model, sidecar["n_phases"], sidecar["time_source"],
              ", ".join(sidecar["maps"].get("files", {})) or "none", args.output)
 

@@ -22,7 +22,8 @@ from ..dicom.geometry import read_nifti, write_nifti
 from ..errors import InvalidInputError
 from ..io import output_set, write_csv, write_json
 from ..voi.catalogue import read_voiset
-from .dce import MODELS, plasma_input, table_curve
+from .dce import MODELS, POPULATION_AIFS, plasma_input, table_curve
+from .dce import population_aif as population_aif_curve
 from .maps import fit_maps, fit_vois
 from .relaxometry import concentration, semi_quantitative
 from .series import load_mr_dynamic
@@ -49,7 +50,8 @@ def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | P
                 model: str = "etm", population_aif: str | None = "parker", bolus_arrival_s: float = 0.0,
                 aif_voi: str | None = None, hct: float = 0.45, n_baseline: int = 3, maps: bool = True,
                 fit_delay: bool = False, r1_source: str = "given", agent: str | None = None,
-                map_kinds: tuple[str, ...] | None = None, workers: int = 1) -> dict[str, Any]:
+                map_kinds: tuple[str, ...] | None = None, workers: int = 1, dose_ml_per_kg: float = 0.2,
+                weight_kg: float = 73.0) -> dict[str, Any]:
     """Run the DCE stage; returns the sidecar written as ``out_dir/dce.json``.
 
     Writes ``dce.csv`` (one row per VOI: the fit and IAUGC60, time to peak, initial slope, washout), ``curves.csv``
@@ -103,11 +105,15 @@ def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | P
         cp = plasma_input(conc[:, voiset.masks[names.index(aif_voi)]].mean(axis=1), kind="blood", hct=hct)
         aif_record = {"kind": "voi", "voi": aif_voi, "medium": "blood", "hct": hct}
     else:
-        import dcmri
-
-        cp = plasma_input(np.asarray(dcmri.aif_parker(t, BAT=bolus_arrival_s)) * 1000.0, kind="blood", hct=hct)
-        aif_record = {"kind": "population", "name": population_aif or "parker", "bolus_arrival_s": bolus_arrival_s,
-                      "medium": "blood", "hct": hct, "source": "Parker et al. 2006 (dcmri.aif_parker)"}
+        name = population_aif or "parker"
+        cp = plasma_input(population_aif_curve(name, t, bolus_arrival_s=bolus_arrival_s, agent=agent or "gadoterate",
+                                               dose_ml_per_kg=dose_ml_per_kg, weight_kg=weight_kg),
+                          kind="blood", hct=hct)
+        aif_record = {"kind": "population", "name": name, "bolus_arrival_s": bolus_arrival_s, "medium": "blood",
+                      "hct": hct, "source": POPULATION_AIFS.get(name, name)}
+        if name == "tristan":
+            aif_record.update({"agent": agent or "gadoterate", "dose_ml_per_kg": dose_ml_per_kg,
+                               "weight_kg": weight_kg})
     tissue = [(v.name, voiset.masks[i]) for i, v in enumerate(voiset.vois) if v.name != aif_voi]
     rows = fit_vois(conc, t, cp, [m for _, m in tissue], [n for n, _ in tissue], model=model, fit_delay=fit_delay)
     onset = bolus_arrival_s if aif_voi is None else float(t[int(np.argmax(cp > 0.1 * cp.max()))])

@@ -17,6 +17,7 @@ import pandas as pd
 from ..errors import InvalidInputError
 from ..io import write_csv
 from .dce import MODELS, fit_curve, plasma_input
+from .dce import population_aif as population_aif_curve
 from .diffusion import IVIM_METHODS, fit_dki, fit_ivim, ivim_posterior
 
 __all__ = ["DCE_COLUMNS", "IVIM_COLUMNS", "DKI_COLUMNS", "run_dce", "run_ivim", "run_dki"]
@@ -52,21 +53,16 @@ def run_dce(curves: Path, aif: Path | None, output: Path, *, model: str, fit_del
             aif_kind: str = "plasma", hct: float = 0.45, population_aif: str | None = None,
             bolus_arrival_s: float = 0.0) -> pd.DataFrame:
     """Fit every curve of ``curves`` to ``model`` with the AIF of ``aif`` (or the population AIF
-    ``population_aif`` = ``parker``: Parker et al. 2006, blood, from dcmri, starting at ``bolus_arrival_s``, on the
-    curves' time grid); write and return the table."""
+    ``population_aif``: ``parker`` or ``tristan``, blood, from dcmri (:func:`~pipeline.mri.dce.population_aif`),
+    starting at ``bolus_arrival_s``, on the curves' time grid); write and return the table."""
     if model not in MODELS:
         raise InvalidInputError(f"unknown model {model!r}", attribute="--model", remedy=f"use {', '.join(MODELS)}")
     if not 0.0 <= hct < 1.0:
         raise InvalidInputError(f"haematocrit {hct} is outside [0, 1)", attribute="--hct", remedy="give e.g. 0.45")
     c = _read(curves, ["curve_id", "time_s", "concentration_mM"])
     if population_aif is not None:
-        if population_aif != "parker":
-            raise InvalidInputError(f"unknown population AIF {population_aif!r}", attribute="--population-aif",
-                                    remedy="use parker")
-        import dcmri
-
         t = np.sort(c["time_s"].unique().astype(float))
-        cp = plasma_input(np.asarray(dcmri.aif_parker(t, BAT=bolus_arrival_s), dtype=float) * 1000.0, kind="blood",
+        cp = plasma_input(population_aif_curve(population_aif, t, bolus_arrival_s=bolus_arrival_s), kind="blood",
                           hct=hct)
     elif aif is None:
         raise InvalidInputError("no arterial input", attribute="--aif", remedy="give --aif aif.csv or "

@@ -225,3 +225,28 @@ def test_ivim_command_bayesian_writes_the_posterior_spread(tmp_path: Path) -> No
     assert fit["f_ci_low"] <= 0.1 <= fit["f_ci_high"] and fit["d_mm2_per_s_sd"] >= 0 and bool(fit["converged"])
     with pytest.raises(ValueError, match="unknown IVIM method"):
         fit_ivim(B_IVIM, _ivim(0.1, 1.2e-3, 0.03), method="ivim-dki")
+
+
+def test_tristan_population_aif(tmp_path: Path) -> None:
+    """`petvoi dce --population-aif tristan`: curves made with dcmri's TRISTAN AIF (gadoterate 0.2 mL/kg, 73 kg,
+    blood, Hct 0.45) are fitted back to their ETM truth; a negative dose or an agent dcmri does not know is a
+    one-line refusal."""
+    from pipeline.cli import main
+    from pipeline.mri.dce import model_curve, population_aif
+
+    t = np.arange(0.0, 150.1, 3.0)
+    cp = population_aif("tristan", t, bolus_arrival_s=20.0) / (1 - 0.45)
+    assert cp.max() > 1.0 and cp[:4].max() == 0.0  # no contrast before the bolus
+    truth = [0.2 / 60, 0.3, 0.05]
+    ct = model_curve("etm", cp, t, np.array(truth))
+    pd.DataFrame({"curve_id": "t1", "time_s": t, "concentration_mM": ct}).to_csv(tmp_path / "c.csv", index=False)
+    assert main(["-q", "dce", "--curves", str(tmp_path / "c.csv"), "--population-aif", "tristan",
+                 "--bolus-arrival", "20", "--model", "etm", "-o", str(tmp_path / "fit.csv")]) == 0
+    fit = pd.read_csv(tmp_path / "fit.csv").iloc[0]
+    assert [fit["ktrans_per_min"], fit["ve"], fit["vp"]] == pytest.approx([0.2, 0.3, 0.05], rel=1e-3)
+    with pytest.raises(InvalidInputError, match="must be positive"):
+        population_aif("tristan", t, dose_ml_per_kg=-1.0)
+    with pytest.raises(InvalidInputError, match="TRISTAN AIF for 'water'"):
+        population_aif("tristan", t, agent="water")
+    with pytest.raises(InvalidInputError, match="unknown population AIF"):
+        population_aif("weinmann", t)
