@@ -162,8 +162,11 @@ def table_curve(model: str, row: dict[str, object], cp: FloatArray, t: FloatArra
 
 
 def _interior(spec: _Model, x: FloatArray) -> bool:
-    """Whether the model parameters of ``x`` lie strictly inside their bounds."""
-    return all(lo < v < hi for v, lo, hi in zip(x[: len(spec.names)], spec.low, spec.high, strict=True) if hi > lo)
+    """Whether the model parameters of ``x`` lie inside their bounds by more than 1e-6 of the bounds' range (a
+    parameter closer than that is on its bound: e.g. Ktrans 3e-9 /s of a vessel without leakage, whose ve is then
+    not identifiable)."""
+    return all(lo + 1e-6 * (hi - lo) < v < hi - 1e-6 * (hi - lo)
+               for v, lo, hi in zip(x[: len(spec.names)], spec.low, spec.high, strict=True) if hi > lo)
 
 
 def _linear_start(model: str, t: FloatArray, ct: FloatArray, cp: FloatArray) -> FloatArray | None:

@@ -27,6 +27,7 @@ from .bvalues import b_value
 from .diffusion import DWI_METHODS, fit_dki, fit_ivim, fit_ivim_dki
 from .maps import voxel_chunks
 from .series import read_mr_stack
+from .tables import warn_not_converged
 
 __all__ = ["MrDiffusion", "load_dwi", "run_mri_dwi"]
 
@@ -172,10 +173,15 @@ def run_mri_dwi(dwi_dir: Path, vois_path: Path, out_dir: Path, *, ivim_method: s
                 files.append(path)
                 write_nifti(path, values.astype(np.float32), dwi.geometry)
                 written.append(path.name)
-        write_csv(out_dir / "dwi.csv", pd.DataFrame(rows))
+        table = pd.DataFrame(rows)
+        failed = warn_not_converged(table, f"IVIM {ivim_method} of the VOIs", key="voi", column="ivim_converged")
+        failed += [v for v in warn_not_converged(table, "kurtosis of the VOIs", key="voi", column="dki_converged")
+                   if v not in failed]
+        write_csv(out_dir / "dwi.csv", table)
         sidecar = {"petvoi_version": __version__, "b_values_s_per_mm2": b.tolist(), "b_source": dwi.b_source,
                    "ivim_method": ivim_method, "b_threshold": b_threshold, "adc_range": list(adc_range),
-                   "dki": bool(dki_ok), "maps": written, "map_kinds": list(map_kinds) if map_kinds else "all",
+                   "dki": bool(dki_ok), "maps": written, "vois_not_converged": failed,
+                   "map_kinds": list(map_kinds) if map_kinds else "all",
                    "units": {"d": "mm2/s", "dstar": "mm2/s", "adc": "mm2/s", "f": "1", "k": "1"}}
         write_json(out_dir / "dwi.json", sidecar)
     return sidecar

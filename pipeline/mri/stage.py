@@ -9,6 +9,7 @@ bolus arrival time, or the mean concentration of an arterial VOI (blood; divided
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import asdict
 from pathlib import Path
@@ -27,8 +28,11 @@ from .dce import population_aif as population_aif_curve
 from .maps import fit_maps, fit_vois
 from .relaxometry import concentration, semi_quantitative
 from .series import load_mr_dynamic
+from .tables import warn_not_converged
 
 __all__ = ["run_mri_dce", "relaxivity"]
+
+log = logging.getLogger(__name__)
 
 
 def relaxivity(agent: str, field_t: float) -> float:
@@ -122,6 +126,7 @@ def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | P
             sq = semi_quantitative(t, conc[:, mask].mean(axis=1), onset_s=onset)
             row.update(asdict(sq))
     table = pd.DataFrame(rows)
+    not_converged = warn_not_converged(table, f"DCE {model} of the VOIs", key="voi")
     curves = [pd.DataFrame({"voi": "aif_plasma", "time_s": t, "concentration_mm": cp, "fit_mm": np.nan})]
     for row, (name, mask) in zip(rows, tissue, strict=True):
         if row["n_voxels"]:
@@ -143,13 +148,16 @@ def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | P
                 write_nifti(path, values.astype(np.float32), dce.geometry)
                 written[name] = path.name
             map_record = {"n_voxels": result.n_voxels, "n_not_converged": result.n_not_converged, "files": written}
+            if result.n_not_converged:
+                log.warning("DCE %s maps: %d of %d voxels did not converge (NaN in every map)", model,
+                            result.n_not_converged, result.n_voxels)
         write_csv(out_dir / "dce.csv", table)
         write_csv(out_dir / "curves.csv", pd.concat(curves, ignore_index=True))
         sidecar = {"petvoi_version": __version__, "model": model, "n_phases": int(len(t)), "times_s": t.tolist(),
                    "time_source": dce.time_source, "flip_deg": dce.flip_deg, "tr_s": dce.tr_s,
                    "t10": str(t10) if isinstance(t10, Path) else float(t10), "r1_per_mm_s": r1_per_mm_s,
                    "r1_source": r1_source, "baseline_phases": n_baseline, "aif": aif_record, "fit_delay": fit_delay,
-                   "field_t": dce.field_t, "maps": map_record,
+                   "field_t": dce.field_t, "maps": map_record, "vois_not_converged": not_converged,
                    "map_kinds": list(map_kinds) if map_kinds else "all",
                    "units": {"ktrans_per_min": "/min", "fp_ml_per_100ml_per_min": "mL/100 mL/min",
                                                  "ps_per_min": "/min", "ve": "mL/mL", "vp": "mL/mL",

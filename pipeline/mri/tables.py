@@ -9,6 +9,7 @@ and the ADC.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,9 @@ from .dce import MODELS, fit_curve, plasma_input
 from .dce import population_aif as population_aif_curve
 from .diffusion import IVIM_METHODS, fit_dki, fit_ivim, ivim_posterior
 
-__all__ = ["DCE_COLUMNS", "IVIM_COLUMNS", "DKI_COLUMNS", "run_dce", "run_ivim", "run_dki"]
+log = logging.getLogger(__name__)
+
+__all__ = ["DCE_COLUMNS", "IVIM_COLUMNS", "DKI_COLUMNS", "run_dce", "run_ivim", "run_dki", "warn_not_converged"]
 
 DCE_COLUMNS = ["curve_id", "model", "ktrans_per_min", "ve", "vp", "fp_ml_per_100ml_per_min", "ps_per_min", "delay_s",
                "converged", "se_ktrans_per_min", "se_ve", "se_vp", "se_fp_ml_per_100ml_per_min", "se_ps_per_min",
@@ -47,6 +50,20 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame:
         raise InvalidInputError("a value that is not a finite number", source=str(path), attribute=f"line {line}",
                                 remedy="write plain numbers")
     return table
+
+
+def warn_not_converged(table: pd.DataFrame, what: str, *, key: str = "curve_id",
+                       column: str = "converged") -> list[str]:
+    """Log one warning naming the rows of ``table`` whose fit did not converge (their numbers are not to be
+    reported); returns their ``key`` values."""
+    if column not in table or table.empty:
+        return []
+    failed = [str(v) for v in table.loc[~table[column].astype(bool), key]]
+    if failed:
+        shown = ", ".join(failed[:10]) + (f" and {len(failed) - 10} more" if len(failed) > 10 else "")
+        log.warning("%s: %d fit(s) did not converge or hit a bound (converged = False; not to be reported): %s",
+                    what, len(failed), shown)
+    return failed
 
 
 def run_dce(curves: Path, aif: Path | None, output: Path, *, model: str, fit_delay: bool = False,
@@ -88,6 +105,7 @@ def run_dce(curves: Path, aif: Path | None, output: Path, *, model: str, fit_del
                      "ps_per_min": fit.ps_per_min, "delay_s": fit.delay_s if fit_delay else None,
                      "converged": fit.converged, **{f"se_{k}": v for k, v in fit.se.items()}, "aicc": fit.aicc})
     table = pd.DataFrame(rows, columns=DCE_COLUMNS)
+    warn_not_converged(table, f"DCE {model}")
     write_csv(output, table)
     return table
 
@@ -124,6 +142,7 @@ def run_ivim(signals: Path, output: Path, *, method: str = "segmented", b_thresh
             extra = [k for k in row if k not in IVIM_COLUMNS]
         rows.append(row)
     table = pd.DataFrame(rows, columns=IVIM_COLUMNS + extra)
+    warn_not_converged(table, f"IVIM {method}")
     write_csv(output, table)
     return table
 
@@ -136,5 +155,6 @@ def run_dki(signals: Path, output: Path, *, adc_range: tuple[float, float] = (0.
         rows.append({"curve_id": curve_id, "d_app_mm2_per_s": fit.d_app_mm2_per_s, "k_app": fit.k_app,
                      "s0": fit.s0, "converged": fit.converged, "adc_mm2_per_s": fit.adc_mm2_per_s})
     table = pd.DataFrame(rows, columns=DKI_COLUMNS)
+    warn_not_converged(table, "DKI")
     write_csv(output, table)
     return table

@@ -250,3 +250,20 @@ def test_tristan_population_aif(tmp_path: Path) -> None:
         population_aif("tristan", t, agent="water")
     with pytest.raises(InvalidInputError, match="unknown population AIF"):
         population_aif("weinmann", t)
+
+
+def test_a_fit_at_its_bound_is_flagged_with_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A purely vascular curve (no leakage: Ktrans 0, on its lower bound) is converged = False with a warning
+    naming it, never a silent number."""
+    from pipeline.cli import main
+    from pipeline.mri.dce import plasma_input, population_aif
+
+    t = np.arange(0.0, 240.1, 4.0)
+    cp = plasma_input(population_aif("parker", t, bolus_arrival_s=20.0), kind="blood")
+    pd.DataFrame({"curve_id": "vessel", "time_s": t, "concentration_mM": 0.05 * cp}).to_csv(tmp_path / "c.csv",
+                                                                                           index=False)
+    assert main(["dce", "--curves", str(tmp_path / "c.csv"), "--population-aif", "parker", "--bolus-arrival",
+                 "20", "--model", "etm", "-o", str(tmp_path / "fit.csv")]) == 0
+    assert not bool(pd.read_csv(tmp_path / "fit.csv").iloc[0]["converged"])
+    err = capsys.readouterr().err
+    assert "did not converge or hit a bound" in err and "vessel" in err
