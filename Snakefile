@@ -51,6 +51,7 @@ rule all:
         [path("cohort_table", table="kinetics")] if DYNAMIC else [],
         [path("pk")] if MULTI_SCAN_SUBJECTS else [],
         [path("mri_table")] if MRI_STUDIES else [],
+        [path("mri_texture_table")] if MRI_STUDIES and CFG["mri"]["texture"]["enabled"] else [],
 
 
 include: "rules/synth.smk"

@@ -75,6 +75,7 @@ rule mri_dce:
         table=path("mri_dce"),
         sidecar=path("mri_dce_json"),
         curves=path("mri_dce_curves"),
+        precontrast=path("mri_precontrast"),
     wildcard_constraints:
         **_MRI_CONSTRAINTS,
     params:
@@ -121,16 +122,62 @@ rule mri_dwi:
         " -o $(dirname {output.table:q}) > {log:q} 2>&1"
 
 
+rule mri_normalise:
+    input:
+        image=path("mri_precontrast"),
+        vois=path("mri_vois"),
+    output:
+        path("mri_precontrast_z"),
+    wildcard_constraints:
+        **_MRI_CONSTRAINTS,
+    params:
+        reference=MRI["texture"]["reference"],
+    log:
+        log_file("mri_normalise/{subject}_{timepoint}"),
+    benchmark:
+        benchmark_file("mri_normalise/{subject}_{timepoint}")
+    shell:
+        "{PETVOI} mri-normalise --image {input.image:q} --vois {input.vois:q} --reference {params.reference:q}"
+        " -o {output:q} > {log:q} 2>&1"
+
+
+rule mri_texture:
+    input:
+        image=path("mri_precontrast_z"),
+        vois=path("mri_vois"),
+    output:
+        path("mri_texture"),
+    wildcard_constraints:
+        **_MRI_CONSTRAINTS,
+    params:
+        settings=repo_path(MRI["texture"]["params"]),
+        kinds=MRI["texture"]["kinds"],
+    log:
+        log_file("mri_texture/{subject}_{timepoint}"),
+    benchmark:
+        benchmark_file("mri_texture/{subject}_{timepoint}")
+    shell:
+        "{PETVOI} texture --image {input.image:q} --vois {input.vois:q} --params {params.settings:q}"
+        " --kinds {params.kinds:q} -o {output:q} > {log:q} 2>&1"
+
+
+_MRI_TEXTURE = MRI["texture"]["enabled"]
+
+
 rule mri_cohort:
     input:
         sheet=MRI["samples"] or [],
         studies=[path(name, subject=s, timepoint=t) for s, t in MRI_STUDIES
-                 for name in ("mri_vois", "mri_t1", "mri_dce", "mri_dwi")],
+                 for name in ("mri_vois", "mri_t1", "mri_dce", "mri_dwi") + (("mri_texture",) if _MRI_TEXTURE else ())],
     output:
-        path("mri_table"),
+        table=path("mri_table"),
+        texture=[path("mri_texture_table")] if _MRI_TEXTURE else [],
+    params:
+        texture=f" --texture-output {shlex.quote(path('mri_texture_table'))}" if _MRI_TEXTURE else "",
     log:
         log_file("mri_cohort"),
     benchmark:
         benchmark_file("mri_cohort")
     shell:
-        "{PETVOI} mri-cohort --mri-samples {input.sheet:q} --results {RESULTS:q} -o {output:q} > {log:q} 2>&1"
+        "{PETVOI} mri-cohort --mri-samples {input.sheet:q} --results {RESULTS:q}{params.texture}"
+        " -o {output.table:q} > {log:q} 2>&1"

@@ -204,17 +204,24 @@ def register_cohort(sub: Any) -> None:
                                    "from the subject's first MR timepoint.")
     p.add_argument("--mri-samples", required=True, metavar="mri.tsv", help="the MR sample sheet")
     p.add_argument("--results", required=True, metavar="RESULTS", help="the results folder of the MR stages")
+    p.add_argument("--texture-output", metavar="mri_texture.csv",
+                   help="also stack the studies' texture tables ({subject}/mri_{timepoint}/texture.csv) here")
     p.add_argument("-o", "--output", required=True, metavar="mri.csv")
     p.set_defaults(func=_mri_cohort)
 
 
 def _mri_cohort(args: argparse.Namespace) -> None:
     from ..config import load_mri_sheet
-    from ..io import write_csv
-    from .cohort import build_mri_table
+    from ..io import output_set, write_csv
+    from .cohort import build_mri_table, build_mri_texture_table
 
-    table = build_mri_table(load_mri_sheet(args.mri_samples), Path(args.results))
-    write_csv(Path(args.output), table)
+    sheet = load_mri_sheet(args.mri_samples)
+    table = build_mri_table(sheet, Path(args.results))
+    texture = build_mri_texture_table(sheet, Path(args.results)) if args.texture_output else None
+    with output_set(Path(args.output), *([Path(args.texture_output)] if args.texture_output else [])):
+        write_csv(Path(args.output), table)
+        if texture is not None:
+            write_csv(Path(args.texture_output), texture)
     log.info("%d MR studies, %d rows -> %s", table[["subject_id", "timepoint"]].drop_duplicates().shape[0],
              len(table), args.output)
 

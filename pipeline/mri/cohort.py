@@ -21,7 +21,7 @@ from ..errors import InvalidInputError
 from ..outputs import TEMPLATES
 from ..voi.catalogue import read_voiset
 
-__all__ = ["MRI_KEYS", "build_mri_table", "mri_study_table"]
+__all__ = ["MRI_KEYS", "build_mri_table", "build_mri_texture_table", "mri_study_table"]
 
 MRI_KEYS = ["subject_id", "timepoint", "voi", "kind", "lesion_id", "organ"]
 _DCE_RENAME = {"model": "dce_model", "converged": "dce_converged", "aicc": "dce_aicc", "delay_s": "dce_delay_s"}
@@ -70,3 +70,14 @@ def build_mri_table(sheet: pd.DataFrame, results: Path) -> pd.DataFrame:
     table.insert(table.columns.get_loc("volume_ml") + 1, "volume_change_pct",
                  np.where(table["timepoint"].to_numpy() == table["subject_id"].map(first).to_numpy(), np.nan, change))
     return table
+
+
+def build_mri_texture_table(sheet: pd.DataFrame, results: Path) -> pd.DataFrame:
+    """The texture tables of the MR studies of ``sheet`` stacked, with ``subject_id`` and ``timepoint`` first."""
+    parts = []
+    for r in sheet.itertuples():
+        table = pd.read_csv(_study_file(Path(results), "mri_texture", str(r.subject_id), str(r.timepoint)))
+        table.insert(0, "timepoint", str(r.timepoint))
+        table.insert(0, "subject_id", str(r.subject_id))
+        parts.append(table)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["subject_id", "timepoint"])

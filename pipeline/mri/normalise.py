@@ -35,7 +35,7 @@ def zscore(image: FloatArray, region: NDArray[np.bool_], *, region_name: str = "
     values = values[np.isfinite(values)]
     if values.size < MIN_REFERENCE_VOXELS:
         raise InvalidInputError(f"the normalisation region has {values.size} voxels (< {MIN_REFERENCE_VOXELS})",
-                                attribute=f"mri.normalisation ({region_name})",
+                                attribute=f"mri.texture.reference ({region_name})",
                                 remedy="choose a larger reference region (the body, or a tissue VOI)")
     sd = float(values.std(ddof=1))
     if not sd > 0:

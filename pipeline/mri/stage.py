@@ -59,7 +59,8 @@ def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | P
     """Run the DCE stage; returns the sidecar written as ``out_dir/dce.json``.
 
     Writes ``dce.csv`` (one row per VOI: the fit and IAUGC60, time to peak, initial slope, washout), ``curves.csv``
-    (each VOI's mean concentration and fitted curve, and the plasma AIF, per phase, mM) and, with
+    (each VOI's mean concentration and fitted curve, and the plasma AIF, per phase, mM), ``precontrast.nii.gz``
+    (the mean signal of the baseline phases) and, with
     ``maps``, one NIfTI per model parameter over the voxels of the VOIs of ``map_kinds`` (all when None; NaN
     elsewhere and where a fit did not converge). With ``agent``, ``r1_per_mm_s`` may be None: the agent's plasma
     relaxivity at the series' MagneticFieldStrength (dcmri's table).
@@ -134,7 +135,7 @@ def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | P
             curves.append(pd.DataFrame({"voi": name, "time_s": t, "concentration_mm": conc[:, mask].mean(axis=1),
                                         "fit_mm": fitted}))
     written: dict[str, str] = {}
-    files = [out_dir / "dce.csv", out_dir / "dce.json", out_dir / "curves.csv"]
+    files = [out_dir / "dce.csv", out_dir / "dce.json", out_dir / "curves.csv", out_dir / "precontrast.nii.gz"]
     with output_set(*files):
         map_record: dict[str, Any] = {}
         if maps:
@@ -153,6 +154,9 @@ def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | P
                             result.n_not_converged, result.n_voxels)
         write_csv(out_dir / "dce.csv", table)
         write_csv(out_dir / "curves.csv", pd.concat(curves, ignore_index=True))
+        # the T1-weighted pre-contrast image (mean of the baseline phases): anatomy for texture and display
+        write_nifti(out_dir / "precontrast.nii.gz", dce.volume[:n_baseline].mean(axis=0).astype(np.float32),
+                    dce.geometry)
         sidecar = {"petvoi_version": __version__, "model": model, "n_phases": int(len(t)), "times_s": t.tolist(),
                    "time_source": dce.time_source, "flip_deg": dce.flip_deg, "tr_s": dce.tr_s,
                    "t10": str(t10) if isinstance(t10, Path) else float(t10), "r1_per_mm_s": r1_per_mm_s,

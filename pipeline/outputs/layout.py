@@ -60,6 +60,9 @@ TEMPLATES: dict[str, str] = {
     "mri_dce": "{subject}/mri_{timepoint}/dce/dce.csv",
     "mri_dce_json": "{subject}/mri_{timepoint}/dce/dce.json",
     "mri_dce_curves": "{subject}/mri_{timepoint}/dce/curves.csv",  # VOI and AIF concentration, fitted curves
+    "mri_precontrast": "{subject}/mri_{timepoint}/dce/precontrast.nii.gz",  # mean of the pre-contrast phases
+    "mri_precontrast_z": "{subject}/mri_{timepoint}/precontrast_z.nii.gz",  # z-scored in mri.texture.reference
+    "mri_texture": "{subject}/mri_{timepoint}/texture.csv",
     "mri_dwi": "{subject}/mri_{timepoint}/dwi/dwi.csv",
     "mri_dwi_json": "{subject}/mri_{timepoint}/dwi/dwi.json",
     # per subject
@@ -83,6 +86,7 @@ TEMPLATES: dict[str, str] = {
     "biodistribution": "cohort/biodistribution.csv",
     "pk": "cohort/pk.csv",  # multi-day PK: subjects with several scans after one injection
     "mri_table": "cohort/mri.csv",  # one row per MR study and VOI: volume, T1, DCE and diffusion parameters
+    "mri_texture_table": "cohort/mri_texture.csv",  # the MR studies' texture tables, stacked
     "pk_points": "cohort/pk_points.csv",
     "pk_json": "cohort/pk.json",
     "figures": "cohort/figures",

@@ -100,3 +100,30 @@ def test_patient_report_mri_section(mri_run: Path, cohort_3: Path) -> None:
     ktrans = table[(table["timepoint"] == "baseline") & (table["voi"] == lesion["name"])]["ktrans_per_min"].iloc[0]
     assert float(lesion["cells"][2]["value"]) == pytest.approx(ktrans)
     assert mri.build(type("I", (), {"subject_id": "P01", "layout": Inputs.layout})())["mri"] == []  # type: ignore[arg-type]
+
+
+def test_mri_texture_on_the_zscored_precontrast_image(mri_run: Path, cohort_3: Path) -> None:
+    """The pre-contrast image z-scored in the body (mean 0, SD 1 there), each tumour lesion's z equal to its
+    signal's distance from the body mean in body SDs, and IBSI-coded texture rows of every tumour lesion in
+    results/cohort/mri_texture.csv."""
+    from pipeline.dicom.geometry import read_nifti
+    from pipeline.voi.catalogue import read_voiset
+
+    results = mri_run / "results"
+    texture = pd.read_csv(results / "cohort" / "mri_texture.csv")
+    for row in pd.read_csv(cohort_3 / "mri.tsv", sep="\t", dtype=str).itertuples():
+        folder = results / row.subject_id / f"mri_{row.timepoint}"
+        image, _ = read_nifti(folder / "dce" / "precontrast.nii.gz")
+        z, _ = read_nifti(folder / "precontrast_z.nii.gz")
+        vois = read_voiset(folder / "mr_vois.nii.gz")
+        names = [v.name for v in vois.vois]
+        body = vois.masks[names.index("body")]
+        assert float(z[body].mean()) == pytest.approx(0.0, abs=1e-5)
+        assert float(z[body].std(ddof=1)) == pytest.approx(1.0, rel=1e-5)
+        study = texture[(texture["subject_id"] == row.subject_id) & (texture["timepoint"] == row.timepoint)]
+        for voi in (v for v in vois.vois if v.kind == "tumour"):
+            mask = vois.masks[names.index(voi.name)]
+            expected = (image[mask].mean() - image[body].mean()) / image[body].std(ddof=1)
+            assert float(z[mask].mean()) == pytest.approx(float(expected), rel=1e-4, abs=1e-5)
+            rows = study[study["name"] == voi.name]
+            assert rows["ibsi_code"].notna().sum() > 50 and rows["value"].notna().all(), voi.name
