@@ -52,6 +52,8 @@ rule all:
         [path("pk")] if MULTI_SCAN_SUBJECTS else [],
         [path("mri_table")] if MRI_STUDIES else [],
         [path("mri_texture_table")] if MRI_STUDIES and CFG["mri"]["texture"]["enabled"] else [],
+        [path("mri_dicom_map", subject=s, timepoint=t, map=m) for s, t in MRI_STUDIES
+         for m in MRI_DCE_MAPS + MRI_DWI_MAPS] if EXPORT else [],
 
 
 include: "rules/synth.smk"

@@ -14,6 +14,7 @@ from pipeline.config import check_dynamic_studies, config_hash, load_mri_sheet, 
 from pipeline.dicom.folders import study_folders
 from pipeline.dicom.select import select_series
 from pipeline.failures import read_failures
+from pipeline.mri.maps import MAP_PARAMETERS
 from pipeline.outputs import STUDY_FOLDER, TEMPLATES
 from pipeline.workflow import deid_arguments, load_workflow_config, policy_arguments
 
@@ -62,6 +63,11 @@ DYNAMIC_WITH_BLOOD = [study for study in DYNAMIC if study in BLOOD]
 MRI_SHEET = load_mri_sheet(CFG["mri"]["samples"]) if CFG["mri"]["samples"] else None
 MRI_ROW = {} if MRI_SHEET is None else {(r["subject_id"], r["timepoint"]): r for r in MRI_SHEET.to_dict("records")}
 MRI_STUDIES = list(MRI_ROW)
+# the voxel maps of each MR study: the DCE model's parameters, the ADC and IVIM maps, and the kurtosis maps of the
+# joint IVIM-kurtosis fit (other methods add them only when the series reaches b = 1500, unknown when planning)
+MRI_DCE_MAPS = list(MAP_PARAMETERS[CFG["mri"]["dce"]["model"]])
+MRI_DWI_MAPS = ["adc", "ivim_f", "ivim_d", "ivim_dstar"] + (
+    ["dki_d", "dki_k"] if CFG["mri"]["dwi"]["ivim_method"] == "ivim-dki" else [])
 
 # The console script of the interpreter running Snakemake (works without an activated venv and on SLURM nodes),
 # with the configuration's bad-value policy as global options.

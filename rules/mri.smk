@@ -76,6 +76,7 @@ rule mri_dce:
         sidecar=path("mri_dce_json"),
         curves=path("mri_dce_curves"),
         precontrast=path("mri_precontrast"),
+        maps=[path("mri_dce_map", map=m) for m in MRI_DCE_MAPS],
     wildcard_constraints:
         **_MRI_CONSTRAINTS,
     params:
@@ -100,6 +101,7 @@ rule mri_dwi:
     output:
         table=path("mri_dwi"),
         sidecar=path("mri_dwi_json"),
+        maps=[path("mri_dwi_map", map=m) for m in MRI_DWI_MAPS],
     wildcard_constraints:
         **_MRI_CONSTRAINTS,
     params:
@@ -181,3 +183,28 @@ rule mri_cohort:
     shell:
         "{PETVOI} mri-cohort --mri-samples {input.sheet:q} --results {RESULTS:q}{params.texture}"
         " -o {output.table:q} > {log:q} 2>&1"
+
+
+# The maps as DICOM Parametric Maps referencing their MR series (config export.dicom), one job per series.
+for _kind, _maps in (("dce", MRI_DCE_MAPS), ("dwi", MRI_DWI_MAPS)):
+
+    rule:
+        name:
+            f"mri_export_{_kind}"
+        input:
+            [path(f"mri_{_kind}_map", map=m) for m in _maps],
+        output:
+            [path("mri_dicom_map", map=m) for m in _maps],
+        wildcard_constraints:
+            **_MRI_CONSTRAINTS,
+        params:
+            series=lambda wc, kind=_kind: _mri_folder(wc, kind),
+            subject=lambda wc: study_subject(wc.subject),
+            folder=lambda wc: path("mri_dicom_map", subject=wc.subject, timepoint=wc.timepoint, map="x").rsplit("/", 1)[0],
+        log:
+            log_file(f"mri_export_{_kind}/{{subject}}_{{timepoint}}"),
+        benchmark:
+            benchmark_file(f"mri_export_{_kind}/{{subject}}_{{timepoint}}")
+        shell:
+            "{PETVOI} {params.subject}mri-export --series {params.series:q} --map {input:q} -o {params.folder:q}"
+            " > {log:q} 2>&1"

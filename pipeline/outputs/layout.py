@@ -63,6 +63,9 @@ TEMPLATES: dict[str, str] = {
     "mri_precontrast": "{subject}/mri_{timepoint}/dce/precontrast.nii.gz",  # mean of the pre-contrast phases
     "mri_precontrast_z": "{subject}/mri_{timepoint}/precontrast_z.nii.gz",  # z-scored in mri.texture.reference
     "mri_texture": "{subject}/mri_{timepoint}/texture.csv",
+    "mri_dce_map": "{subject}/mri_{timepoint}/dce/{map}.nii.gz",  # a voxel map of mri.dce.model's parameters
+    "mri_dwi_map": "{subject}/mri_{timepoint}/dwi/{map}.nii.gz",  # adc, ivim_f, ivim_d, ivim_dstar (dki_d, dki_k)
+    "mri_dicom_map": "{subject}/mri_{timepoint}/dicom/{map}_pm.dcm",  # a map as a DICOM Parametric Map
     "mri_dwi": "{subject}/mri_{timepoint}/dwi/dwi.csv",
     "mri_dwi_json": "{subject}/mri_{timepoint}/dwi/dwi.json",
     # per subject

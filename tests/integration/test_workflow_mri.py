@@ -22,7 +22,11 @@ def mri_run(repo: Path, cohort_3: Path, tmp_path_factory: pytest.TempPathFactory
     work = tmp_path_factory.mktemp("workflow_mri")
     config = {**cohort_config(cohort_3, work / "results"), "deidentify_secret": str(work / "secret")}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    proc = snakemake(repo, work, "mri_cohort")
+    sheet = pd.read_csv(cohort_3 / "mri.tsv", sep="\t", dtype=str)
+    maps = [str(work / "results" / r.subject_id / f"mri_{r.timepoint}" / "dicom" / f"{m}_pm.dcm")
+            for r in sheet.itertuples()
+            for m in ("ktrans_per_min", "ve", "vp", "adc", "ivim_f", "ivim_d", "ivim_dstar", "dki_d", "dki_k")]
+    proc = snakemake(repo, work, "mri_cohort", *maps)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return work
 
@@ -78,6 +82,14 @@ def test_mri_outputs_are_deidentified(mri_run: Path, cohort_3: Path) -> None:
     texts = [p.read_text(errors="ignore") for p in (mri_run / "results").rglob("*")
              if p.is_file() and p.suffix in (".json", ".csv", ".log")]
     assert texts and not any(uid in text for uid in raw for text in texts)
+    # the maps as DICOM Parametric Maps: pseudonymised, referencing the pseudonymised MR series
+    dicom = sorted((mri_run / "results").rglob("*_pm.dcm"))
+    assert len(dicom) == 2 * 9
+    for path in dicom:
+        data = path.read_bytes()
+        assert not any(uid.encode() in data for uid in raw), path.name
+        ds = pydicom.dcmread(path)
+        assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.30"  # Parametric Map (highdicom: Modality OT)
 
 
 def test_patient_report_mri_section(mri_run: Path, cohort_3: Path) -> None:
