@@ -135,6 +135,10 @@ def run_mri_dwi(dwi_dir: Path, vois_path: Path, out_dir: Path, *, ivim_method: s
         raise InvalidInputError("the VOIs are not on the grid of the DWI series", source=str(vois_path),
                                 remedy="build the VOIs on the DWI series' grid")
     b = dwi.b_values
+    if b.min() != 0.0:
+        raise InvalidInputError(f"the series has no b = 0 image (its lowest b is {b.min():g} s/mm²)",
+                                source=str(dwi_dir), attribute="DiffusionBValue (0018,9087) / vendor b-value",
+                                remedy="include the b = 0 series (often exported as a separate series) in the folder")
     dki_ok = b.max() >= 1500.0
     if ivim_method == "ivim-dki" and not dki_ok:
         raise InvalidInputError(f"IVIM-kurtosis needs b-values up to >= 1500 s/mm² (the highest is {b.max():g})",

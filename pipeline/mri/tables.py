@@ -77,6 +77,9 @@ def run_dce(curves: Path, aif: Path | None, output: Path, *, model: str, fit_del
     if not 0.0 <= hct < 1.0:
         raise InvalidInputError(f"haematocrit {hct} is outside [0, 1)", attribute="--hct", remedy="give e.g. 0.45")
     c = _read(curves, ["curve_id", "time_s", "concentration_mM"])
+    if (c["time_s"].astype(float) < 0).any():
+        raise InvalidInputError("negative times", source=str(curves), attribute="time_s",
+                                remedy="give times in s from the first sample (the AIF's time zero), none negative")
     if population_aif is not None:
         t = np.sort(c["time_s"].unique().astype(float))
         cp = plasma_input(population_aif_curve(population_aif, t, bolus_arrival_s=bolus_arrival_s), kind="blood",
@@ -90,6 +93,9 @@ def run_dce(curves: Path, aif: Path | None, output: Path, *, model: str, fit_del
         if np.any(np.diff(t) <= 0):
             raise InvalidInputError("times are not strictly increasing", source=str(aif), attribute="time_s",
                                     remedy="one row per time, increasing")
+        if t[0] < 0:
+            raise InvalidInputError("negative times", source=str(aif), attribute="time_s",
+                                    remedy="give times in s from the first sample, none negative")
         cp = plasma_input(a["concentration_mM"].to_numpy(float), kind=aif_kind, hct=hct)
     rows = []
     for curve_id, group in c.groupby("curve_id", sort=False):
@@ -117,6 +123,11 @@ def _signals(path: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
         if group["b_s_per_mm2"].nunique() < 3:
             raise InvalidInputError(f"curve {curve_id!r} has fewer than 3 b-values", source=str(path),
                                     attribute="b_s_per_mm2", remedy="give at least 3 b-values per curve")
+        if float(group["b_s_per_mm2"].min()) != 0.0:
+            raise InvalidInputError(f"curve {curve_id!r} has no b = 0 (its lowest b is "
+                                    f"{float(group['b_s_per_mm2'].min()):g}): S0 and the perfusion fraction would "
+                                    "be taken from a diffusion-weighted signal", source=str(path),
+                                    attribute="b_s_per_mm2", remedy="include the b = 0 signal of every curve")
         out.append((str(curve_id), group["b_s_per_mm2"].to_numpy(float), group["signal"].to_numpy(float)))
     return out
 

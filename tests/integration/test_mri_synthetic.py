@@ -69,3 +69,21 @@ def test_mr_stages_recover_the_synthetic_truth(tmp_path: Path, cd8_record, vendo
         assert bool(dce.loc[name, "converged"]) and bool(dwi.loc[name, "ivim_converged"])
         # RTSTRUCT polygons (64 vertices, voxel centres inside) against the analytic raster: within a few voxels
         assert abs(catalogue[name]["n_voxels"] - t["n_voxels"]) <= max(3, 0.05 * t["n_voxels"]), name
+
+
+def test_a_dwi_series_without_b0_is_refused(tmp_path: Path, cd8_record, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The b = 0 frames removed (a scanner exporting them as another series): one line naming the series, the
+    attribute and the fix, exit 2 - not an IVIM whose S0 is a diffusion-weighted signal."""
+    from pipeline.mri.bvalues import b_value
+
+    study = write_mri_study(tmp_path, cd8_record, "baseline", MR_VENDORS[0])
+    for path in sorted((study / "DWI").iterdir()):
+        if b_value(pydicom.dcmread(path, stop_before_pixels=True), source=str(path))[0] == 0:
+            path.unlink()
+    assert main(["-q", "mri-vois", "--series", str(study / "DCE"), "--rtstruct", str(study / "RTSTRUCT"),
+                 "-o", str(tmp_path / "v.nii.gz")]) == 0
+    capsys.readouterr()
+    assert main(["mri-dwi", "--dwi", str(study / "DWI"), "--vois", str(tmp_path / "v.nii.gz"), "--no-maps",
+                 "-o", str(tmp_path / "dwi")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no b = 0 image" in err and "DWI" in err

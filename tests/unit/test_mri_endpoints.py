@@ -267,3 +267,22 @@ def test_a_fit_at_its_bound_is_flagged_with_a_warning(tmp_path: Path, capsys: py
     assert not bool(pd.read_csv(tmp_path / "fit.csv").iloc[0]["converged"])
     err = capsys.readouterr().err
     assert "did not converge or hit a bound" in err and "vessel" in err
+
+
+def test_negative_times_and_a_missing_b0_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import main
+
+    t = np.arange(-10.0, 100.0, 5.0)
+    pd.DataFrame({"curve_id": "c", "time_s": t, "concentration_mM": 0.1}).to_csv(tmp_path / "c.csv", index=False)
+    pd.DataFrame({"time_s": t, "concentration_mM": 1.0}).to_csv(tmp_path / "aif.csv", index=False)
+    assert main(["dce", "--curves", str(tmp_path / "c.csv"), "--aif", str(tmp_path / "aif.csv"), "--model", "etm",
+                 "-o", str(tmp_path / "f.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "negative times" in err and "time_s" in err and len(err.splitlines()) == 1
+    b = B_IVIM[1:]  # no b = 0
+    pd.DataFrame({"curve_id": "c", "b_s_per_mm2": b, "signal": 1000 * np.exp(-b * 1e-3)}).to_csv(
+        tmp_path / "s.csv", index=False)
+    for command in ("ivim", "dki"):
+        assert main([command, "--signals", str(tmp_path / "s.csv"), "-o", str(tmp_path / "o.csv")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "no b = 0" in err and "b_s_per_mm2" in err and len(err.splitlines()) == 1
