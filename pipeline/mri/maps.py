@@ -13,8 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .dce import fit_curve
-
 __all__ = ["MAP_PARAMETERS", "DceMaps", "fit_maps", "fit_vois", "voxel_chunks"]
 
 FloatArray = NDArray[np.float64]
@@ -37,6 +35,8 @@ class DceMaps:
 def _fit_chunk(model: str, t_s: FloatArray, cp: FloatArray, curves: FloatArray, fit_delay: bool) -> FloatArray:
     """Fit each row of ``curves`` (n, t); (n, parameters) in :data:`MAP_PARAMETERS` order, NaN where a fit did not
     converge (a module-level function: the workers import it)."""
+    from .dce import fit_curve  # scipy: imported by the workers, not by the workflow reading MAP_PARAMETERS
+
     names = MAP_PARAMETERS[model]
     out = np.full((curves.shape[0], len(names)), np.nan)
     for i, curve in enumerate(curves):
@@ -82,6 +82,8 @@ def fit_maps(conc: FloatArray, t_s: FloatArray, cp: FloatArray, mask: NDArray[np
 def fit_vois(conc: FloatArray, t_s: FloatArray, cp: FloatArray, masks: Sequence[NDArray[np.bool_]],
              names: Sequence[str], *, model: str, fit_delay: bool = False) -> list[dict[str, object]]:
     """Fit each VOI's mean curve; one row per VOI (``voi``, ``n_voxels`` and the columns of ``petvoi dce``)."""
+    from .dce import fit_curve
+
     conc = np.asarray(conc, dtype=float)
     rows: list[dict[str, object]] = []
     for name, mask in zip(names, masks, strict=True):
