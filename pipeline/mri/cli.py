@@ -149,11 +149,7 @@ def _mri_t1(args: argparse.Namespace) -> None:
     from .relaxometry import t1_map
     from .series import load_vfa
 
-    folders: list[Path] = []
-    for folder in (Path(f) for f in args.vfa):
-        children = sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
-        folders.extend(children if children and all(c.is_dir() for c in children) else [folder])
-    vfa = load_vfa(folders)
+    vfa = load_vfa([Path(f) for f in args.vfa])
     b1: Any = 1.0
     if args.b1_map:
         b1, grid = read_nifti(Path(args.b1_map))
@@ -305,19 +301,13 @@ def _mri_dwi(args: argparse.Namespace) -> None:
 
 
 def _mri_dce(args: argparse.Namespace) -> None:
-    from .stage import relaxivity, run_mri_dce
+    from .stage import run_mri_dce
 
-    r1 = args.r1
-    if r1 is None and args.field is not None:
-        r1 = relaxivity(args.agent, args.field)
-    source = ("given (--r1)" if args.r1 is not None
-              else f"dcmri relaxivity table: {args.agent}, {args.field:g} T, plasma" if args.field is not None
-              else "")
     sidecar = run_mri_dce(Path(args.dce), Path(args.vois), Path(args.output),
-                          t10=Path(args.t10_map) if args.t10_map else args.t10, r1_per_mm_s=r1, model=args.model,
+                          t10=Path(args.t10_map) if args.t10_map else args.t10, r1_per_mm_s=args.r1, model=args.model,
                           bolus_arrival_s=args.bolus_arrival, aif_voi=args.aif_voi, hct=args.hct,
                           n_baseline=args.baseline_phases, maps=not args.no_maps, fit_delay=args.fit_delay,
-                          r1_source=source, agent=args.agent,
+                          agent=args.agent, field_t=args.field,
                           map_kinds=tuple(args.map_kinds) if args.map_kinds else None, workers=args.workers,
                           population_aif=args.population_aif, dose_ml_per_kg=args.dose, weight_kg=args.weight)
     log.info("DCE %s: %d phases (%s), maps %s -> %s", args.model, sidecar["n_phases"], sidecar["time_source"],

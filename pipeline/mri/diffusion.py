@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from scipy.optimize import least_squares
 
 __all__ = ["IvimFit", "DkiFit", "IvimDkiFit", "IvimPosterior", "fit_ivim", "fit_dki", "fit_ivim_dki", "fit_adc",
-           "ivim_posterior", "IVIM_METHODS", "DWI_METHODS"]
+           "ivim_posterior", "posterior_fit", "IVIM_METHODS", "DWI_METHODS"]
 
 FloatArray = NDArray[np.float64]
 IVIM_METHODS = ("segmented", "full", "bayesian")
@@ -96,9 +96,7 @@ def fit_ivim(b: FloatArray, s: FloatArray, *, method: str = "segmented", b_thres
         raise ValueError(f"unknown IVIM method {method!r}")
     b, s = np.asarray(b, float), np.asarray(s, float)
     if method == "bayesian":
-        post = ivim_posterior(b, s)
-        return IvimFit(f=post.f, d_mm2_per_s=post.d_mm2_per_s, dstar_mm2_per_s=post.dstar_mm2_per_s, s0=post.s0,
-                       adc_mm2_per_s=fit_adc(b, s, adc_range), converged=post.converged)
+        return posterior_fit(ivim_posterior(b, s), b, s, adc_range)
     s0, f, dstar, d = _segmented(b, s, b_threshold)
     converged = all(math.isfinite(v) for v in (s0, f, dstar, d)) and 0 <= f <= 1 and d > 0
     if method == "full":
@@ -138,6 +136,13 @@ _REFINE_POINTS, _REFINE_PASSES = 25, 5
 
 
 _Grid = tuple[FloatArray, tuple[NDArray[np.intp], ...], tuple[FloatArray, ...]]
+
+
+def posterior_fit(post: IvimPosterior, b: FloatArray, s: FloatArray,
+                  adc_range: tuple[float, float] = (0.0, 1000.0)) -> IvimFit:
+    """The :class:`IvimFit` of a posterior (its means), with the ADC of ``adc_range``."""
+    return IvimFit(f=post.f, d_mm2_per_s=post.d_mm2_per_s, dstar_mm2_per_s=post.dstar_mm2_per_s, s0=post.s0,
+                   adc_mm2_per_s=fit_adc(b, s, adc_range), converged=post.converged)
 
 
 def _shapes(b: FloatArray, axes: tuple[FloatArray, FloatArray, FloatArray]) -> _Grid:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["MAP_PARAMETERS", "DceMaps", "fit_maps", "fit_vois", "voxel_chunks"]
+__all__ = ["MAP_PARAMETERS", "DceMaps", "fit_maps", "fit_vois", "fit_voi_curves", "voi_curves", "voxel_chunks"]
 
 FloatArray = NDArray[np.float64]
 #: The map of each model parameter (the table's column names).
@@ -79,21 +79,33 @@ def fit_maps(conc: FloatArray, t_s: FloatArray, cp: FloatArray, mask: NDArray[np
     return DceMaps(model, maps, int(len(voxels)), failed)
 
 
-def fit_vois(conc: FloatArray, t_s: FloatArray, cp: FloatArray, masks: Sequence[NDArray[np.bool_]],
-             names: Sequence[str], *, model: str, fit_delay: bool = False) -> list[dict[str, object]]:
-    """Fit each VOI's mean curve; one row per VOI (``voi``, ``n_voxels`` and the columns of ``petvoi dce``)."""
+def voi_curves(conc: FloatArray, masks: Sequence[NDArray[np.bool_]]) -> list[FloatArray | None]:
+    """Each VOI's mean curve of the (t, z, y, x) volume ``conc``; None for an empty VOI."""
+    conc = np.asarray(conc, dtype=float)
+    return [conc[:, mask].mean(axis=1) if np.any(mask) else None for mask in masks]
+
+
+def fit_voi_curves(curves: Sequence[FloatArray | None], n_voxels: Sequence[int], names: Sequence[str],
+                   t_s: FloatArray, cp: FloatArray, *, model: str, fit_delay: bool = False) -> list[dict[str, object]]:
+    """Fit each VOI's mean curve (:func:`voi_curves`); one row per VOI (``voi``, ``n_voxels`` and the columns of
+    ``petvoi dce``)."""
     from .dce import fit_curve
 
-    conc = np.asarray(conc, dtype=float)
     rows: list[dict[str, object]] = []
-    for name, mask in zip(names, masks, strict=True):
-        n = int(np.count_nonzero(mask))
-        if n == 0:
+    for name, curve, n in zip(names, curves, n_voxels, strict=True):
+        if curve is None:
             rows.append({"voi": name, "n_voxels": 0, "model": model, "converged": False})
             continue
-        fit = fit_curve(model, t_s, conc[:, mask].mean(axis=1), cp, fit_delay=fit_delay)
-        rows.append({"voi": name, "n_voxels": n, "model": model, "ktrans_per_min": fit.ktrans_per_min, "ve": fit.ve,
-                     "vp": fit.vp, "fp_ml_per_100ml_per_min": fit.fp_ml_per_100ml_per_min,
+        fit = fit_curve(model, t_s, curve, cp, fit_delay=fit_delay)
+        rows.append({"voi": name, "n_voxels": int(n), "model": model, "ktrans_per_min": fit.ktrans_per_min,
+                     "ve": fit.ve, "vp": fit.vp, "fp_ml_per_100ml_per_min": fit.fp_ml_per_100ml_per_min,
                      "ps_per_min": fit.ps_per_min, "delay_s": fit.delay_s if fit_delay else None,
                      "converged": fit.converged, "aicc": fit.aicc})
     return rows
+
+
+def fit_vois(conc: FloatArray, t_s: FloatArray, cp: FloatArray, masks: Sequence[NDArray[np.bool_]],
+             names: Sequence[str], *, model: str, fit_delay: bool = False) -> list[dict[str, object]]:
+    """Fit each VOI's mean curve; one row per VOI (``voi``, ``n_voxels`` and the columns of ``petvoi dce``)."""
+    return fit_voi_curves(voi_curves(conc, masks), [int(np.count_nonzero(m)) for m in masks], names, t_s, cp,
+                          model=model, fit_delay=fit_delay)

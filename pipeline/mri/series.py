@@ -211,7 +211,8 @@ class MrFlipAngles:
 
 
 def load_vfa(folders: list[Path] | list[str], *, workers: int = 4) -> MrFlipAngles:
-    """Decode a variable-flip-angle acquisition: one folder holding every flip angle, or one folder per angle.
+    """Decode a variable-flip-angle acquisition: one folder holding every flip angle, or one folder per angle (a
+    folder holding only series folders stands for them).
 
     Raises
     ------
@@ -221,7 +222,11 @@ def load_vfa(folders: list[Path] | list[str], *, workers: int = 4) -> MrFlipAngl
     volumes: dict[float, np.ndarray] = {}
     geometry: Geometry | None = None
     tr_values = set()
-    for folder in folders:
+    expanded: list[Path] = []
+    for folder in (Path(f) for f in folders):
+        children = sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+        expanded.extend(children if children and all(c.is_dir() for c in children) else [folder])
+    for folder in expanded:
         mr = read_mr_stack(folder, workers=workers)
         stack, label = mr.stack, mr.stack.series.label
         headers = [stack.series.headers[f.file_index] for f in stack.frames]

@@ -25,7 +25,7 @@ from ..io import output_set, write_csv, write_json
 from ..voi.catalogue import read_voiset
 from .dce import MODELS, POPULATION_AIFS, plasma_input, table_curve
 from .dce import population_aif as population_aif_curve
-from .maps import fit_maps, fit_vois
+from .maps import fit_maps, fit_voi_curves, voi_curves
 from .relaxometry import concentration, semi_quantitative
 from .series import load_mr_dynamic
 from .tables import warn_not_converged
@@ -53,7 +53,7 @@ def relaxivity(agent: str, field_t: float) -> float:
 def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | Path, r1_per_mm_s: float | None,
                 model: str = "etm", population_aif: str | None = "parker", bolus_arrival_s: float = 0.0,
                 aif_voi: str | None = None, hct: float = 0.45, n_baseline: int = 3, maps: bool = True,
-                fit_delay: bool = False, r1_source: str = "given", agent: str | None = None,
+                fit_delay: bool = False, agent: str | None = None, field_t: float | None = None,
                 map_kinds: tuple[str, ...] | None = None, workers: int = 1, dose_ml_per_kg: float = 0.2,
                 weight_kg: float = 73.0) -> dict[str, Any]:
     """Run the DCE stage; returns the sidecar written as ``out_dir/dce.json``.
@@ -63,7 +63,7 @@ def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | P
     (the mean signal of the baseline phases) and, with
     ``maps``, one NIfTI per model parameter over the voxels of the VOIs of ``map_kinds`` (all when None; NaN
     elsewhere and where a fit did not converge). With ``agent``, ``r1_per_mm_s`` may be None: the agent's plasma
-    relaxivity at the series' MagneticFieldStrength (dcmri's table).
+    relaxivity at ``field_t`` (T; default the series' MagneticFieldStrength) from dcmri's table.
 
     Raises
     ------
@@ -73,13 +73,16 @@ def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | P
     if model not in MODELS:
         raise InvalidInputError(f"unknown model {model!r}", attribute="--model", remedy=f"use {', '.join(MODELS)}")
     dce = load_mr_dynamic(dce_dir)
+    r1_source = "given (--r1)"
     if r1_per_mm_s is None:
-        if agent is None or dce.field_t is None:
+        field = field_t if field_t is not None else dce.field_t
+        if agent is None or field is None:
             raise InvalidInputError("no relaxivity: give --r1, or --agent with --field when the series has no "
                                     "MagneticFieldStrength", source=str(dce_dir),
                                     attribute="MagneticFieldStrength (0018,0087)", remedy="give --r1 or --field")
-        r1_per_mm_s = relaxivity(agent, dce.field_t)
-        r1_source = f"dcmri relaxivity table: {agent}, {dce.field_t:g} T (MagneticFieldStrength), plasma"
+        r1_per_mm_s = relaxivity(agent, field)
+        r1_source = (f"dcmri relaxivity table: {agent}, {field:g} T "
+                     f"({'--field' if field_t is not None else 'MagneticFieldStrength'}), plasma")
     if dce.flip_deg is None or dce.tr_s is None:
         raise InvalidInputError("the DCE series has no FlipAngle or RepetitionTime", source=str(dce_dir),
                                 attribute="FlipAngle (0018,1314) / RepetitionTime (0018,0080)",
@@ -120,20 +123,20 @@ def run_mri_dce(dce_dir: Path, vois_path: Path, out_dir: Path, *, t10: float | P
             aif_record.update({"agent": agent or "gadoterate", "dose_ml_per_kg": dose_ml_per_kg,
                                "weight_kg": weight_kg})
     tissue = [(v.name, voiset.masks[i]) for i, v in enumerate(voiset.vois) if v.name != aif_voi]
-    rows = fit_vois(conc, t, cp, [m for _, m in tissue], [n for n, _ in tissue], model=model, fit_delay=fit_delay)
+    means = voi_curves(conc, [m for _, m in tissue])  # each VOI's mean curve, once
+    rows = fit_voi_curves(means, [int(np.count_nonzero(m)) for _, m in tissue], [n for n, _ in tissue], t, cp,
+                          model=model, fit_delay=fit_delay)
     onset = bolus_arrival_s if aif_voi is None else float(t[int(np.argmax(cp > 0.1 * cp.max()))])
-    for row, (_, mask) in zip(rows, tissue, strict=True):
-        if row["n_voxels"]:
-            sq = semi_quantitative(t, conc[:, mask].mean(axis=1), onset_s=onset)
-            row.update(asdict(sq))
+    for row, mean in zip(rows, means, strict=True):
+        if mean is not None:
+            row.update(asdict(semi_quantitative(t, mean, onset_s=onset)))
     table = pd.DataFrame(rows)
     not_converged = warn_not_converged(table, f"DCE {model} of the VOIs", key="voi")
     curves = [pd.DataFrame({"voi": "aif_plasma", "time_s": t, "concentration_mm": cp, "fit_mm": np.nan})]
-    for row, (name, mask) in zip(rows, tissue, strict=True):
-        if row["n_voxels"]:
+    for row, (name, _), mean in zip(rows, tissue, means, strict=True):
+        if mean is not None:
             fitted = table_curve(model, row, cp, t) if row["converged"] else np.full(t.size, np.nan)
-            curves.append(pd.DataFrame({"voi": name, "time_s": t, "concentration_mm": conc[:, mask].mean(axis=1),
-                                        "fit_mm": fitted}))
+            curves.append(pd.DataFrame({"voi": name, "time_s": t, "concentration_mm": mean, "fit_mm": fitted}))
     written: dict[str, str] = {}
     files = [out_dir / "dce.csv", out_dir / "dce.json", out_dir / "curves.csv", out_dir / "precontrast.nii.gz"]
     with output_set(*files):

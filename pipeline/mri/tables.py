@@ -19,7 +19,7 @@ from ..errors import InvalidInputError
 from ..io import write_csv
 from .dce import MODELS, fit_curve, plasma_input
 from .dce import population_aif as population_aif_curve
-from .diffusion import IVIM_METHODS, fit_dki, fit_ivim, ivim_posterior
+from .diffusion import IVIM_METHODS, fit_dki, fit_ivim, ivim_posterior, posterior_fit
 
 log = logging.getLogger(__name__)
 
@@ -141,12 +141,13 @@ def run_ivim(signals: Path, output: Path, *, method: str = "segmented", b_thresh
     rows = []
     extra: list[str] = []
     for curve_id, b, s in _signals(signals):
-        fit = fit_ivim(b, s, method=method, b_threshold=b_threshold, adc_range=adc_range)
+        post = ivim_posterior(b, s) if method == "bayesian" else None
+        fit = (posterior_fit(post, b, s, adc_range) if post is not None
+               else fit_ivim(b, s, method=method, b_threshold=b_threshold, adc_range=adc_range))
         row = {"curve_id": curve_id, "f": fit.f, "d_mm2_per_s": fit.d_mm2_per_s,
                "dstar_mm2_per_s": fit.dstar_mm2_per_s, "s0": fit.s0, "converged": fit.converged,
                "adc_mm2_per_s": fit.adc_mm2_per_s}
-        if method == "bayesian":  # the posterior's spread: SD and 95 % credible interval of each parameter
-            post = ivim_posterior(b, s)
+        if post is not None:  # the posterior's spread: SD and 95 % credible interval of each parameter
             for key, name in (("f", "f"), ("d", "d_mm2_per_s"), ("dstar", "dstar_mm2_per_s")):
                 low, high = post.interval[key]
                 row.update({f"{name}_sd": post.sd[key], f"{name}_ci_low": low, f"{name}_ci_high": high})

@@ -105,8 +105,7 @@ def build_mr_voiset(series_dir: str | Path, sources: VoiSources, *, pet_vois: st
                                         "registration": Path(registration).name if registration else "identity "
                                         "(shared frame of reference)", "rule": "linear, covered >= 0.5"}}
         voiset = voiset.extend(part)
-        names = [v.name for v in voiset.vois]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
+        duplicated = voiset.duplicate_names()
         if duplicated:
             raise InvalidInputError(f"VOI name {duplicated[0]!r} is both an MR and a PET VOI", source=str(pet_vois),
                                     attribute="VOI names", remedy="give the VOI from one source only")

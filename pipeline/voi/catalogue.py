@@ -126,6 +126,11 @@ class VoiSet:
         """Indices of the VOIs of one kind."""
         return [i for i, v in enumerate(self.vois) if v.kind == kind]
 
+    def duplicate_names(self) -> list[str]:
+        """VOI names given to more than one VOI, sorted (names identify VOIs in every table)."""
+        names = [v.name for v in self.vois]
+        return sorted({n for n in names if names.count(n) > 1})
+
     def extend(self, other: VoiSet) -> VoiSet:
         """A new set with ``other``'s VOIs appended (same grid required)."""
         if not self.geometry.same_grid(other.geometry):

@@ -112,8 +112,7 @@ def build_voiset_on(image: Any, geometry: Geometry, sources: VoiSources, *, fram
                                     sul_per_suv=sul_per_suv, rules=rules)
         part.provenance = {"thresholds": part.provenance}
         voiset = voiset.extend(part)
-    names = [v.name for v in voiset.vois]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
+    duplicated = voiset.duplicate_names()
     if duplicated:
         raise InvalidInputError(f"VOI name {duplicated[0]!r} appears more than once", attribute="VOI names",
                                 remedy="rename one of them (names identify VOIs in every table)")

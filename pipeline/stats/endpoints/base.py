@@ -23,8 +23,8 @@ from ...errors import InvalidInputError
 from ...policy import Policy
 from ..methods import StatResult
 
-__all__ = ["STATS_COLUMNS", "UPTAKE_VARIABLES", "CohortData", "Endpoint", "row", "FigureMaker", "RowMaker",
-           "TableMaker"]
+__all__ = ["STATS_COLUMNS", "UPTAKE_VARIABLES", "CohortData", "Endpoint", "row", "lesion_design", "FigureMaker",
+           "RowMaker", "TableMaker"]
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,13 @@ class CohortData:
                 self.policy.apply(check, notes, error, self.warnings)
                 log.warning("%s", notes)
         return merged.dropna(subset=[variable]), notes
+
+
+def lesion_design(frame: pd.DataFrame) -> tuple[str, bool]:
+    """The unit of analysis of a table of lesions (``subject_id`` column): its text for the estimand, and whether
+    patients have several lesions (clustered: patient-level methods)."""
+    clustered = len(frame) > frame["subject_id"].nunique()
+    return ("unit: lesion nested in patient" if clustered else "unit: lesion, one per patient"), clustered
 
 
 def row(endpoint: str, analysis: str, variable: str, level: str, result: StatResult | None, *,

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .. import methods as st
-from .base import CohortData, Endpoint, row
+from .base import CohortData, Endpoint, lesion_design, row
 
 __all__ = ["ENDPOINT"]
 
@@ -27,11 +27,6 @@ IHC = "biopsied tumour lesions with IHC and MRI ({design}); {variable} vs % posi
 CHANGE = ("tumour lesions at both MR timepoints, matched by lesion_id (nested in patient); {variable}; "
           "geometric-mean ratio {followup}/{baseline}")
 PET = ("tumour lesions with MRI and PET at {timepoint} (nested in patient); {variable} vs PET {pet}; Spearman rho")
-
-
-def _design(frame: pd.DataFrame) -> tuple[str, bool]:
-    clustered = len(frame) > frame["subject_id"].nunique()
-    return ("unit: lesion nested in patient" if clustered else "unit: lesion, one per patient"), clustered
 
 
 def _tumours(mri: pd.DataFrame) -> pd.DataFrame:
@@ -50,7 +45,7 @@ def _ihc_rows(data: CohortData, mri: pd.DataFrame, parameters: list[str], cfg: M
     for marker, group in merged.groupby("marker") if "marker" in merged else [("all", merged)]:
         for parameter in parameters:
             g = group.dropna(subset=[parameter])
-            design, clustered = _design(g) if len(g) else ("no lesions", False)
+            design, clustered = lesion_design(g) if len(g) else ("no lesions", False)
             res = st.spearman(g[parameter].to_numpy(float), g["percent_positive"].to_numpy(float),
                               clusters=g["subject_id"].to_numpy() if clustered else None, ci=cfg["spearman_ci"])
             rows.append(row(endpoint, "spearman_ihc_percent_positive", parameter, f"marker={marker}", res,
@@ -92,7 +87,7 @@ def _pet_rows(data: CohortData, mri: pd.DataFrame, parameters: list[str], cfg: M
     rows = []
     for parameter in parameters:
         g = merged.dropna(subset=[parameter])
-        design, clustered = _design(g) if len(g) else ("no lesions", False)
+        design, clustered = lesion_design(g) if len(g) else ("no lesions", False)
         res = st.spearman(g[parameter].to_numpy(float), g[pet_variable].to_numpy(float),
                           clusters=g["subject_id"].to_numpy() if clustered else None,
                           ci="bootstrap" if clustered else cfg["spearman_ci"])

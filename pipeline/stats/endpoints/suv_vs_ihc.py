@@ -20,7 +20,7 @@ import pandas as pd
 from .. import figures
 from .. import methods as st
 from ..ihc import IHC_SCORES
-from .base import CohortData, Endpoint, row
+from .base import CohortData, Endpoint, lesion_design, row
 
 __all__ = ["ENDPOINT"]
 
@@ -31,11 +31,6 @@ CONTINUOUS = {"percent_positive": "% positive cells", "h_score": "H-score", "tps
 POPULATION = "biopsied tumour lesions with IHC ({design})"
 
 
-def _design(group: pd.DataFrame) -> tuple[str, bool]:
-    clustered = len(group) > group["subject_id"].nunique()
-    return ("unit: lesion nested in patient" if clustered else "unit: lesion, one per patient"), clustered
-
-
 def _trend_rows(group: pd.DataFrame, variable: str, column: str, order: tuple[str, ...], level: str,
                 what: str) -> list[dict[str, Any]]:
     """Kruskal-Wallis + JT (independent lesions) or mixed-model trend + cluster-permutation JT (clustered)."""
@@ -44,7 +39,7 @@ def _trend_rows(group: pd.DataFrame, variable: str, column: str, order: tuple[st
     present = [c for c in order if c in set(labels)]
     g = group[labels.isin(present)]
     labels = labels[labels.isin(present)]
-    design, clustered = _design(g)
+    design, clustered = lesion_design(g)
     n_subj, n_les = int(g["subject_id"].nunique()), len(g)
     population = POPULATION.format(design=design)
     counts = ", ".join(f"{c}: {int((labels == c).sum())}" for c in present)
@@ -86,7 +81,7 @@ def _rows(data: CohortData, cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
         groups_by_marker.append(("all (pooled)", merged))
     for marker, group in groups_by_marker:
         level = f"marker={marker}"
-        design, clustered = _design(group)
+        design, clustered = lesion_design(group)
         n_subj, n_les = int(group["subject_id"].nunique()), len(group)
         for column, label in CONTINUOUS.items():
             if column not in group or group[column].isna().all():
@@ -125,7 +120,7 @@ def _figures(data: CohortData, cfg: Mapping[str, Any], folder: Path) -> list[Pat
         return []
     variable = cfg["variable"]
     merged, _ = data.ihc_lesions(variable)
-    _, clustered = _design(merged)
+    _, clustered = lesion_design(merged)
     patients = merged["subject_id"].to_numpy() if clustered else None
     rho = st.spearman(merged[variable].to_numpy(float), merged["percent_positive"].to_numpy(float), clusters=patients)
     written = list(figures.scatter_suv_vs_percent(merged, x="percent_positive", y=variable,
