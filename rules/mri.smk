@@ -200,11 +200,10 @@ for _kind, _maps in (("dce", MRI_DCE_MAPS), ("dwi", MRI_DWI_MAPS)):
         params:
             series=lambda wc, kind=_kind: _mri_folder(wc, kind),
             subject=lambda wc: study_subject(wc.subject),
-            folder=lambda wc: path("mri_dicom_map", subject=wc.subject, timepoint=wc.timepoint, map="x").rsplit("/", 1)[0],
         log:
             log_file(f"mri_export_{_kind}/{{subject}}_{{timepoint}}"),
         benchmark:
             benchmark_file(f"mri_export_{_kind}/{{subject}}_{{timepoint}}")
         shell:
-            "{PETVOI} {params.subject}mri-export --series {params.series:q} --map {input:q} -o {params.folder:q}"
+            "{PETVOI} {params.subject}mri-export --series {params.series:q} --map {input:q} -o $(dirname {output[0]:q})"
             " > {log:q} 2>&1"
