@@ -169,3 +169,75 @@ def dynamic_steps(wildcards, threads):
     return _study_marker(wildcards) + " ".join(chain_step(log_file(f"{st}/{wildcards.subject}_{wildcards.timepoint}"),
                                _dynamic_args(st, wildcards, threads)) for st in DYNAMIC_STAGES)
 
+
+
+# MR studies (rules/mri.smk; the MR sample sheet, config mri.samples): the command line of each MR stage, for the
+# stage rules (a job per stage) and the mri_studies_N chains alike.
+MRI = CFG["mri"]
+MRI_TEXTURE = MRI["texture"]["enabled"]
+MRI_STAGES = (("mri_vois", "mri_t1", "mri_dce", "mri_dwi") + (("mri_normalise", "mri_texture") if MRI_TEXTURE else ())
+              + (("mri_export_dce", "mri_export_dwi") if EXPORT else ()))
+
+
+def mri_folder(s, t, series=None):
+    """The folder of the MR study (subject ``s``, timepoint ``t``), or of its ``series`` (config mri.series)."""
+    row = MRI_ROW[(s, t)]
+    folder = Path(row["dicom"]) if Path(row["dicom"]).is_absolute() else DATA_ROOT / row["dicom"]
+    return str(folder / MRI["series"][series]) if series else str(folder)
+
+
+def _mri_args(stage, wc, threads):
+    """``petvoi`` arguments (after the global options) of one stage of the MR study ``wc``."""
+    s, t = wc.subject, wc.timepoint
+    out = lambda name, **more: _q(path(name, subject=s, timepoint=t, **more))
+    folder = lambda name: _q(str(Path(path(name, subject=s, timepoint=t)).parent))
+    series = lambda kind: _q(mri_folder(s, t, kind))
+    if stage == "mri_vois":
+        return f"{study_subject(s)}mri-vois --series {series('dce')} --rtstruct {series('rtstruct')} -o {out('mri_vois')}"
+    if stage == "mri_t1":
+        return f"{study_subject(s)}mri-t1 --vfa {series('vfa')} -o {out('mri_t1')}"
+    if stage == "mri_dce":
+        row, dce = MRI_ROW[(s, t)], MRI["dce"]
+        aif = (f"--bolus-arrival {dce['bolus_arrival_s']}" if dce["aif"] == "parker"
+               else f"--aif-voi {_q(dce['aif'])}")
+        return (f"{study_subject(s)}mri-dce --dce {series('dce')} --vois {out('mri_vois')} --t10-map {out('mri_t1')}"
+                f" --agent {_q(row.get('agent') or dce['agent'])} --hct {row.get('hct') or dce['hct']}"
+                f" --model {dce['model']} --baseline-phases {dce['baseline_phases']} {aif}"
+                f" --map-kinds {' '.join(_q(k) for k in dce['map_kinds'])} --workers {threads} -o {folder('mri_dce')}")
+    if stage == "mri_dwi":
+        dwi = MRI["dwi"]
+        return (f"{study_subject(s)}mri-dwi --dwi {series('dwi')} --vois {out('mri_vois')}"
+                f" --ivim-method {dwi['ivim_method']} --b-threshold {dwi['b_threshold']}"
+                f" --adc-range {' '.join(str(v) for v in dwi['adc_range'])}"
+                f" --map-kinds {' '.join(_q(k) for k in dwi['map_kinds'])} --workers {threads}"
+                f" -o {folder('mri_dwi')}")
+    if stage == "mri_normalise":
+        return (f"mri-normalise --image {out('mri_precontrast')} --vois {out('mri_vois')}"
+                f" --reference {_q(MRI['texture']['reference'])} -o {out('mri_precontrast_z')}")
+    if stage == "mri_texture":
+        return (f"texture --image {out('mri_precontrast_z')} --vois {out('mri_vois')}"
+                f" --params {_q(repo_path(MRI['texture']['params']))} --kinds {_q(MRI['texture']['kinds'])}"
+                f" -o {out('mri_texture')}")
+    if stage in ("mri_export_dce", "mri_export_dwi"):
+        kind = stage.rsplit("_", 1)[1]
+        maps = " ".join(out(f"mri_{kind}_map", map=m) for m in (MRI_DCE_MAPS if kind == "dce" else MRI_DWI_MAPS))
+        return (f"{study_subject(s)}mri-export --series {series(kind)} --map {maps}"
+                f" -o {_q(str(Path(path('mri_dicom_map', subject=s, timepoint=t, map='x')).parent))}")
+    raise ValueError(f"not an MR stage: {stage}")
+
+
+def mri_command(stage):
+    """The params function of one MR stage's command line (a param: a change reruns the stage)."""
+    return lambda wildcards, threads: _mri_args(stage, wildcards, threads)
+
+
+def mri_steps(studies):
+    """The params function of the ``petvoi chain`` steps of several MR studies, each study a ``--group``."""
+
+    def steps(wildcards, threads):
+        return " ".join("--group " + " ".join(chain_step(log_file(f"{st}/{s}_{t}"),
+                                                         _mri_args(st, SimpleNamespace(subject=s, timepoint=t),
+                                                                   threads)) for st in MRI_STAGES)
+                        for s, t in studies)
+
+    return steps

@@ -16,7 +16,7 @@ from pipeline.dicom.select import select_series
 from pipeline.failures import read_failures
 from pipeline.mri.maps import MAP_PARAMETERS
 from pipeline.outputs import STUDY_FOLDER, TEMPLATES
-from pipeline.workflow import deid_arguments, load_workflow_config, policy_arguments
+from pipeline.workflow import deid_arguments, load_workflow_config, no_exit_wait, policy_arguments
 
 # Validated exactly as `petvoi check` validates it: a bad key or value is reported by its YAML path.
 CFG = load_workflow_config(config, source="snakemake config")
@@ -256,9 +256,9 @@ def check_job_resources():
     """Refuse a jobs.resources key that names no rule (a typo would silently leave the default in place)."""
     from pipeline.errors import ConfigError
 
-    # and the rules a config may leave out, and "report" for every report_N batch
-    names = {r.name for r in workflow.rules} | {"synth", "study", "dynamic_study", "report", "export", "fetch",
-                                                "push", "export_maps"}
+    # and the rules a config may leave out, "report" for every report_N batch, "mri_study" for every mri_studies_N
+    names = {r.name for r in workflow.rules} | {"synth", "study", "dynamic_study", "report", "mri_study", "export",
+                                                "fetch", "push", "export_maps"}
     unknown = sorted(set(CFG["jobs"]["resources"]) - names - {"default"})
     if unknown:
         raise ConfigError(f"no rule is named {unknown[0]!r}", source="snakemake config",

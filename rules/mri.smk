@@ -1,28 +1,11 @@
 # mpMRI (config mri:, one row per MR study in its sample sheet mri.samples): VOIs on the MR grid from the study's
 # RTSTRUCT, the VFA T1 map, DCE (model fit, semi-quantitative parameters, maps of mri.dce.map_kinds) and DWI
-# (IVIM, kurtosis, ADC), a job each; the cohort MRI table joins them (pipeline/mri/cohort.py). Results under
-# {subject}/mri_{timepoint}/ (pipeline.outputs.TEMPLATES).
-MRI = CFG["mri"]
-
-
-def _mri_folder(wc, series=None):
-    row = MRI_ROW[(wc.subject, wc.timepoint)]
-    folder = Path(row["dicom"]) if Path(row["dicom"]).is_absolute() else DATA_ROOT / row["dicom"]
-    return str(folder / MRI["series"][series]) if series else str(folder)
-
-
-def _mri_dce_args(wc, threads):
-    row, dce = MRI_ROW[(wc.subject, wc.timepoint)], MRI["dce"]
-    aif = (f"--bolus-arrival {dce['bolus_arrival_s']}" if dce["aif"] == "parker"
-           else f"--aif-voi {shlex.quote(dce['aif'])}")
-    return (f"--agent {shlex.quote(row.get('agent') or dce['agent'])} --hct {row.get('hct') or dce['hct']}"
-            f" --model {dce['model']} --baseline-phases {dce['baseline_phases']} {aif}"
-            f" --map-kinds {' '.join(shlex.quote(k) for k in dce['map_kinds'])} --workers {threads}")
-
-
+# (IVIM, kurtosis, ADC), a job each or one chain per batch of MR studies (below); the cohort MRI table joins them
+# (pipeline/mri/cohort.py). Results under {subject}/mri_{timepoint}/ (pipeline.outputs.TEMPLATES). The stages'
+# command lines: rules/commands.smk.
 def _mri_synth(wc):
     """The synthetic MR study's truth.json (written by the synth rule) when synth.generate, else nothing."""
-    return [str(Path(_mri_folder(wc)) / "truth.json")] if CFG["synth"]["generate"] else []
+    return [str(Path(mri_folder(wc.subject, wc.timepoint)) / "truth.json")] if CFG["synth"]["generate"] else []
 
 
 _MRI_CONSTRAINTS = {"subject": "[A-Za-z0-9][A-Za-z0-9_-]*", "timepoint": "[A-Za-z0-9][A-Za-z0-9_-]*"}
@@ -37,16 +20,13 @@ rule mri_vois:
     wildcard_constraints:
         **_MRI_CONSTRAINTS,
     params:
-        series=lambda wc: _mri_folder(wc, "dce"),
-        rtstruct=lambda wc: _mri_folder(wc, "rtstruct"),
-        subject=lambda wc: study_subject(wc.subject),
+        args=mri_command("mri_vois"),
     log:
         log_file("mri_vois/{subject}_{timepoint}"),
     benchmark:
         benchmark_file("mri_vois/{subject}_{timepoint}")
     shell:
-        "{PETVOI} {params.subject}mri-vois --series {params.series:q} --rtstruct {params.rtstruct:q}"
-        " -o {output.vois:q} > {log:q} 2>&1"
+        "{PETVOI} {params.args} > {log:q} 2>&1"
 
 
 rule mri_t1:
@@ -57,14 +37,13 @@ rule mri_t1:
     wildcard_constraints:
         **_MRI_CONSTRAINTS,
     params:
-        vfa=lambda wc: _mri_folder(wc, "vfa"),
-        subject=lambda wc: study_subject(wc.subject),
+        args=mri_command("mri_t1"),
     log:
         log_file("mri_t1/{subject}_{timepoint}"),
     benchmark:
         benchmark_file("mri_t1/{subject}_{timepoint}")
     shell:
-        "{PETVOI} {params.subject}mri-t1 --vfa {params.vfa:q} -o {output:q} > {log:q} 2>&1"
+        "{PETVOI} {params.args} > {log:q} 2>&1"
 
 
 rule mri_dce:
@@ -80,9 +59,7 @@ rule mri_dce:
     wildcard_constraints:
         **_MRI_CONSTRAINTS,
     params:
-        series=lambda wc: _mri_folder(wc, "dce"),
-        args=_mri_dce_args,
-        subject=lambda wc: study_subject(wc.subject),
+        args=mri_command("mri_dce"),
     threads: MRI["workers"]
     resources:
         **job_resources("mri_dce"),
@@ -91,8 +68,7 @@ rule mri_dce:
     benchmark:
         benchmark_file("mri_dce/{subject}_{timepoint}")
     shell:
-        "{PETVOI} {params.subject}mri-dce --dce {params.series:q} --vois {input.vois:q} --t10-map {input.t1:q}"
-        " {params.args} -o $(dirname {output.table:q}) > {log:q} 2>&1"
+        "{PETVOI} {params.args} > {log:q} 2>&1"
 
 
 rule mri_dwi:
@@ -105,12 +81,7 @@ rule mri_dwi:
     wildcard_constraints:
         **_MRI_CONSTRAINTS,
     params:
-        series=lambda wc: _mri_folder(wc, "dwi"),
-        method=MRI["dwi"]["ivim_method"],
-        b_threshold=MRI["dwi"]["b_threshold"],
-        adc=" ".join(str(v) for v in MRI["dwi"]["adc_range"]),
-        kinds=" ".join(shlex.quote(k) for k in MRI["dwi"]["map_kinds"]),
-        subject=lambda wc: study_subject(wc.subject),
+        args=mri_command("mri_dwi"),
     threads: MRI["workers"]
     resources:
         **job_resources("mri_dwi"),
@@ -119,9 +90,7 @@ rule mri_dwi:
     benchmark:
         benchmark_file("mri_dwi/{subject}_{timepoint}")
     shell:
-        "{PETVOI} {params.subject}mri-dwi --dwi {params.series:q} --vois {input.vois:q} --ivim-method {params.method}"
-        " --b-threshold {params.b_threshold} --adc-range {params.adc} --map-kinds {params.kinds} --workers {threads}"
-        " -o $(dirname {output.table:q}) > {log:q} 2>&1"
+        "{PETVOI} {params.args} > {log:q} 2>&1"
 
 
 rule mri_normalise:
@@ -133,14 +102,13 @@ rule mri_normalise:
     wildcard_constraints:
         **_MRI_CONSTRAINTS,
     params:
-        reference=MRI["texture"]["reference"],
+        args=mri_command("mri_normalise"),
     log:
         log_file("mri_normalise/{subject}_{timepoint}"),
     benchmark:
         benchmark_file("mri_normalise/{subject}_{timepoint}")
     shell:
-        "{PETVOI} mri-normalise --image {input.image:q} --vois {input.vois:q} --reference {params.reference:q}"
-        " -o {output:q} > {log:q} 2>&1"
+        "{PETVOI} {params.args} > {log:q} 2>&1"
 
 
 rule mri_texture:
@@ -152,30 +120,25 @@ rule mri_texture:
     wildcard_constraints:
         **_MRI_CONSTRAINTS,
     params:
-        settings=repo_path(MRI["texture"]["params"]),
-        kinds=MRI["texture"]["kinds"],
+        args=mri_command("mri_texture"),
     log:
         log_file("mri_texture/{subject}_{timepoint}"),
     benchmark:
         benchmark_file("mri_texture/{subject}_{timepoint}")
     shell:
-        "{PETVOI} texture --image {input.image:q} --vois {input.vois:q} --params {params.settings:q}"
-        " --kinds {params.kinds:q} -o {output:q} > {log:q} 2>&1"
-
-
-_MRI_TEXTURE = MRI["texture"]["enabled"]
+        "{PETVOI} {params.args} > {log:q} 2>&1"
 
 
 rule mri_cohort:
     input:
         sheet=MRI["samples"] or [],
         studies=[path(name, subject=s, timepoint=t) for s, t in MRI_STUDIES
-                 for name in ("mri_vois", "mri_t1", "mri_dce", "mri_dwi") + (("mri_texture",) if _MRI_TEXTURE else ())],
+                 for name in ("mri_vois", "mri_t1", "mri_dce", "mri_dwi") + (("mri_texture",) if MRI_TEXTURE else ())],
     output:
         table=path("mri_table"),
-        texture=[path("mri_texture_table")] if _MRI_TEXTURE else [],
+        texture=[path("mri_texture_table")] if MRI_TEXTURE else [],
     params:
-        texture=f" --texture-output {shlex.quote(path('mri_texture_table'))}" if _MRI_TEXTURE else "",
+        texture=f" --texture-output {shlex.quote(path('mri_texture_table'))}" if MRI_TEXTURE else "",
     log:
         log_file("mri_cohort"),
     benchmark:
@@ -198,12 +161,54 @@ for _kind, _maps in (("dce", MRI_DCE_MAPS), ("dwi", MRI_DWI_MAPS)):
         wildcard_constraints:
             **_MRI_CONSTRAINTS,
         params:
-            series=lambda wc, kind=_kind: _mri_folder(wc, kind),
-            subject=lambda wc: study_subject(wc.subject),
+            args=mri_command(f"mri_export_{_kind}"),
         log:
             log_file(f"mri_export_{_kind}/{{subject}}_{{timepoint}}"),
         benchmark:
             benchmark_file(f"mri_export_{_kind}/{{subject}}_{{timepoint}}")
         shell:
-            "{PETVOI} {params.subject}mri-export --series {params.series:q} --map {input:q} -o $(dirname {output[0]:q})"
-            " > {log:q} 2>&1"
+            "{PETVOI} {params.args} > {log:q} 2>&1"
+
+
+# With jobs.study_chain (the default), an MR study's stages (MRI_STAGES: vois, T1, DCE, DWI, normalise, texture,
+# exports) run as one `petvoi chain`, MR studies in batches of jobs.studies_per_job (rules mri_studies_1, ...):
+# one process and, on a cluster, one SLURM job per batch, like the PET study batches (rules/study.smk). The
+# command lines are the stage rules' (rules/commands.smk). With --keep-going a failing MR study skips only its own
+# remaining stages; the batch job fails, and its studies run again next time.
+_MRI_OUTPUTS = {
+    "vois": ("mri_vois", "mri_vois_json"),
+    "t1": ("mri_t1",),
+    "dce": ("mri_dce", "mri_dce_json", "mri_dce_curves", "mri_precontrast"),
+    "dwi": ("mri_dwi", "mri_dwi_json"),
+    "texture": ("mri_precontrast_z", "mri_texture") if MRI_TEXTURE else (),
+}
+
+if CFG["jobs"]["study_chain"] and MRI_STUDIES:
+    for _number, _batch in enumerate(batches(MRI_STUDIES, STUDIES_PER_JOB), 1):
+
+        rule:
+            name:
+                f"mri_studies_{_number}"
+            input:
+                [f for s, t in _batch for f in _mri_synth(SimpleNamespace(subject=s, timepoint=t))],
+            output:
+                **{key: [path(n, subject=s, timepoint=t) for s, t in _batch for n in names]
+                   for key, names in _MRI_OUTPUTS.items() if names},
+                maps=[path(f"mri_{kind}_map", subject=s, timepoint=t, map=m) for s, t in _batch
+                      for kind, maps in (("dce", MRI_DCE_MAPS), ("dwi", MRI_DWI_MAPS)) for m in maps],
+                dicom_maps=[path("mri_dicom_map", subject=s, timepoint=t, map=m) for s, t in _batch
+                            for m in MRI_DCE_MAPS + MRI_DWI_MAPS] if EXPORT else [],
+            params:
+                steps=mri_steps(_batch),
+            threads: MRI["workers"]
+            resources:
+                **job_resources("mri_study"),
+            log:
+                log_file(f"mri_study/batch_{_number}"),
+            benchmark:
+                benchmark_file(f"mri_study/batch_{_number}")
+            shell:
+                "{PETVOI} chain --keep-going {params.steps} > {log:q} 2>&1"
+
+        for _stage in MRI_STAGES:
+            workflow.ruleorder(f"mri_studies_{_number}", _stage)

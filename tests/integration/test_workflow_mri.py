@@ -139,3 +139,28 @@ def test_mri_texture_on_the_zscored_precontrast_image(mri_run: Path, cohort_3: P
             assert float(z[mask].mean()) == pytest.approx(float(expected), rel=1e-4, abs=1e-5)
             rows = study[study["name"] == voi.name]
             assert rows["ibsi_code"].notna().sum() > 50 and rows["value"].notna().all(), voi.name
+
+
+def test_mri_studies_run_as_one_chain_with_the_stage_rules_tables(repo: Path, cohort_3: Path, mri_run: Path,
+                                                                  tmp_path: Path) -> None:
+    """jobs.study_chain (the default): the cohort's MR studies are one job (rule mri_studies_1: one petvoi chain,
+    each stage with its own log, one benchmark); with study_chain false they are a job per stage. The tables are
+    byte-identical."""
+    batched = mri_run / "results"
+    assert (batched / "benchmarks" / "mri_study" / "batch_1.tsv").is_file()
+    assert not (batched / "benchmarks" / "mri_dce").exists()
+    for stage in ("mri_vois", "mri_t1", "mri_dce", "mri_dwi", "mri_normalise", "mri_texture", "mri_export_dce"):
+        log = (batched / "logs" / stage / "P03_baseline.log").read_text()
+        assert log.count("petvoi chain: ") == 1, stage  # the chain's line: the step's CPU and wall seconds
+
+    config = {**cohort_config(cohort_3, tmp_path / "results"), "deidentify_secret": str(mri_run / "secret"),
+              "jobs": {"study_chain": False}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = snakemake(repo, tmp_path, "mri_cohort")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    staged = tmp_path / "results"
+    assert (staged / "benchmarks" / "mri_dce").is_dir() and not (staged / "benchmarks" / "mri_study").exists()
+    tables = sorted(p.relative_to(staged) for p in staged.rglob("*.csv")
+                    if "mri_" in str(p.parent) or p.name.startswith("mri"))
+    assert len(tables) >= 2 * 4 + 2  # per MR study: dce, curves, dwi, texture; the two cohort tables
+    assert [str(t) for t in tables if (staged / t).read_bytes() != (batched / t).read_bytes()] == []
