@@ -29,6 +29,12 @@ onstart:
     write_resolved_config()
 
 
+# Inside a cluster job (snakemake's remote mode: the job's snakemake and the one it starts through srun) one job
+# runs: do not wait at exit for the job rate limiter's re-evaluation timer (pipeline.workflow.no_exit_wait).
+if workflow.remote_exec:
+    no_exit_wait()
+
+
 rule all:
     input:
         path("series_index"),

@@ -42,7 +42,9 @@ def schema(name: str) -> dict[str, Any]:
     The configuration's ``policy`` section is filled in from the policy's checks (:mod:`pipeline.policy`).
     """
     text = resources.files("pipeline").joinpath("schemas", f"{name}.schema.yaml").read_text("utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
+    # libyaml's loader when PyYAML has it: 8x faster on the config schema (40 -> 5 ms), paid by every snakemake
+    # start, twice per cluster job
+    data: dict[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     if name == "config":
         data["properties"]["policy"] = {**schema_fragment(), "description": data["properties"]["policy"][
             "description"]}

@@ -20,7 +20,8 @@ from .policy import CHECKS, Policy
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["load_workflow_config", "check_workflow", "config_schema", "policy_arguments", "deid_arguments"]
+__all__ = ["load_workflow_config", "check_workflow", "config_schema", "policy_arguments", "deid_arguments",
+           "no_exit_wait"]
 
 
 def config_schema() -> dict[str, Any]:
@@ -194,3 +195,28 @@ def suggested_resources(measured: Mapping[str, Mapping[str, float]], *, memory_f
         minutes = max(10, int(math.ceil(runtime_factor * m["max_s"] / 60.0 / 5.0)) * 5)
         out[rule] = {"mem_mb": mem, "runtime": minutes}
     return out
+
+
+def no_exit_wait() -> None:
+    """Let this process exit as soon as its work is done, without waiting for pending ``threading.Timer`` s.
+
+    For the snakemake processes inside a cluster job (remote mode: the job's own, and the one it starts through
+    ``srun``), which run one job each. Snakemake's job rate limiter (``--max-jobs-per-timespan``, default 100/1s;
+    a profile cannot change it there, the job's snakemake reads none) starts a 1 s re-evaluation timer after every
+    scheduling round, a non-daemon thread that Python waits for at exit: the job's snakemake stayed up to 1.3 s
+    after its job, a quarter of every SLURM job's start-up overhead (measured with bench/bench_cohort.py). The
+    timers only wake the scheduler, which has nothing left to do; cancelling them at interpreter shutdown (before
+    the threads are joined) changes nothing else.
+    """
+    import threading
+
+    register = getattr(threading, "_register_atexit", None)  # CPython >= 3.9, as concurrent.futures uses it
+    if register is None:
+        return
+
+    def cancel_timers() -> None:
+        for thread in threading.enumerate():
+            if isinstance(thread, threading.Timer):
+                thread.cancel()
+
+    register(cancel_timers)
