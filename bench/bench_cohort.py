@@ -65,6 +65,7 @@ from __future__ import annotations
 import argparse
 import csv
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -149,7 +150,9 @@ def _config(data: Path, work: Path, jobs: dict[str, object] | None) -> Path:
         "synth": {"generate": False}, "suv": {"dosing": str(data / "dosing.csv")},
         "recist": {"measurements": str(data / "recist.csv")},
         "clinical": {name: str(data / f"{name}.csv") for name in ("ihc", "histology", "outcomes")},
-        "mri": {"samples": ""}}  # the PET cohort's scaling (MRI: its own stages)
+        "mri": {"samples": ""},  # the PET cohort's scaling (MRI: its own stages)
+        # one de-identification secret for every run: the same pseudonymised UIDs locally and on SLURM
+        "deidentify_secret": str(data.parent / "deid_secret")}
     if jobs:
         config["jobs"] = jobs
     path = work / "config.yaml"
@@ -265,10 +268,22 @@ def _slot_times(job_ids: list[int]) -> dict[int, float]:
 
 #: The cohort rules, run again at N_TRIAL on the largest run's results replicated (in DAG order; the marker finds the
 #: rule's command line in the run's snakemake output).
-TAIL_RULES = {"recist": "petvoi recist ", "pk": "petvoi pk ",
+TAIL_RULES = {"recist": "recist", "pk": "pk",
               "cohort_table/uptake": "/uptake.csv' -o ", "cohort_table/texture": "/texture.csv' -o ",
               "cohort_table/heterogeneity": "/heterogeneity.csv' -o ", "cohort_deltas": "/deltas.csv' -o ",
-              "inter_lesion": "petvoi spread ", "stats": "petvoi stats ", "cohort_report": "petvoi report --cohort "}
+              "inter_lesion": "spread", "stats": "stats", "cohort_report": "report --cohort"}
+
+
+def _is_rule(command: str, marker: str) -> bool:
+    """Whether a printed shell command is the tail rule of ``marker``: a petvoi command name (after the global
+    options, e.g. ``--deidentify FILE``; ``report --cohort``: with that option), or a text in the command."""
+    from pipeline.cli.chain import _command
+
+    if "/" in marker:
+        return marker in command
+    name, *option = marker.split()
+    argv = shlex.split(command.split(" > ", 1)[0])[1:]
+    return _command(argv) == name and all(o in argv for o in option)
 
 
 def _replicate(frame: pd.DataFrame, subjects: int) -> pd.DataFrame:
@@ -303,6 +318,9 @@ def _cohort_tail_at(run: Run, data: Path, subjects: int, root: Path) -> dict[str
         sep = "\t" if name.endswith(".tsv") else ","
         table = pd.read_csv(data / name, sep=sep, dtype=str, keep_default_na=False)
         _replicate(table, subjects).to_csv(new_data / name, sep=sep, index=False)
+    # the sheet the cohort rules read (rule cohort_samples: the sample sheet less the studies that failed)
+    sheet = pd.read_csv(results / "cohort" / "samples.tsv", sep="\t", dtype=str, keep_default_na=False)
+    _replicate(sheet, subjects).to_csv(new_results / "cohort" / "samples.tsv", sep="\t", index=False)
     for table_path in sorted((results / "cohort").glob("*.parquet")):
         _replicate(pd.read_parquet(table_path), subjects).to_parquet(new_results / "cohort" / table_path.name)
     originals = sorted(pd.read_csv(data / "samples.tsv", sep="\t", dtype=str)["subject_id"].unique())
@@ -322,7 +340,7 @@ def _cohort_tail_at(run: Run, data: Path, subjects: int, root: Path) -> dict[str
     commands = {line.split("Shell command: ", 1)[1] for line in run.output.splitlines() if "Shell command: " in line}
     seconds: dict[str, float] = {}
     for rule, marker in TAIL_RULES.items():  # in DAG order
-        command = next((c for c in commands if marker in c), None)
+        command = next((c for c in commands if _is_rule(c, marker)), None)
         if command is None:
             continue
         command = command.replace(str(results), str(new_results)).replace(str(data), str(new_data))
