@@ -140,7 +140,10 @@ def _swimmer(inputs: CohortInputs) -> tuple[dict[str, str] | None, str]:
     if table is None:
         return None, reason
     dates = _dates(inputs.response)
-    first = {s: min((t for (s2, t) in dates if s2 == s), key=lambda t: dates[(s, t)]) for s, _ in dates}
+    first: dict[str, str] = {}  # each patient's first assessment (the earliest date; the first of ties)
+    for (s, t), when in dates.items():
+        if s not in first or when < dates[(s, first[s])]:
+            first[s] = t
     visits = _visit_order(inputs.sheet)
     for tp in dict.fromkeys(table["timepoint"]):  # RECIST-only visits (no PET scan) after the sheet's
         visits.setdefault(str(tp), len(visits))

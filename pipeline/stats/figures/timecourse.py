@@ -295,20 +295,33 @@ def swimmer(
         cat_colours = {c: response_colour(c) for c in cat_levels if _response_key(c) is not None}
         cat_colours.update({c: _CYCLE[i % len(_CYCLE)] for i, c in enumerate(other)})
         offsets = np.linspace(0.17, -0.17, len(labels)) if len(labels) > 1 else np.zeros(1)  # first column on top
-        arrows = 0
-        for i, sid in enumerate(order):
-            rows = data[data[subject] == sid].sort_values(time)
-            y = float(n - 1 - i)
-            first = _category_label(rows[bar_colour].iloc[0]) if bar_colour is not None else ""
-            ax.barh(y, float(ends[sid]), left=0.0, height=0.6, color=bar_colours.get(first, "#BBBBBB"), alpha=0.45,
-                    edgecolor=_EDGE, linewidth=0.5, zorder=1, gid=f"swimmer_bar_{i:03d}")
+        # one bar container and one marker line per (response column, category): a few artists for any number
+        # of patients (500 patients: 7 s -> 1 s), each bar keeping its SVG id
+        groups = {sid: rows.sort_values(time) for sid, rows in data.groupby(subject, sort=False)}
+        ys = [float(n - 1 - i) for i in range(n)]
+        firsts = [_category_label(groups[sid][bar_colour].iloc[0]) if bar_colour is not None else ""
+                  for sid in order]
+        bars = ax.barh(ys, [float(ends[sid]) for sid in order], left=0.0, height=0.6,
+                       color=[bar_colours.get(first, "#BBBBBB") for first in firsts], alpha=0.45, edgecolor=_EDGE,
+                       linewidth=0.5, zorder=1)
+        for i, patch in enumerate(bars.patches):
+            patch.set_gid(f"swimmer_bar_{i:03d}")
+        points: dict[tuple[int, str], tuple[list[float], list[float]]] = {}
+        for sid, y in zip(order, ys, strict=True):
+            rows = groups[sid]
             for k, column in enumerate(labels):
                 cats = _categories(rows[column].to_numpy())
                 for x, c in zip(rows[time].to_numpy(float), cats, strict=True):
-                    if c == "missing":
-                        continue
-                    ax.plot([x], [y + offsets[k]], marker=_MARKERS[k], markersize=7, linestyle="none",
-                            color=cat_colours[c], markeredgecolor=_EDGE, markeredgewidth=0.6, zorder=3)
+                    if c != "missing":
+                        xs, ks = points.setdefault((k, c), ([], []))
+                        xs.append(float(x))
+                        ks.append(y + float(offsets[k]))
+        for (k, c), (xs, ks) in points.items():
+            ax.plot(xs, ks, marker=_MARKERS[k], markersize=7, linestyle="none", color=cat_colours[c],
+                    markeredgecolor=_EDGE, markeredgewidth=0.6, zorder=3)
+        arrows = 0
+        for i, sid in enumerate(order):
+            rows, y = groups[sid], ys[i]
             if ongoing is not None and rows[ongoing].fillna(False).astype(bool).any():
                 arrow = ax.annotate("", xy=(float(ends[sid]) + 0.07 * x_max, y), xytext=(float(ends[sid]), y),
                                     arrowprops={"arrowstyle": "-|>", "color": _EDGE, "linewidth": 1.2}, zorder=2)
