@@ -87,7 +87,8 @@ BIN = Path(sys.executable).parent
 SLURMCTLD_LOG = Path("/var/tmp/petvoi-ci-slurm/slurmctld.log")
 COHORT_RULES = ("index", "recist", "stats", "inter_lesion", "pk", "cohort_report")  # and every cohort_*
 #: The Snakefile's localrules (and the index checkpoint): not SLURM jobs, so not part of the SLURM slots' work.
-LOCAL_RULES = ("index", "recist", "cohort_table", "inter_lesion", "cohort_deltas", "cohort_kinetics", "pk")
+LOCAL_RULES = ("index", "recist", "cohort_samples", "cohort_table", "inter_lesion", "cohort_deltas", "cohort_kinetics",
+               "pk", "mri_cohort")
 STATIC_STAGES = ("suv", "ct", "vois", "uptake", "texture", "heterogeneity")
 N_TRIAL = 500
 NODES = 100
@@ -190,7 +191,8 @@ def _run(n: int, data: Path, work: Path, profile: str, cores: int, jobs: dict[st
         parts = tsv.relative_to(bench).with_suffix("").parts
         jobs_n += 1
         cpu += cpu_time
-        if parts[0] not in LOCAL_RULES:  # under the SLURM profile these run on the controller's host
+        # under the SLURM profile the local rules run on the controller's host; index parts are SLURM jobs
+        if parts[0] not in LOCAL_RULES or (parts[0] == "index" and parts[-1].startswith("part_")):
             work_s += seconds
         if parts[0] in ("study", "report") or (parts[0] in STATIC_STAGES and parts[-1] in static):
             subject_cpu += cpu_time

@@ -343,12 +343,14 @@ def explain_cluster_failures(log):
             continue
         name, (what, resource) = match.group(1), _JOB_STATES[kind]
         key = re.sub(r"_\d+$", "", name)
-        key = "study" if key == "studies" else key
+        key = {"studies": "study", "mri_studies": "mri_study"}.get(key, key)  # the batches' jobs.resources keys
         value = job_resources(key).get(resource)
         if name.startswith("index_") and "INDEX_PARTS" in globals():
             where = f" (folders of {len(INDEX_PARTS[int(name.split('_')[1]) - 1])} studies)"
         elif name.startswith("studies_") and "STUDY_BATCHES" in globals():
             where = " (studies " + ", ".join(f"{s}/{t}" for s, t in STUDY_BATCHES[int(name.split("_")[1]) - 1]) + ")"
+        elif name.startswith("mri_studies_") and "MRI_BATCHES" in globals():
+            where = " (MR studies " + ", ".join(f"{s}/{t}" for s, t in MRI_BATCHES[int(name.split("_")[2]) - 1]) + ")"
         elif name.startswith("report_") and "REPORT_BATCHES" in globals():
             where = " (subjects " + ", ".join(REPORT_BATCHES[int(name.split("_")[1]) - 1]) + ")"
         else:

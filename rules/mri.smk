@@ -184,7 +184,8 @@ _MRI_OUTPUTS = {
 }
 
 if CFG["jobs"]["study_chain"] and MRI_STUDIES:
-    for _number, _batch in enumerate(batches(MRI_STUDIES, STUDIES_PER_JOB), 1):
+    MRI_BATCHES = batches(MRI_STUDIES, STUDIES_PER_JOB)
+    for _number, _batch in enumerate(MRI_BATCHES, 1):
 
         rule:
             name:

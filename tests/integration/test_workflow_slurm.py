@@ -122,3 +122,16 @@ def test_a_job_killed_for_memory_is_named_with_its_resource(repo: Path, cohort_1
     line = next(x for x in out.splitlines() if x.startswith("petvoi: SLURM job of rule studies_1"))
     assert "(studies P01/baseline, P01/on_treatment, P01/dynamic) ran out of memory: mem_mb=100 MB" in line
     assert "jobs.resources.study.mem_mb" in line and "--set-resources studies_1:mem_mb=200" in line
+
+
+def test_an_mr_batch_killed_for_memory_is_named_with_its_resource(repo: Path, cohort_3: Path, slurm_cluster: None,
+                                                                  tmp_path: Path) -> None:
+    # the MR studies' chain (rule mri_studies_1) with 100 MB: named with its MR studies and jobs.resources.mri_study
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(_config(
+        cohort_3, tmp_path / "results", jobs={"resources": {"mri_study": {"mem_mb": 100}}})))
+    proc = _run(repo, tmp_path, "slurm", "--until", "mri_studies_1", timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    line = next(x for x in out.splitlines() if x.startswith("petvoi: SLURM job of rule mri_studies_1"))
+    assert "(MR studies P03/baseline, P03/on_treatment) ran out of memory: mem_mb=100 MB" in line
+    assert "jobs.resources.mri_study.mem_mb" in line and "--set-resources mri_studies_1:mem_mb=200" in line
