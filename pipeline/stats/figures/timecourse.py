@@ -296,7 +296,7 @@ def swimmer(
         cat_colours.update({c: _CYCLE[i % len(_CYCLE)] for i, c in enumerate(other)})
         offsets = np.linspace(0.17, -0.17, len(labels)) if len(labels) > 1 else np.zeros(1)  # first column on top
         # one bar container and one marker line per (response column, category): a few artists for any number
-        # of patients (500 patients: 7 s -> 1 s), each bar keeping its SVG id
+        # of patients, each bar keeping its SVG id (500 patients: 4.2 -> 3.6 s; the rest is rendering the lanes)
         groups = {sid: rows.sort_values(time) for sid, rows in data.groupby(subject, sort=False)}
         ys = [float(n - 1 - i) for i in range(n)]
         firsts = [_category_label(groups[sid][bar_colour].iloc[0]) if bar_colour is not None else ""
