@@ -111,27 +111,19 @@ def test_without_sbatch_the_slurm_profile_says_how_to_run_locally(repo: Path, co
     assert "--workflow-profile configs/profiles/local" in out and "has been submitted" not in out
 
 
-def test_a_job_killed_for_memory_is_named_with_its_resource(repo: Path, cohort_1: Path, slurm_cluster: None,
-                                                            tmp_path: Path) -> None:
-    # 100 MB for a study batch: SLURM kills the job (state FAILED without accounting; its log says why)
+@pytest.mark.parametrize(("cohort", "key", "rule", "where"), [
+    ("cohort_1", "study", "studies_1", "studies P01/baseline, P01/on_treatment, P01/dynamic"),
+    ("cohort_3", "mri_study", "mri_studies_1", "MR studies P03/baseline, P03/on_treatment"),  # the MR chain
+])
+def test_a_job_killed_for_memory_is_named_with_its_resource(repo: Path, slurm_cluster: None, tmp_path: Path,
+                                                            request: pytest.FixtureRequest, cohort: str, key: str,
+                                                            rule: str, where: str) -> None:
+    # 100 MB for a batch: SLURM kills the job (state FAILED without accounting; its log says why)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(_config(
-        cohort_1, tmp_path / "results", jobs={"resources": {"study": {"mem_mb": 100}}})))
-    proc = _run(repo, tmp_path, "slurm", "--until", "studies_1", timeout=600)
+        request.getfixturevalue(cohort), tmp_path / "results", jobs={"resources": {key: {"mem_mb": 100}}})))
+    proc = _run(repo, tmp_path, "slurm", "--until", rule, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    line = next(x for x in out.splitlines() if x.startswith("petvoi: SLURM job of rule studies_1"))
-    assert "(studies P01/baseline, P01/on_treatment, P01/dynamic) ran out of memory: mem_mb=100 MB" in line
-    assert "jobs.resources.study.mem_mb" in line and "--set-resources studies_1:mem_mb=200" in line
-
-
-def test_an_mr_batch_killed_for_memory_is_named_with_its_resource(repo: Path, cohort_3: Path, slurm_cluster: None,
-                                                                  tmp_path: Path) -> None:
-    # the MR studies' chain (rule mri_studies_1) with 100 MB: named with its MR studies and jobs.resources.mri_study
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(_config(
-        cohort_3, tmp_path / "results", jobs={"resources": {"mri_study": {"mem_mb": 100}}})))
-    proc = _run(repo, tmp_path, "slurm", "--until", "mri_studies_1", timeout=600)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0
-    line = next(x for x in out.splitlines() if x.startswith("petvoi: SLURM job of rule mri_studies_1"))
-    assert "(MR studies P03/baseline, P03/on_treatment) ran out of memory: mem_mb=100 MB" in line
-    assert "jobs.resources.mri_study.mem_mb" in line and "--set-resources mri_studies_1:mem_mb=200" in line
+    line = next(x for x in out.splitlines() if x.startswith(f"petvoi: SLURM job of rule {rule}"))
+    assert f"({where}) ran out of memory: mem_mb=100 MB" in line
+    assert f"jobs.resources.{key}.mem_mb" in line and f"--set-resources {rule}:mem_mb=200" in line
