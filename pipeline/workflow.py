@@ -9,8 +9,10 @@ passes to ``petvoi``.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["load_workflow_config", "check_workflow", "config_schema", "policy_arguments", "deid_arguments",
-           "no_exit_wait"]
+           "no_exit_wait", "KILLED_STATES", "KilledJob", "killed_jobs"]
 
 
 def config_schema() -> dict[str, Any]:
@@ -220,3 +222,83 @@ def no_exit_wait() -> None:
                 thread.cancel()
 
     register(cancel_timers)
+
+
+#: SLURM states of a job killed for a resource: what happened, and the snakemake resource to raise.
+KILLED_STATES = {"OUT_OF_MEMORY": ("ran out of memory", "mem_mb"), "TIMEOUT": ("ran out of time", "runtime")}
+
+
+@dataclass(frozen=True)
+class KilledJob:
+    """A SLURM job of a failed run that SLURM killed for memory or time.
+
+    Attributes
+    ----------
+    rule : str
+        The rule of the job (a batch rule: ``studies_2``, ``mri_studies_1``, ``report_1``, ``index_3``).
+    state : str
+        ``OUT_OF_MEMORY`` or ``TIMEOUT`` (:data:`KILLED_STATES`).
+    wildcards : str
+        The job's wildcards as snakemake printed them (empty for a batch rule).
+    """
+
+    rule: str
+    state: str
+    wildcards: str = ""
+
+    @property
+    def resource_key(self) -> str:
+        """The rule's key in config ``jobs.resources`` (``study`` for every ``studies_N``, ``mri_study`` for every
+        ``mri_studies_N``, ``report`` for ``report_N``, ``index`` for ``index_N``)."""
+        key = re.sub(r"_\d+$", "", self.rule)
+        return {"studies": "study", "mri_studies": "mri_study"}.get(key, key)
+
+    def message(self, where: str, value: float | None) -> str:
+        """The one line naming the job, what it holds (``where``: e.g. "studies P01/baseline, ..."), the resource
+        and its configured ``value`` (MB or min), and how to raise it."""
+        what, resource = KILLED_STATES[self.state]
+        unit = "MB" if resource == "mem_mb" else "min"
+        held = f" ({where})" if where else ""
+        return (f"petvoi: SLURM job of rule {self.rule}{held} {what}: {resource}={value} {unit} (config "
+                f"jobs.resources.{self.resource_key}.{resource}); raise it in the config, or for this run: "
+                f"snakemake ... --set-resources {self.rule}:{resource}={int(value or 0) * 2}")
+
+
+def killed_jobs(log_text: str) -> list[KilledJob]:
+    """The SLURM jobs of a failed run's snakemake log that SLURM killed for memory or time.
+
+    The state is the one the SLURM executor printed (``SLURM status is: 'TIMEOUT'``, with accounting); without
+    accounting a killed job's state is FAILED, and the job's SLURM log (named in the error block) says why:
+    ``exceeded memory limit`` / ``oom-kill`` / ``OUT_OF_MEMORY``, or ``DUE TO TIME LIMIT`` / ``TIMEOUT``.
+
+    Parameters
+    ----------
+    log_text : str
+        The snakemake log (its ``Error in rule ...`` blocks).
+
+    Returns
+    -------
+    list of KilledJob
+        In the order of the log; jobs that failed for another reason are not listed.
+    """
+    jobs = []
+    for block in re.split(r"\n(?=Error in rule )", log_text):
+        match = re.match(r"Error in rule (\w+):", block)
+        if not match or "SLURM-job" not in block:
+            continue
+        state = re.search(r"SLURM status is: '(\w+)'", block)
+        kind = state.group(1) if state else ""
+        if kind not in KILLED_STATES:
+            for slurm_log in re.findall(r"(\S+/slurm_logs/\S+\.log)", block):
+                try:
+                    tail = Path(slurm_log).read_text(encoding="utf-8", errors="replace")[-20000:]
+                except OSError:
+                    continue
+                if re.search(r"exceeded (job )?memory limit|oom[-_ ]kill|OUT_OF_MEMORY", tail, re.IGNORECASE):
+                    kind = "OUT_OF_MEMORY"
+                elif re.search(r"DUE TO TIME LIMIT|TIMEOUT", tail):
+                    kind = "TIMEOUT"
+        if kind in KILLED_STATES:
+            wildcards = re.search(r"wildcards: ([^\n]+)", block)
+            jobs.append(KilledJob(match.group(1), kind, wildcards.group(1).strip() if wildcards else ""))
+    return jobs

@@ -16,7 +16,8 @@ from pipeline.dicom.select import select_series
 from pipeline.failures import read_failures
 from pipeline.mri.maps import MAP_PARAMETERS
 from pipeline.outputs import STUDY_FOLDER, TEMPLATES
-from pipeline.workflow import deid_arguments, load_workflow_config, no_exit_wait, policy_arguments
+from pipeline.workflow import (KILLED_STATES, deid_arguments, killed_jobs, load_workflow_config, no_exit_wait,
+                               policy_arguments)
 
 # Validated exactly as `petvoi check` validates it: a bad key or value is reported by its YAML path.
 CFG = load_workflow_config(config, source="snakemake config")
@@ -309,12 +310,10 @@ def check_slurm_submission():
                                          "partition")
 
 
-_JOB_STATES = {"OUT_OF_MEMORY": ("ran out of memory", "mem_mb"), "TIMEOUT": ("ran out of time", "runtime")}
-
-
 def explain_cluster_failures(log):
-    """After a failed run (onerror): one line per SLURM job killed for memory or time, naming the rule, its
-    studies or subjects, the resource and how to raise it. ``log``: the run's snakemake log file(s)."""
+    """After a failed run (onerror): one line per SLURM job killed for memory or time (pipeline.workflow.killed_jobs),
+    naming the rule, its studies or subjects, the resource and how to raise it. ``log``: the run's snakemake log
+    file(s)."""
     import sys
 
     logs = [log] if isinstance(log, (str, Path)) else list(log or [])  # snakemake passes a list
@@ -322,44 +321,20 @@ def explain_cluster_failures(log):
         text = "\n".join(Path(p).read_text(encoding="utf-8", errors="replace") for p in logs)
     except OSError:
         return
-    for block in re.split(r"\n(?=Error in rule )", text):
-        match = re.match(r"Error in rule (\w+):", block)
-        if not match or "SLURM-job" not in block:
-            continue
-        state = re.search(r"SLURM status is: '(\w+)'", block)
-        kind = state.group(1) if state else ""
-        if kind not in _JOB_STATES:
-            # without accounting the state of a killed job is FAILED: the job's SLURM log says why
-            for slurm_log in re.findall(r"(\S+/slurm_logs/\S+\.log)", block):
-                try:
-                    tail = Path(slurm_log).read_text(encoding="utf-8", errors="replace")[-20000:]
-                except OSError:
-                    continue
-                if re.search(r"exceeded (job )?memory limit|oom[-_ ]kill|OUT_OF_MEMORY", tail, re.IGNORECASE):
-                    kind = "OUT_OF_MEMORY"
-                elif re.search(r"DUE TO TIME LIMIT|TIMEOUT", tail):
-                    kind = "TIMEOUT"
-        if kind not in _JOB_STATES:
-            continue
-        name, (what, resource) = match.group(1), _JOB_STATES[kind]
-        key = re.sub(r"_\d+$", "", name)
-        key = {"studies": "study", "mri_studies": "mri_study"}.get(key, key)  # the batches' jobs.resources keys
-        value = job_resources(key).get(resource)
-        if name.startswith("index_") and "INDEX_PARTS" in globals():
-            where = f" (folders of {len(INDEX_PARTS[int(name.split('_')[1]) - 1])} studies)"
-        elif name.startswith("studies_") and "STUDY_BATCHES" in globals():
-            where = " (studies " + ", ".join(f"{s}/{t}" for s, t in STUDY_BATCHES[int(name.split("_")[1]) - 1]) + ")"
-        elif name.startswith("mri_studies_") and "MRI_BATCHES" in globals():
-            where = " (MR studies " + ", ".join(f"{s}/{t}" for s, t in MRI_BATCHES[int(name.split("_")[2]) - 1]) + ")"
-        elif name.startswith("report_") and "REPORT_BATCHES" in globals():
-            where = " (subjects " + ", ".join(REPORT_BATCHES[int(name.split("_")[1]) - 1]) + ")"
-        else:
-            wildcards = re.search(r"wildcards: ([^\n]+)", block)
-            where = f" ({wildcards.group(1).strip()})" if wildcards else ""
-        unit = "MB" if resource == "mem_mb" else "min"
-        print(f"petvoi: SLURM job of rule {name}{where} {what}: {resource}={value} {unit} (config "
-              f"jobs.resources.{key}.{resource}); raise it in the config, or for this run: snakemake ... "
-              f"--set-resources {name}:{resource}={int(value or 0) * 2}", file=sys.stderr)
+    batches = {"index": globals().get("INDEX_PARTS"), "study": globals().get("STUDY_BATCHES"),
+               "mri_study": globals().get("MRI_BATCHES"), "report": globals().get("REPORT_BATCHES")}
+    for job in killed_jobs(text):
+        key, where = job.resource_key, job.wildcards
+        if batches.get(key) and re.search(r"_\d+$", job.rule):  # a batch rule: what its job holds
+            items = batches[key][int(job.rule.rsplit("_", 1)[1]) - 1]
+            if key == "index":
+                where = f"folders of {len(items)} studies"
+            elif key == "report":
+                where = "subjects " + ", ".join(items)
+            else:
+                where = ("MR studies " if key == "mri_study" else "studies ") + ", ".join(f"{s}/{t}" for s, t in items)
+        value = job_resources(key).get(KILLED_STATES[job.state][1])
+        print(job.message(where, value), file=sys.stderr)
 
 
 def explain_failed_studies():
