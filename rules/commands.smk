@@ -170,7 +170,6 @@ def dynamic_steps(wildcards, threads):
                                _dynamic_args(st, wildcards, threads)) for st in DYNAMIC_STAGES)
 
 
-
 # MR studies (rules/mri.smk; the MR sample sheet, config mri.samples): the command line of each MR stage, for the
 # stage rules (a job per stage) and the mri_studies_N chains alike.
 MRI = CFG["mri"]
@@ -190,10 +189,12 @@ def _mri_args(stage, wc, threads):
     """``petvoi`` arguments (after the global options) of one stage of the MR study ``wc``."""
     s, t = wc.subject, wc.timepoint
     out = lambda name, **more: _q(path(name, subject=s, timepoint=t, **more))
+    # an output's folder (a {map} placeholder left in the file name does not matter)
     folder = lambda name: _q(str(Path(path(name, subject=s, timepoint=t)).parent))
     series = lambda kind: _q(mri_folder(s, t, kind))
     if stage == "mri_vois":
-        return f"{study_subject(s)}mri-vois --series {series('dce')} --rtstruct {series('rtstruct')} -o {out('mri_vois')}"
+        return (f"{study_subject(s)}mri-vois --series {series('dce')} --rtstruct {series('rtstruct')}"
+                f" -o {out('mri_vois')}")
     if stage == "mri_t1":
         return f"{study_subject(s)}mri-t1 --vfa {series('vfa')} -o {out('mri_t1')}"
     if stage == "mri_dce":
@@ -220,9 +221,8 @@ def _mri_args(stage, wc, threads):
                 f" -o {out('mri_texture')}")
     if stage in ("mri_export_dce", "mri_export_dwi"):
         kind = stage.rsplit("_", 1)[1]
-        maps = " ".join(out(f"mri_{kind}_map", map=m) for m in (MRI_DCE_MAPS if kind == "dce" else MRI_DWI_MAPS))
-        return (f"{study_subject(s)}mri-export --series {series(kind)} --map {maps}"
-                f" -o {_q(str(Path(path('mri_dicom_map', subject=s, timepoint=t, map='x')).parent))}")
+        maps = " ".join(out(f"mri_{kind}_map", map=m) for m in MRI_MAPS[kind])
+        return f"{study_subject(s)}mri-export --series {series(kind)} --map {maps} -o {folder('mri_dicom_map')}"
     raise ValueError(f"not an MR stage: {stage}")
 
 

@@ -16,8 +16,7 @@ from pipeline.dicom.select import select_series
 from pipeline.failures import read_failures
 from pipeline.mri.maps import MAP_PARAMETERS
 from pipeline.outputs import STUDY_FOLDER, TEMPLATES
-from pipeline.workflow import (KILLED_STATES, deid_arguments, killed_jobs, load_workflow_config, no_exit_wait,
-                               policy_arguments)
+from pipeline.workflow import deid_arguments, killed_jobs, load_workflow_config, no_exit_wait, policy_arguments
 
 # Validated exactly as `petvoi check` validates it: a bad key or value is reported by its YAML path.
 CFG = load_workflow_config(config, source="snakemake config")
@@ -69,6 +68,7 @@ MRI_STUDIES = list(MRI_ROW)
 MRI_DCE_MAPS = list(MAP_PARAMETERS[CFG["mri"]["dce"]["model"]])
 MRI_DWI_MAPS = ["adc", "ivim_f", "ivim_d", "ivim_dstar"] + (
     ["dki_d", "dki_k"] if CFG["mri"]["dwi"]["ivim_method"] == "ivim-dki" else [])
+MRI_MAPS = {"dce": MRI_DCE_MAPS, "dwi": MRI_DWI_MAPS}  # by the series they come from (and are exported against)
 
 # The console script of the interpreter running Snakemake (works without an activated venv and on SLURM nodes),
 # with the configuration's bad-value policy as global options.
@@ -333,7 +333,7 @@ def explain_cluster_failures(log):
                 where = "subjects " + ", ".join(items)
             else:
                 where = ("MR studies " if key == "mri_study" else "studies ") + ", ".join(f"{s}/{t}" for s, t in items)
-        value = job_resources(key).get(KILLED_STATES[job.state][1])
+        value = job_resources(key).get(job.resource)
         print(job.message(where, value), file=sys.stderr)
 
 

@@ -149,7 +149,7 @@ rule mri_cohort:
 
 
 # The maps as DICOM Parametric Maps referencing their MR series (config export.dicom), one job per series.
-for _kind, _maps in (("dce", MRI_DCE_MAPS), ("dwi", MRI_DWI_MAPS)):
+for _kind, _maps in MRI_MAPS.items():
 
     rule:
         name:
@@ -196,7 +196,7 @@ if CFG["jobs"]["study_chain"] and MRI_STUDIES:
                 **{key: [path(n, subject=s, timepoint=t) for s, t in _batch for n in names]
                    for key, names in _MRI_OUTPUTS.items() if names},
                 maps=[path(f"mri_{kind}_map", subject=s, timepoint=t, map=m) for s, t in _batch
-                      for kind, maps in (("dce", MRI_DCE_MAPS), ("dwi", MRI_DWI_MAPS)) for m in maps],
+                      for kind, maps in MRI_MAPS.items() for m in maps],
                 dicom_maps=[path("mri_dicom_map", subject=s, timepoint=t, map=m) for s, t in _batch
                             for m in MRI_DCE_MAPS + MRI_DWI_MAPS] if EXPORT else [],
             params:
