@@ -253,10 +253,15 @@ class KilledJob:
         key = re.sub(r"_\d+$", "", self.rule)
         return {"studies": "study", "mri_studies": "mri_study"}.get(key, key)
 
+    @property
+    def resource(self) -> str:
+        """The snakemake resource to raise: ``mem_mb`` or ``runtime``."""
+        return KILLED_STATES[self.state][1]
+
     def message(self, where: str, value: float | None) -> str:
         """The one line naming the job, what it holds (``where``: e.g. "studies P01/baseline, ..."), the resource
         and its configured ``value`` (MB or min), and how to raise it."""
-        what, resource = KILLED_STATES[self.state]
+        what, resource = KILLED_STATES[self.state][0], self.resource
         unit = "MB" if resource == "mem_mb" else "min"
         held = f" ({where})" if where else ""
         return (f"petvoi: SLURM job of rule {self.rule}{held} {what}: {resource}={value} {unit} (config "

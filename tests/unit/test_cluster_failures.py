@@ -49,7 +49,7 @@ def test_killed_jobs_read_the_state_or_the_jobs_slurm_log(tmp_path: Path) -> Non
 
 def test_the_line_names_the_rule_its_studies_and_the_resource_to_raise() -> None:
     timeout = KilledJob("mri_studies_1", "TIMEOUT")
-    assert timeout.resource_key == "mri_study"
+    assert timeout.resource_key == "mri_study" and timeout.resource == "runtime"
     assert timeout.message("MR studies P03/baseline, P03/on_treatment", 60) == (
         "petvoi: SLURM job of rule mri_studies_1 (MR studies P03/baseline, P03/on_treatment) ran out of time: "
         "runtime=60 min (config jobs.resources.mri_study.runtime); raise it in the config, or for this run: "
